@@ -1,0 +1,1 @@
+"""Tamper-evident audit trail: a hash chain per workspace."""

@@ -1,0 +1,232 @@
+"""Append to and verify the audit hash chains.
+
+Each entry's hash is SHA-256 over a canonical JSON serialisation (sorted keys, UTC time with
+microseconds) of its chain, sequence number, time, actor, action, target, details and the
+previous entry's hash. Changing, inserting, deleting or reordering entries breaks the chain,
+and ``verify`` names the first entry where it breaks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from coreo.audit.models import AuditChain, AuditEntry
+from coreo.db import utcnow
+
+__all__ = [
+    "GENESIS_HASH",
+    "SYSTEM_CHAIN",
+    "ChainBreak",
+    "VerifyReport",
+    "entry_hash",
+    "list_entries",
+    "record",
+    "verify",
+]
+
+SYSTEM_CHAIN = "system"
+GENESIS_HASH = "0" * 64
+_VERIFY_BATCH = 1000
+
+
+def entry_hash(
+    *,
+    chain: str,
+    seq: int,
+    occurred_at: datetime,
+    actor: str,
+    action: str,
+    target: str,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """Return the hex SHA-256 of the entry's canonical serialisation."""
+    canonical = orjson.dumps(
+        {
+            "v": 1,
+            "chain": chain,
+            "seq": seq,
+            "at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "details": details,
+            "prev": prev_hash,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def _lock_chain_head(session: Session, chain: str) -> AuditChain:
+    """Return the chain head, locked for this transaction (created when missing)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(AuditChain)
+        .values(chain=chain, last_seq=0, last_hash=GENESIS_HASH)
+        .on_conflict_do_nothing(index_elements=["chain"])
+    )
+    # FOR UPDATE serialises appenders on PostgreSQL; SQLite write transactions already are.
+    head = session.execute(
+        select(AuditChain)
+        .where(AuditChain.chain == chain)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    return head
+
+
+def record(
+    *,
+    session: Session,
+    chain: str,
+    actor: str,
+    action: str,
+    target: str,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append an entry to ``chain`` in the caller's transaction and return it.
+
+    Args:
+        chain: the workspace id, or ``SYSTEM_CHAIN`` for installation-wide events.
+        actor: who acted, e.g. ``key:coreo_sk_ab12cd34`` or ``cli``.
+        action: dotted verb, e.g. ``api_key.revoked``.
+        target: what was acted on, e.g. ``api_key:key_01…``.
+        details: JSON-serialisable facts; never secrets, never personal data in clear.
+    """
+    head = _lock_chain_head(session, chain)
+    entry = AuditEntry(
+        chain=chain,
+        seq=head.last_seq + 1,
+        occurred_at=utcnow(),
+        actor=actor,
+        action=action,
+        target=target,
+        details=dict(details or {}),
+        prev_hash=head.last_hash,
+    )
+    entry.hash = entry_hash(
+        chain=entry.chain,
+        seq=entry.seq,
+        occurred_at=entry.occurred_at,
+        actor=entry.actor,
+        action=entry.action,
+        target=entry.target,
+        details=entry.details,
+        prev_hash=entry.prev_hash,
+    )
+    head.last_seq = entry.seq
+    head.last_hash = entry.hash
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_entries(
+    *,
+    session: Session,
+    chain: str,
+    after_seq: int = 0,
+    limit: int = 100,
+    action: str | None = None,
+) -> Sequence[AuditEntry]:
+    """Return up to ``limit`` entries of ``chain`` after ``after_seq``, oldest first."""
+    query = select(AuditEntry).where(AuditEntry.chain == chain, AuditEntry.seq > after_seq)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    return session.execute(query.order_by(AuditEntry.seq).limit(limit)).scalars().all()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    """Where a chain first fails verification, and why."""
+
+    chain: str
+    seq: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    checked: int
+    chains: int
+    breaks: tuple[ChainBreak, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+
+def _verify_chain(session: Session, head: AuditChain) -> tuple[int, ChainBreak | None]:
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    last_seq = 0
+    while True:
+        batch = list_entries(
+            session=session, chain=head.chain, after_seq=last_seq, limit=_VERIFY_BATCH
+        )
+        for entry in batch:
+            checked += 1
+            if entry.seq != expected_seq:
+                return checked, ChainBreak(
+                    head.chain, expected_seq, f"entries {expected_seq}..{entry.seq - 1} are missing"
+                )
+            if entry.prev_hash != prev_hash:
+                return checked, ChainBreak(
+                    head.chain, entry.seq, "previous-hash link does not match the entry before"
+                )
+            actual = entry_hash(
+                chain=entry.chain,
+                seq=entry.seq,
+                occurred_at=entry.occurred_at,
+                actor=entry.actor,
+                action=entry.action,
+                target=entry.target,
+                details=entry.details,
+                prev_hash=entry.prev_hash,
+            )
+            if actual != entry.hash:
+                return checked, ChainBreak(
+                    head.chain, entry.seq, "content does not match its hash (entry was altered)"
+                )
+            expected_seq, prev_hash, last_seq = entry.seq + 1, entry.hash, entry.seq
+        if len(batch) < _VERIFY_BATCH:
+            break
+    if last_seq != head.last_seq or prev_hash != head.last_hash:
+        return checked, ChainBreak(
+            head.chain,
+            last_seq + 1,
+            f"chain ends at entry {last_seq} but its head records entry {head.last_seq} "
+            "(entries were removed or the head was altered)",
+        )
+    return checked, None
+
+
+def verify(*, session: Session, chain: str | None = None) -> VerifyReport:
+    """Recompute every hash of ``chain`` (or of all chains) and report the first breaks."""
+    query = select(AuditChain).order_by(AuditChain.chain)
+    if chain is not None:
+        query = query.where(AuditChain.chain == chain)
+    heads = session.execute(query).scalars().all()
+    known = {head.chain for head in heads}
+    orphan_query = select(AuditEntry.chain).distinct()
+    if chain is not None:
+        orphan_query = orphan_query.where(AuditEntry.chain == chain)
+    orphans = [c for c in session.execute(orphan_query).scalars() if c not in known]
+    checked, breaks = 0, []
+    for head in heads:
+        count, found = _verify_chain(session, head)
+        checked += count
+        if found is not None:
+            breaks.append(found)
+    breaks.extend(ChainBreak(c, 1, "entries exist but the chain head is missing") for c in orphans)
+    return VerifyReport(checked=checked, chains=len(heads) + len(orphans), breaks=tuple(breaks))

@@ -1,0 +1,1 @@
+"""Workspaces, API keys, write keys and scopes."""

@@ -1,0 +1,78 @@
+"""Helpers shared by CLI commands: consoles, settings, database, port checks, the actor."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from typing import Any
+
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from coreo.auth import service as auth_service
+from coreo.auth.models import Workspace
+from coreo.config import Settings, get_settings
+from coreo.db import Database
+from coreo.errors import ConfigurationError, NotFoundError
+
+__all__ = [
+    "cli_actor",
+    "console",
+    "ensure_port_free",
+    "err_console",
+    "load_settings",
+    "open_database",
+    "workspace_by_slug",
+]
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and coreo.toml, with CLI options (not None) on top."""
+    return get_settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def open_database(settings: Settings, *, migrate: bool | None = None) -> Database:
+    """Open the store; migrate it when asked (default: only the embedded SQLite store).
+
+    A PostgreSQL schema that is not current is an error naming `coreo migrate`.
+    """
+    database = Database.from_settings(settings)
+    if migrate if migrate is not None else settings.is_embedded:
+        database.migrate()
+    else:
+        database.require_current_schema()
+    return database
+
+
+def cli_actor() -> str:
+    """Audit actor for CLI actions: the operating-system account that ran the command."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def workspace_by_slug(session: Session, slug: str) -> Workspace:
+    workspace = auth_service.get_workspace_by_slug(session=session, slug=slug)
+    if workspace is None:
+        raise NotFoundError(f"no workspace named {slug!r}; list them with `coreo workspace list`")
+    return workspace
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail with one clear line when the address cannot be bound."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            reason = (
+                "is already in use" if error.errno == 98 else f"cannot be used ({error.strerror})"
+            )
+            raise ConfigurationError(
+                f"port {port} on {host} {reason}; choose another with --port or COREO_PORT"
+            ) from None

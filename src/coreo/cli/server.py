@@ -1,0 +1,239 @@
+"""`coreo serve` and `coreo demo`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+import httpx2
+import typer
+import uvicorn
+from rich.table import Table
+
+from coreo.app import create_app
+from coreo.auth import service as auth_service
+from coreo.auth.service import KeyKind, NewKey
+from coreo.cli._common import cli_actor, console, ensure_port_free, load_settings, open_database
+from coreo.config import LogFormat, Settings
+from coreo.db import Database
+from coreo.errors import CoreoError
+from coreo.observability.logs import configure_logging
+
+__all__ = ["demo", "serve"]
+
+HostOption = Annotated[str | None, typer.Option(help="Address to listen on [default: COREO_HOST].")]
+PortOption = Annotated[
+    int | None, typer.Option(min=1, max=65535, help="Port to listen on [default: COREO_PORT].")
+]
+
+
+def serve(
+    host: HostOption = None,
+    port: PortOption = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Server processes [default: COREO_WORKERS].")
+    ] = None,
+) -> None:
+    """Run the API server (the embedded store is migrated automatically).
+
+    Example: coreo serve --host 0.0.0.0 --port 8000 --workers 2
+    """
+    settings = load_settings(host=host, port=port, workers=workers)
+    configure_logging(level=settings.log_level, fmt=settings.log_format.value)
+    open_database(settings).dispose()
+    ensure_port_free(settings.host, settings.port)
+    if settings.workers > 1:
+        # Each worker process writes its metrics to files that /metrics merges.
+        metrics_dir = settings.home / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
+    # Worker processes build the app from the environment: pass CLI choices on through it.
+    os.environ["COREO_HOST"], os.environ["COREO_PORT"] = settings.host, str(settings.port)
+    uvicorn.run(
+        "coreo.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+# -- demo ------------------------------------------------------------------------------------
+
+DEMO_WORKSPACE = "demo"
+_DEMO_KEY_NAMES = ("demo admin key", "demo write key")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoKeys:
+    admin: NewKey
+    write: NewKey
+
+
+def _prepare_demo_workspace(database: Database) -> DemoKeys:
+    """Ensure the demo workspace and fresh demo keys (earlier demo keys are revoked)."""
+    actor = cli_actor()
+    with database.transaction() as session:
+        ws = auth_service.get_workspace_by_slug(session=session, slug=DEMO_WORKSPACE)
+        if ws is None:
+            ws = auth_service.create_workspace(
+                session=session, slug=DEMO_WORKSPACE, display_name="Coreo demo", actor=actor
+            )
+        for key in auth_service.list_api_keys(session=session, workspace_id=ws.id):
+            if key.name in _DEMO_KEY_NAMES:
+                auth_service.revoke_api_key(
+                    session=session, workspace_id=ws.id, key_ref=key.id, actor=actor
+                )
+        admin = auth_service.create_api_key(
+            session=session,
+            workspace_id=ws.id,
+            name=_DEMO_KEY_NAMES[0],
+            kind=KeyKind.SECRET,
+            scopes=["admin"],
+            actor=actor,
+        )
+        write = auth_service.create_api_key(
+            session=session,
+            workspace_id=ws.id,
+            name=_DEMO_KEY_NAMES[1],
+            kind=KeyKind.WRITE,
+            scopes=["ingest"],
+            actor=actor,
+        )
+    return DemoKeys(admin=admin, write=write)
+
+
+def _self_check(base: str, keys: DemoKeys) -> list[tuple[str, str, bool]]:
+    """Exercise the live server the way a user would; return (what, outcome, passed) rows."""
+    admin = {"Authorization": f"Bearer {keys.admin.token}"}
+    rows: list[tuple[str, str, bool]] = []
+    with httpx2.Client(base_url=base, timeout=5) as client:
+        ready = client.get("/readyz")
+        rows.append(
+            ("GET /readyz", f"{ready.status_code} {ready.json().get('status')}", ready.is_success)
+        )
+        who = client.get("/v1/whoami", headers=admin)
+        rows.append(
+            (
+                "GET /v1/whoami (admin key)",
+                f"{who.status_code} scopes={who.json().get('scopes')}",
+                who.status_code == 200,
+            )
+        )
+        basic = client.get("/v1/whoami", auth=(keys.write.token, ""))
+        rows.append(
+            (
+                "GET /v1/whoami (write key as Basic user, like Segment SDKs)",
+                f"{basic.status_code} scopes={basic.json().get('scopes')}",
+                basic.status_code == 200,
+            )
+        )
+        denied = client.get("/v1/keys", auth=(keys.write.token, ""))
+        rows.append(
+            (
+                "GET /v1/keys with the write key (must be refused)",
+                f"{denied.status_code} {denied.headers.get('content-type')}",
+                denied.status_code == 403,
+            )
+        )
+        verify = client.get("/v1/audit/verify", headers=admin)
+        body = verify.json()
+        rows.append(
+            (
+                "GET /v1/audit/verify",
+                f"{verify.status_code} ok={body.get('ok')} entries={body.get('checked')}",
+                bool(body.get("ok")),
+            )
+        )
+    return rows
+
+
+def _print_demo(
+    settings: Settings,
+    database: Database,
+    base: str,
+    keys: DemoKeys,
+    checks: list[tuple[str, str, bool]],
+) -> None:
+    table = Table("check against the live server", "result", "", title="Self-check")
+    for what, outcome, passed in checks:
+        table.add_row(what, outcome, "[green]ok[/]" if passed else "[red]FAILED[/]")
+    console.print(table)
+    admin, write = keys.admin.token, keys.write.token
+    lines = [
+        f"API         {base}   interactive docs: {base}/docs",
+        f"Store       {database.display_url}",
+        f"Workspace   {DEMO_WORKSPACE}",
+        f"Admin key   {admin}",
+        f"Write key   {write}",
+        "",
+        "Try:",
+        f"  curl -s -H 'Authorization: Bearer {admin}' {base}/v1/whoami",
+        f"  curl -s -u '{write}:' {base}/v1/whoami",
+        f"  curl -s -H 'Authorization: Bearer {admin}' {base}/v1/audit",
+        f"  curl -s {base}/metrics | grep coreo_http",
+        "",
+        "The keys are new for this run (earlier demo keys were revoked) and are stored only",
+        "as hashes. Every admin action is in the audit chain; `coreo audit verify` checks it.",
+    ]
+    console.rule("[bold]Coreo demo is running")
+    for line in lines:
+        console.print(line, soft_wrap=True, markup=False)
+    console.rule()
+
+
+def demo(
+    host: HostOption = None,
+    port: PortOption = None,
+    exit_after_check: Annotated[
+        bool, typer.Option(help="Stop after the self-check instead of serving until Ctrl+C.")
+    ] = False,
+) -> None:
+    """Start an embedded Coreo with a demo workspace, check it end to end and keep serving.
+
+    Example: coreo demo --port 8080
+    """
+    settings = load_settings(host=host, port=port)
+    configure_logging(level="WARNING", fmt=LogFormat.CONSOLE.value)
+    database = open_database(settings, migrate=True)
+    ensure_port_free(settings.host, settings.port)
+    keys = _prepare_demo_workspace(database)
+    app = create_app(settings, database=database)
+    configure_logging(level="WARNING", fmt=LogFormat.CONSOLE.value)  # create_app set the server's
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=settings.host, port=settings.port, log_config=None, access_log=False
+        )
+    )
+    thread = threading.Thread(target=server.run, name="coreo-demo-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise CoreoError(f"the demo server did not start on {settings.host}:{settings.port}")
+        time.sleep(0.05)
+    base = f"http://{settings.host}:{settings.port}"
+    try:
+        checks = _self_check(base, keys)
+        _print_demo(settings, database, base, keys, checks)
+        if not all(passed for _, _, passed in checks):
+            raise CoreoError("the demo self-check failed; see the table above")
+        if exit_after_check:
+            return
+        console.print("Serving until Ctrl+C.")
+        while thread.is_alive():
+            thread.join(timeout=0.5)
+    except KeyboardInterrupt:
+        console.print("Stopping.")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

@@ -1,0 +1,198 @@
+"""Settings: one object built from ``COREO_*`` environment variables and an optional TOML file.
+
+Precedence, highest first: explicit keyword arguments, environment variables, the TOML file
+named by ``COREO_CONFIG`` (default ``./coreo.toml`` when it exists), field defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from coreo.errors import ConfigurationError
+
+__all__ = [
+    "LogFormat",
+    "RateLimitBackend",
+    "Settings",
+    "config_file_path",
+    "get_settings",
+]
+
+ENV_PREFIX = "COREO_"
+SUPPORTED_DRIVERS = ("sqlite", "postgresql+psycopg")
+
+
+class RateLimitBackend(StrEnum):
+    MEMORY = "memory"
+    REDIS = "redis"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+def config_file_path() -> Path | None:
+    """Return the TOML configuration file to read, or None when there is none."""
+    named = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigurationError(f"COREO_CONFIG names {path}, which is not a readable file")
+        return path
+    default = Path("coreo.toml")
+    return default if default.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Every Coreo setting. Each field's description is what `coreo config show` prints."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    home: Path = Field(
+        default=Path(".coreo"),
+        description="Directory for embedded data (SQLite database, metrics, exports).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the operational store; empty means SQLite in COREO_HOME. "
+            "PostgreSQL: postgresql+psycopg://user:password@host:5432/db"
+        ),
+    )
+    database_pool_size: int = Field(
+        default=10, ge=1, le=200, description="Connections kept open per process (PostgreSQL)."
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000, ge=0, description="How long SQLite waits for a lock before failing."
+    )
+    host: str = Field(default="127.0.0.1", description="Address `coreo serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `coreo serve` listens on.")
+    workers: int = Field(
+        default=1, ge=1, le=64, description="Server processes started by `coreo serve`."
+    )
+    log_level: str = Field(default="INFO", description="Minimum log level (DEBUG, INFO, ...).")
+    log_format: LogFormat = Field(
+        default=LogFormat.JSON, description="Log line format: json (one object a line) or console."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest accepted request body in bytes; larger bodies get 413.",
+    )
+    rate_limit_backend: RateLimitBackend = Field(
+        default=RateLimitBackend.MEMORY,
+        description="Token-bucket store: memory (one process) or redis (shared by processes).",
+    )
+    rate_limit_per_second: float = Field(
+        default=1000.0, gt=0, description="Requests per second refilled into each API key's bucket."
+    )
+    rate_limit_burst: int = Field(
+        default=2000, ge=1, description="Bucket size: requests an API key may send in a burst."
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis URL (redis://host:6379/0); required when rate_limit_backend is redis.",
+    )
+    auth_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a verified API key is cached in-process (revocation delay bound).",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file_path()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            url = make_url(value.strip())
+        except ArgumentError:
+            raise ValueError(
+                "is not a database URL (expected e.g. postgresql+psycopg://host/db)"
+            ) from None
+        if url.drivername not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                f"uses driver {url.drivername!r}; supported: {', '.join(SUPPORTED_DRIVERS)}"
+            )
+        return value.strip()
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _check_dependent_settings(self) -> Settings:
+        if self.rate_limit_backend is RateLimitBackend.REDIS and self.redis_url is None:
+            raise ValueError("COREO_REDIS_URL is required when COREO_RATE_LIMIT_BACKEND=redis")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in use: the configured one or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'coreo.db').resolve()}"
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+def _describe_validation_error(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{ENV_PREFIX}{field.upper()}: {message}" if field else message)
+    return "invalid configuration: " + "; ".join(parts)
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment, the TOML file and ``overrides``.
+
+    Raises:
+        ConfigurationError: with one readable line naming every bad setting.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigurationError(_describe_validation_error(error)) from None
+    except (OSError, ValueError) as error:  # unreadable or malformed TOML file
+        raise ConfigurationError(f"cannot read configuration: {error}") from None

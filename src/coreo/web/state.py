@@ -1,0 +1,35 @@
+"""What the app holds for the lifetime of a process, reached from requests via ``runtime()``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from coreo.config import Settings
+from coreo.db import Database
+from coreo.observability.metrics import HttpMetrics
+from coreo.ratelimit import RateLimiter
+
+__all__ = ["Runtime", "runtime"]
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    database: Database
+    rate_limiter: RateLimiter
+    metrics: HttpMetrics
+    owns_database: bool = True
+    # name -> check raising when the dependency is not ready; later capabilities add theirs.
+    readiness_checks: dict[str, Callable[[], None]] = field(default_factory=dict)
+    # name -> check whose failure degrades the service but does not make it unready.
+    degradation_checks: dict[str, Callable[[], None]] = field(default_factory=dict)
+
+
+def runtime(request: Request) -> Runtime:
+    value = request.app.state.runtime
+    if not isinstance(value, Runtime):
+        raise TypeError("the app was not built by coreo.app.create_app")
+    return value
