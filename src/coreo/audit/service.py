@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from coreo.audit.models import AuditChain, AuditEntry
 from coreo.db import utcnow
+from coreo.errors import InvalidInputError
 
 __all__ = [
     "GENESIS_HASH",
@@ -102,8 +103,17 @@ def record(
         actor: who acted, e.g. ``key:coreo_sk_ab12cd34`` or ``cli``.
         action: dotted verb, e.g. ``api_key.revoked``.
         target: what was acted on, e.g. ``api_key:key_01…``.
-        details: JSON-serialisable facts; never secrets, never personal data in clear.
+        details: plain JSON facts (integers within 64 bits); never secrets, never personal
+            data in clear.
+
+    Raises:
+        InvalidInputError: when ``details`` is not plain JSON.
     """
+    details = dict(details or {})
+    try:
+        orjson.dumps(details)
+    except TypeError as error:
+        raise InvalidInputError(f"audit details must be plain JSON: {error}") from None
     head = _lock_chain_head(session, chain)
     entry = AuditEntry(
         chain=chain,
@@ -112,7 +122,7 @@ def record(
         actor=actor,
         action=action,
         target=target,
-        details=dict(details or {}),
+        details=details,
         prev_hash=head.last_hash,
     )
     entry.hash = entry_hash(

@@ -15,11 +15,12 @@ from coreo.auth.schemas import (
     ApiKeyCreated,
     ApiKeyPage,
     ApiKeyRead,
+    SecretKeyCreate,
     WhoAmI,
     WorkspaceRead,
     WorkspaceUpdate,
 )
-from coreo.auth.service import Principal
+from coreo.auth.service import KeyKind, Principal
 from coreo.errors import NotFoundError
 from coreo.web.dependencies import require_json_body, workspace_session
 
@@ -93,8 +94,8 @@ def create_key(
         session=session,
         workspace_id=principal.workspace_id,
         name=body.name,
-        kind=body.kind,
-        scopes=body.scopes,
+        kind=KeyKind(body.kind),
+        scopes=body.scopes if isinstance(body, SecretKeyCreate) else ["ingest"],
         actor=principal.actor,
         expires_in=timedelta(days=body.expires_in_days) if body.expires_in_days else None,
         rate_limit_per_second=body.rate_limit_per_second,

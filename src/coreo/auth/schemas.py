@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from coreo.auth.service import SCOPES, KeyKind
+from coreo.auth.service import KeyKind
 
 __all__ = [
     "ApiKeyCreate",
     "ApiKeyCreated",
     "ApiKeyPage",
     "ApiKeyRead",
+    "ScopeName",
+    "SecretKeyCreate",
     "WhoAmI",
     "WorkspaceRead",
     "WorkspaceUpdate",
+    "WriteKeyCreate",
 ]
 
 
@@ -35,25 +39,43 @@ class WorkspaceUpdate(BaseModel):
     display_name: str = Field(min_length=1, max_length=200)
 
 
-class ApiKeyCreate(BaseModel):
+ScopeName = Literal[
+    "ingest", "profiles:read", "profiles:write", "consent:write", "privacy:admin", "admin"
+]
+
+
+class _KeyCreateBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200, pattern=r"\S", examples=["crm-sync"])
-    kind: KeyKind = Field(
-        default=KeyKind.SECRET,
-        description="secret: server-side key with chosen scopes; write: ingestion-only key.",
-    )
-    scopes: list[str] = Field(
-        default_factory=list,
-        max_length=len(SCOPES),
-        description="Scopes of a secret key; write keys always get ['ingest'].",
-        json_schema_extra={"items": {"type": "string", "enum": list(SCOPES)}},
-        examples=[["profiles:read"]],
-    )
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
     rate_limit_per_second: float | None = Field(
         default=None, gt=0, le=1_000_000, description="Overrides the server's default per key."
     )
+
+
+class SecretKeyCreate(_KeyCreateBase):
+    """A server-side key with the scopes it needs."""
+
+    kind: Literal["secret"] = "secret"
+    scopes: list[ScopeName] = Field(min_length=1, max_length=16, examples=[["profiles:read"]])
+
+
+class WriteKeyCreate(_KeyCreateBase):
+    """A Segment-style write key: ingestion only, safe to ship inside a client app."""
+
+    kind: Literal["write"]
+
+
+def _key_kind(value: Any) -> str:
+    kind = value.get("kind", "secret") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind if kind in ("secret", "write") else "secret"
+
+
+ApiKeyCreate = Annotated[
+    Annotated[SecretKeyCreate, Tag("secret")] | Annotated[WriteKeyCreate, Tag("write")],
+    Discriminator(_key_kind),
+]
 
 
 class ApiKeyRead(BaseModel):

@@ -43,9 +43,9 @@ def serve(
     Example: coreo serve --host 0.0.0.0 --port 8000 --workers 2
     """
     settings = load_settings(host=host, port=port, workers=workers)
+    ensure_port_free(settings.host, settings.port)
     configure_logging(level=settings.log_level, fmt=settings.log_format.value)
     open_database(settings).dispose()
-    ensure_port_free(settings.host, settings.port)
     if settings.workers > 1:
         # Each worker process writes its metrics to files that /metrics merges.
         metrics_dir = settings.home / "metrics"
@@ -204,8 +204,8 @@ def demo(
     """
     settings = load_settings(host=host, port=port)
     configure_logging(level="WARNING", fmt=LogFormat.CONSOLE.value)
-    database = open_database(settings, migrate=True)
     ensure_port_free(settings.host, settings.port)
+    database = open_database(settings, migrate=True)
     keys = _prepare_demo_workspace(database)
     app = create_app(settings, database=database)
     configure_logging(level="WARNING", fmt=LogFormat.CONSOLE.value)  # create_app set the server's

@@ -69,7 +69,7 @@ class JsonFormatter(logging.Formatter):
             entry["error"] = {
                 "type": type(error).__qualname__,
                 "message": redact(str(error)),
-                "stack": "".join(traceback.format_tb(error.__traceback__)),
+                "stack": redact("".join(traceback.format_tb(error.__traceback__))),
             }
         return orjson.dumps(entry, default=str).decode()
 
@@ -88,13 +88,25 @@ class ConsoleFormatter(JsonFormatter):
         return base
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record (it may be replaced)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
     """Send every log record (ours, uvicorn's, SQLAlchemy's) through one redacting handler."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler.get_name() == _OUR_HANDLER:
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.set_name(_OUR_HANDLER)
     handler.setFormatter(ConsoleFormatter() if fmt == "console" else JsonFormatter())
     root.addHandler(handler)

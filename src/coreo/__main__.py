@@ -1,0 +1,5 @@
+"""`python -m coreo` runs the CLI."""
+
+from coreo.cli import main
+
+main()

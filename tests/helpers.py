@@ -1,0 +1,33 @@
+"""Assertions shared across test domains."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
+
+
+def assert_problem(response: httpx2.Response, status: int, slug: str) -> dict[str, Any]:
+    """Assert an RFC 9457 problem response of the given status and type; return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body.keys() >= PROBLEM_KEYS
+    assert body["type"] == f"urn:coreo:problem:{slug}"
+    assert body["status"] == status
+    assert body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert "Traceback" not in response.text
+    return body
+
+
+def key_prefix(token: str) -> str:
+    """The public prefix of a token (the secret part may itself contain '_')."""
+    return token[: len("coreo_sk_") + 12]
+
+
+def key_secret(token: str) -> str:
+    return token[len("coreo_sk_") + 13 :]
