@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,6 @@ from sqlalchemy.engine import make_url
 import coreo.models  # noqa: F401  (all tables on Base.metadata)
 from coreo.app import create_app
 from coreo.auth import service as auth_service
-from coreo.auth.service import KeyKind
 from coreo.config import Settings, get_settings
 from coreo.db import Base, Database
 
@@ -68,24 +68,32 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated, dropped afterwards."""
+@contextmanager
+def scratch_postgres_database(prefix: str) -> Iterator[str]:
+    """Create an empty PostgreSQL database, yield its URL, drop it afterwards."""
     admin = make_url(POSTGRES_ADMIN_URL)
     conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"coreo_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         with psycopg.connect(conninfo, autocommit=True, connect_timeout=3) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as error:
         service_unavailable("PostgreSQL", str(error).splitlines()[0])
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    database = Database(url)
-    database.migrate()
-    database.dispose()
-    yield url
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated, dropped afterwards."""
+    with scratch_postgres_database("coreo_test") as url:
+        database = Database(url)
+        database.migrate()
+        database.dispose()
+        yield url
 
 
 def _truncate_all(database: Database) -> None:
@@ -160,21 +168,8 @@ def make_tenant(database: Database) -> Callable[[str], Tenant]:
     def make(slug: str) -> Tenant:
         with database.transaction() as session:
             ws = auth_service.create_workspace(session=session, slug=slug, actor="test")
-            admin = auth_service.create_api_key(
-                session=session,
-                workspace_id=ws.id,
-                name="admin",
-                kind=KeyKind.SECRET,
-                scopes=["admin"],
-                actor="test",
-            )
-            write = auth_service.create_api_key(
-                session=session,
-                workspace_id=ws.id,
-                name="web",
-                kind=KeyKind.WRITE,
-                scopes=["ingest"],
-                actor="test",
+            admin, write = auth_service.create_starter_keys(
+                session=session, workspace_id=ws.id, label="test", actor="test"
             )
         return Tenant(ws.id, slug, admin.token, write.token)
 

@@ -18,7 +18,6 @@ from schemathesis import GenerationMode
 
 from coreo.app import create_app
 from coreo.auth import service as auth_service
-from coreo.auth.service import KeyKind
 from coreo.config import get_settings
 from coreo.db import Database
 
@@ -33,14 +32,10 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     database.migrate()
     with database.transaction() as session:
         workspace = auth_service.create_workspace(session=session, slug="fuzz", actor="test")
-        token = auth_service.create_api_key(
-            session=session,
-            workspace_id=workspace.id,
-            name="fuzzer",
-            kind=KeyKind.SECRET,
-            scopes=["admin"],
-            actor="test",
-        ).token
+        admin, _ = auth_service.create_starter_keys(
+            session=session, workspace_id=workspace.id, label="fuzz", actor="test"
+        )
+    token = admin.token
     _ADMIN["Authorization"] = f"Bearer {token}"
     yield create_app(app_settings, database=database)
     database.dispose()

