@@ -172,9 +172,13 @@ def keys_create(
     ),
     scope: Annotated[
         list[str] | None,
-        typer.Option(help=f"Repeatable. One of: {', '.join(SCOPES)}."),
+        typer.Option(
+            help=f"Repeatable. One of: {', '.join(SCOPES)}. Default for secret keys: admin."
+        ),
     ] = None,
-    expires_in_days: Annotated[int | None, typer.Option(min=1, max=3650)] = None,
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="Expire the key after this many days.")
+    ] = None,
 ) -> None:
     """Create a key and print it once; only its hash is stored.
 

@@ -25,9 +25,9 @@ from coreo.observability.logs import configure_logging
 
 __all__ = ["demo", "serve"]
 
-HostOption = Annotated[str | None, typer.Option(help="Address to listen on [default: COREO_HOST].")]
+HostOption = Annotated[str | None, typer.Option(help="Address to listen on (default: COREO_HOST).")]
 PortOption = Annotated[
-    int | None, typer.Option(min=1, max=65535, help="Port to listen on [default: COREO_PORT].")
+    int | None, typer.Option(min=1, max=65535, help="Port to listen on (default: COREO_PORT).")
 ]
 
 
@@ -35,7 +35,7 @@ def serve(
     host: HostOption = None,
     port: PortOption = None,
     workers: Annotated[
-        int | None, typer.Option(min=1, max=64, help="Server processes [default: COREO_WORKERS].")
+        int | None, typer.Option(min=1, max=64, help="Server processes (default: COREO_WORKERS).")
     ] = None,
 ) -> None:
     """Run the API server (the embedded store is migrated automatically).
