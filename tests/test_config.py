@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from coreo.config import RateLimitBackend, get_settings
+from coreo.config import (
+    RateLimitBackend,
+    Settings,
+    config_file_keys,
+    config_file_path,
+    get_settings,
+    setting_source,
+)
 from coreo.errors import ConfigurationError
 
 
@@ -71,11 +78,38 @@ def test_bad_settings_give_one_readable_line(
 
 def test_unknown_file_keys_and_broken_toml_are_errors(tmp_path: Path) -> None:
     (tmp_path / "coreo.toml").write_text("prot = 9000\n")
-    with pytest.raises(ConfigurationError, match="COREO_PROT"):
+    with pytest.raises(ConfigurationError) as caught:
+        get_settings()
+    assert "prot in coreo.toml: is not a Coreo setting" in caught.value.message
+    (tmp_path / "coreo.toml").write_text('port = "eighty"\n')
+    with pytest.raises(ConfigurationError, match=r"port in coreo\.toml: Input should be"):
         get_settings()
     (tmp_path / "coreo.toml").write_text("port = [\n")
     with pytest.raises(ConfigurationError, match="cannot read configuration"):
         get_settings()
+
+
+def test_file_keys_are_case_insensitive_and_reported_as_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "coreo.toml").write_text("PORT = 9600\n")
+    assert get_settings().port == 9600
+    keys = config_file_keys(config_file_path())
+    assert setting_source("port", keys) == "file"
+    assert setting_source("workers", keys) == "default"
+    monkeypatch.setenv("COREO_PORT", "9700")
+    assert setting_source("port", keys) == "env"
+
+
+def test_public_snapshot_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COREO_DATABASE_URL", "postgresql+psycopg://coreo:pw1234@db:5432/coreo")
+    monkeypatch.setenv("COREO_RATE_LIMIT_BACKEND", "redis")
+    monkeypatch.setenv("COREO_REDIS_URL", "redis://:s3cret@cache:6379/0")
+    snapshot = get_settings().public_snapshot()
+    assert set(Settings.model_fields) <= set(snapshot)
+    assert "pw1234" not in str(snapshot) and "s3cret" not in str(snapshot)
+    assert snapshot["redis_url"] == "********"
+    assert snapshot["database_url"] == "postgresql+psycopg://coreo:***@db:5432/coreo"
 
 
 def test_redis_url_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,6 +122,4 @@ def test_redis_url_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_setting_is_described() -> None:
-    from coreo.config import Settings
-
     assert all(field.description for field in Settings.model_fields.values())

@@ -7,6 +7,7 @@ named by ``COREO_CONFIG`` (default ``./coreo.toml`` when it exists), field defau
 from __future__ import annotations
 
 import os
+import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,11 @@ __all__ = [
     "LogFormat",
     "RateLimitBackend",
     "Settings",
+    "config_file_keys",
     "config_file_path",
+    "display_value",
     "get_settings",
+    "setting_source",
 ]
 
 ENV_PREFIX = "COREO_"
@@ -174,13 +178,66 @@ class Settings(BaseSettings):
     def is_embedded(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
 
+    def public_snapshot(self) -> dict[str, str]:
+        """Every setting as `coreo config show` displays it: secrets masked, passwords hidden.
+
+        Safe to store in the audit trail; a changed secret shows only as set or unset.
+        """
+        snapshot = {
+            name: display_value(name, getattr(self, name)) for name in type(self).model_fields
+        }
+        snapshot["home"] = str(self.home.resolve())
+        snapshot["effective_database_url"] = display_value(
+            "database_url", self.effective_database_url
+        )
+        return snapshot
+
+
+def display_value(name: str, value: object) -> str:
+    """A setting's value for display: secrets masked, database passwords hidden."""
+    if isinstance(value, SecretStr):
+        return "********" if value.get_secret_value() else ""
+    if name == "database_url" and isinstance(value, str):
+        return make_url(value).render_as_string(hide_password=True)
+    return "" if value is None else str(value)
+
+
+def config_file_keys(path: Path | None) -> dict[str, str]:
+    """Map each setting named in the TOML file (lower case) to its spelling in the file."""
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    return {str(key).lower(): str(key) for key in data}
+
+
+def setting_source(name: str, file_keys: dict[str, str]) -> str:
+    """Where a setting's value comes from: "env", "file" or "default" (kwargs aside)."""
+    if f"{ENV_PREFIX}{name.upper()}" in os.environ:
+        return "env"
+    return "file" if name.lower() in file_keys else "default"
+
 
 def _describe_validation_error(error: ValidationError) -> str:
+    path = config_file_path()
+    file_keys = config_file_keys(path)
     parts = []
     for item in error.errors():
         field = ".".join(str(p) for p in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
-        parts.append(f"{ENV_PREFIX}{field.upper()}: {message}" if field else message)
+        if not field:
+            parts.append(message)
+        elif path is not None and setting_source(field, file_keys) == "file":
+            key = file_keys.get(field.lower(), field)
+            if message == "Extra inputs are not permitted":
+                message = "is not a Coreo setting (see `coreo config show`)"
+            parts.append(f"{key} in {path}: {message}")
+        else:
+            if message == "Extra inputs are not permitted":
+                message = "is not a Coreo setting"
+            parts.append(f"{ENV_PREFIX}{field.upper()}: {message}")
     return "invalid configuration: " + "; ".join(parts)
 
 

@@ -226,3 +226,27 @@ def test_api_reads_and_verifies_own_chain(client: TestClient, tenant: Tenant) ->
     verified = client.get("/v1/audit/verify", headers=tenant.admin).json()
     assert verified == {"ok": True, "checked": 6, "breaks": []}
     assert_problem(client.get("/v1/audit", auth=(tenant.write_token, "")), 403, "forbidden")
+
+
+def _record_config(database: Database, **changes: str) -> AuditEntry | None:
+    snapshot = {"port": "8000", "workers": "1", "redis_url": "", **changes}
+    with database.transaction() as session:
+        entry = audit_service.record_config(session=session, snapshot=snapshot, actor="cli:ops")
+        if entry is not None:
+            session.expunge(entry)
+        return entry
+
+
+def test_config_changes_are_recorded_once_per_change(database: Database) -> None:
+    first = _record_config(database)
+    assert first is not None and first.chain == audit_service.SYSTEM_CHAIN
+    assert first.action == "config.changed" and first.details["changed"] == {}
+    assert _record_config(database) is None  # same settings: nothing new
+    second = _record_config(database, port="9000", redis_url="********")
+    assert second is not None
+    assert second.details["changed"] == {
+        "port": {"from": "8000", "to": "9000"},
+        "redis_url": {"from": "", "to": "********"},
+    }
+    assert second.details["settings"]["port"] == "9000"
+    assert _verify(database, audit_service.SYSTEM_CHAIN).ok

@@ -193,10 +193,26 @@ def test_domain_errors_are_one_line(tmp_path: Path) -> None:
     )
 
 
-def test_usage_errors_exit_2(tmp_path: Path) -> None:
-    result = coreo(tmp_path, "keys", "create")
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["keys", "create"], ["Missing option '--name'", "coreo keys create --help"]),
+        (["serve", "--port", "http"], ["Invalid value for '--port'", "coreo serve --help"]),
+        (["frobnicate"], ["No such command 'frobnicate'", "coreo --help"]),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(
+    tmp_path: Path, args: list[str], fragments: list[str]
+) -> None:
+    result = coreo(tmp_path, *args)
+    assert_one_line_error(result, *fragments)
     assert result.returncode == 2
-    assert "Missing option '--name'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_no_arguments_prints_help(tmp_path: Path) -> None:
+    result = coreo(tmp_path, "keys")
+    assert result.returncode == 2
+    assert "create" in result.stdout + result.stderr and "Traceback" not in result.stderr
 
 
 # -- servers ---------------------------------------------------------------------------------
@@ -277,6 +293,14 @@ def test_demo_self_checks_and_prints_working_curl(tmp_path: Path) -> None:
     assert again.returncode == 0
     assert TOKEN.search(again.stdout).group(0) != TOKEN.search(result.stdout).group(0)  # type: ignore[union-attr]
     assert "OK:" in coreo(tmp_path / "home", "audit", "verify").stdout
+    # The server configuration was audited once: the second run used the same settings.
+    system = coreo(tmp_path / "home", "audit", "show", "--system")
+    assert system.stdout.count("config.changed") == 1, system.stdout
+    changed_port = free_port()
+    third = coreo(tmp_path / "home", "demo", "--port", str(changed_port), "--exit-after-check")
+    assert third.returncode == 0, third.stderr
+    system = coreo(tmp_path / "home", "audit", "show", "--system")
+    assert system.stdout.count("config.changed") == 2 and "port" in system.stdout
 
 
 @pytest.fixture

@@ -27,7 +27,9 @@ def test_metrics_count_by_route_template(client: TestClient, tenant: Tenant) -> 
     client.get("/v1/keys/key_aaaa", headers=tenant.admin)
     client.get("/v1/keys/key_bbbb", headers=tenant.admin)
     client.get("/no/such/path")
+    client.get("/openapi.json")
     text = client.get("/metrics").text
+    assert 'coreo_http_requests_total{method="GET",route="/openapi.json",status="200"} 1.0' in text
     assert (
         'coreo_http_requests_total{method="GET",route="/v1/keys/{key_id}",status="404"} 2.0' in text
     )

@@ -96,6 +96,14 @@ def test_wrong_method_is_405_with_allow(client: TestClient) -> None:
     assert "GET" in response.headers["allow"]
 
 
+def test_405_allow_lists_every_method_of_the_path(client: TestClient) -> None:
+    response = client.put("/v1/keys")
+    body = assert_problem(response, 405, "method-not-allowed")
+    assert response.headers["allow"] == "GET, POST"
+    assert "allowed: GET, POST" in body["detail"]
+    assert client.delete("/v1/workspace").headers["allow"] == "GET, PATCH"
+
+
 def test_declared_oversized_body_is_413(
     app_factory: Callable[..., TestClient], tenant: Tenant
 ) -> None:

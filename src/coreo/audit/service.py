@@ -24,6 +24,7 @@ from coreo.db import utcnow
 from coreo.errors import InvalidInputError
 
 __all__ = [
+    "CONFIG_CHANGED",
     "GENESIS_HASH",
     "SYSTEM_CHAIN",
     "ChainBreak",
@@ -31,6 +32,7 @@ __all__ = [
     "entry_hash",
     "list_entries",
     "record",
+    "record_config",
     "verify",
 ]
 
@@ -140,6 +142,42 @@ def record(
     session.add(entry)
     session.flush()
     return entry
+
+
+CONFIG_CHANGED = "config.changed"
+
+
+def record_config(*, session: Session, snapshot: dict[str, str], actor: str) -> AuditEntry | None:
+    """Record the server configuration in the system chain when it differs from the last one.
+
+    Args:
+        snapshot: the settings as displayed (``Settings.public_snapshot()``: no secrets).
+
+    Returns:
+        The new ``config.changed`` entry, or None when nothing changed since the last start.
+    """
+    last = session.execute(
+        select(AuditEntry)
+        .where(AuditEntry.chain == SYSTEM_CHAIN, AuditEntry.action == CONFIG_CHANGED)
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    previous: dict[str, str] = dict(last.details.get("settings", {})) if last else {}
+    if last is not None and previous == snapshot:
+        return None
+    changed = {
+        name: {"from": previous.get(name), "to": snapshot.get(name)}
+        for name in sorted(set(previous) | set(snapshot))
+        if previous.get(name) != snapshot.get(name)
+    }
+    return record(
+        session=session,
+        chain=SYSTEM_CHAIN,
+        actor=actor,
+        action=CONFIG_CHANGED,
+        target="config:server",
+        details={"settings": snapshot, "changed": changed if last is not None else {}},
+    )
 
 
 def list_entries(

@@ -57,13 +57,35 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _usage_error(error: Exception) -> None:
+    """Exit for a command-line usage error (Typer's own exception classes are private, so
+    they are recognised by shape): one line naming the fix, or the help when nothing was
+    given. Returns when ``error`` is something else."""
+    show = getattr(error, "show", None)
+    if type(error).__name__ == "NoArgsIsHelpError" and callable(show):
+        show()
+        sys.exit(2)
+    format_message, exit_code = (
+        getattr(error, "format_message", None),
+        getattr(error, "exit_code", None),
+    )
+    if callable(format_message) and isinstance(exit_code, int):
+        ctx = getattr(error, "ctx", None)
+        where = getattr(ctx, "command_path", None) or "coreo"
+        _fail(f"{format_message()} (see `{where} --help`)", exit_code)
+
+
 def main() -> None:
     """Entry point: every failure is one line on stderr and a non-zero exit, never a traceback.
 
     Set COREO_DEBUG=1 to get the traceback of an unexpected error.
     """
     try:
-        app()
+        outcome = app(standalone_mode=False)
+    except typer.Exit as stop:
+        sys.exit(stop.exit_code)
+    except typer.Abort:
+        _fail("aborted", 130)
     except CoreoError as error:
         _fail(error.message, 1)
     except SQLAlchemyError as error:
@@ -71,6 +93,9 @@ def main() -> None:
             raise
         _fail(f"database error ({type(error).__name__}); set COREO_DEBUG=1 for details", 1)
     except Exception as error:
+        _usage_error(error)
         if os.environ.get("COREO_DEBUG"):
             raise
         _fail(f"unexpected {type(error).__name__}; set COREO_DEBUG=1 for the traceback", 70)
+    if isinstance(outcome, int) and outcome != 0:  # typer.Exit(code) in non-standalone mode
+        sys.exit(outcome)

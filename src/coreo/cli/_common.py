@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from coreo.audit import service as audit_service
 from coreo.auth import service as auth_service
 from coreo.auth.models import Workspace
 from coreo.config import Settings, get_settings
@@ -16,6 +17,7 @@ from coreo.db import Database
 from coreo.errors import ConfigurationError, NotFoundError
 
 __all__ = [
+    "audit_server_config",
     "cli_actor",
     "console",
     "ensure_port_free",
@@ -45,6 +47,15 @@ def open_database(settings: Settings, *, migrate: bool | None = None) -> Databas
     else:
         database.require_current_schema()
     return database
+
+
+def audit_server_config(database: Database, settings: Settings) -> None:
+    """Append `config.changed` to the system audit chain when the settings differ from the
+    last server start (secrets appear only as set or unset)."""
+    with database.transaction() as session:
+        audit_service.record_config(
+            session=session, snapshot=settings.public_snapshot(), actor=cli_actor()
+        )
 
 
 def cli_actor() -> str:

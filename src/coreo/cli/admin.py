@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tomllib
 from datetime import timedelta
 from typing import Annotated
 
 import orjson
 import typer
-from pydantic import SecretStr
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from coreo.audit import service as audit_service
 from coreo.auth import service as auth_service
@@ -23,7 +19,14 @@ from coreo.cli._common import (
     open_database,
     workspace_by_slug,
 )
-from coreo.config import ENV_PREFIX, Settings, config_file_path
+from coreo.config import (
+    ENV_PREFIX,
+    Settings,
+    config_file_keys,
+    config_file_path,
+    display_value,
+    setting_source,
+)
 
 __all__ = ["audit_app", "config_app", "init", "keys_app", "migrate", "workspace_app"]
 
@@ -77,14 +80,6 @@ def migrate() -> None:
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 
 
-def _display_value(name: str, value: object) -> str:
-    if isinstance(value, SecretStr):
-        return "********" if value.get_secret_value() else ""
-    if name == "database_url" and isinstance(value, str):
-        return make_url(value).render_as_string(hide_password=True)
-    return "" if value is None else str(value)
-
-
 @config_app.command("show")
 def config_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -95,17 +90,17 @@ def config_show(
     """
     settings = load_settings()
     path = config_file_path()
-    file_keys = set(tomllib.loads(path.read_text()).keys()) if path else set()
+    file_keys = config_file_keys(path)
     rows = []
     for name, field in Settings.model_fields.items():
         env = f"{ENV_PREFIX}{name.upper()}"
-        source = "env" if env in os.environ else "file" if name in file_keys else "default"
-        value = _display_value(name, getattr(settings, name))
+        source = setting_source(name, file_keys)
+        value = display_value(name, getattr(settings, name))
         rows.append({"setting": env, "value": value, "source": source, "help": field.description})
     rows.append(
         {
             "setting": "(effective database)",
-            "value": _display_value("database_url", settings.effective_database_url),
+            "value": display_value("database_url", settings.effective_database_url),
             "source": "derived",
             "help": "The store in use: COREO_DATABASE_URL or SQLite in COREO_HOME.",
         }
@@ -283,27 +278,37 @@ def audit_verify(
 @audit_app.command("show")
 def audit_show(
     workspace: WorkspaceOption = "default",
+    system: Annotated[
+        bool,
+        typer.Option(
+            "--system", help="Show the installation's chain (server configuration changes)."
+        ),
+    ] = False,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     after: Annotated[int, typer.Option(min=0, help="Start after this entry number.")] = 0,
 ) -> None:
-    """Print a workspace's audit entries, oldest first.
+    """Print a workspace's (or, with --system, the installation's) audit entries, oldest first.
 
     Example: coreo audit show --workspace default --limit 20
     """
     database = open_database(load_settings())
     with database.transaction(write=False) as session:
-        ws = workspace_by_slug(session, workspace)
+        chain = audit_service.SYSTEM_CHAIN if system else workspace_by_slug(session, workspace).id
         entries = audit_service.list_entries(
-            session=session, chain=ws.id, after_seq=after, limit=limit
+            session=session, chain=chain, after_seq=after, limit=limit
         )
-    table = Table("seq", "time", "actor", "action", "target", "hash")
+    table = Table("seq", "time", "actor", "action", "target", "changed", "hash")
     for entry in entries:
+        changed = (
+            entry.details.get("changed") if entry.action == audit_service.CONFIG_CHANGED else None
+        )
         table.add_row(
             str(entry.seq),
             entry.occurred_at.isoformat(timespec="seconds"),
             entry.actor,
             entry.action,
             entry.target,
+            ", ".join(changed) if isinstance(changed, dict) else "",
             entry.hash[:12],
         )
     console.print(table)

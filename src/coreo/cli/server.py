@@ -17,7 +17,14 @@ from rich.table import Table
 from coreo.app import create_app
 from coreo.auth import service as auth_service
 from coreo.auth.service import NewKey
-from coreo.cli._common import cli_actor, console, ensure_port_free, load_settings, open_database
+from coreo.cli._common import (
+    audit_server_config,
+    cli_actor,
+    console,
+    ensure_port_free,
+    load_settings,
+    open_database,
+)
 from coreo.config import LogFormat, Settings
 from coreo.db import Database
 from coreo.errors import CoreoError
@@ -45,7 +52,9 @@ def serve(
     settings = load_settings(host=host, port=port, workers=workers)
     ensure_port_free(settings.host, settings.port)
     configure_logging(level=settings.log_level, fmt=settings.log_format.value)
-    open_database(settings).dispose()
+    database = open_database(settings)
+    audit_server_config(database, settings)
+    database.dispose()
     if settings.workers > 1:
         # Each worker process writes its metrics to files that /metrics merges.
         metrics_dir = settings.home / "metrics"
@@ -193,6 +202,7 @@ def demo(
     configure_logging(level="WARNING", fmt=LogFormat.CONSOLE.value)
     ensure_port_free(settings.host, settings.port)
     database = open_database(settings, migrate=True)
+    audit_server_config(database, settings)
     keys = _prepare_demo_workspace(database)
     app = create_app(settings, database=database)
     configure_logging(level="WARNING", fmt=LogFormat.CONSOLE.value)  # create_app set the server's

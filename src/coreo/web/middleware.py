@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from coreo.observability.logs import request_id_var
 from coreo.observability.metrics import HttpMetrics
 from coreo.web.problems import problem_response
+from coreo.web.routing import route_template
 
 __all__ = ["BodyLimitMiddleware", "BodyTooLargeError", "RequestContextMiddleware"]
 
@@ -72,7 +73,7 @@ class RequestContextMiddleware:
                 scope, receive, send_with_id
             )
         except Exception:
-            _log.exception("unhandled error", extra={"route": _route_template(scope)})
+            _log.exception("unhandled error", extra={"route": route_template(scope)})
             if response_started:
                 raise
             await problem_response(
@@ -82,7 +83,7 @@ class RequestContextMiddleware:
             )(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = _route_template(scope)
+            route = route_template(scope)
             self.metrics.observe(
                 method=scope["method"], route=route, status=status, seconds=elapsed
             )
@@ -138,9 +139,3 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return bytes(value).decode("latin-1")
     return None
-
-
-def _route_template(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"

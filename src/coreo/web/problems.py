@@ -29,6 +29,7 @@ from coreo.errors import (
     ServiceUnavailableError,
 )
 from coreo.observability.logs import request_id_var
+from coreo.web.routing import allowed_methods
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -160,7 +161,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no resource at {request.url.path}"
         elif exc.status_code == 405:
+            allowed = allowed_methods(request.scope)
             detail = f"{request.method} is not allowed on {request.url.path}"
+            if allowed:
+                detail += f"; allowed: {', '.join(allowed)}"
+                headers = {**(exc.headers or {}), "Allow": ", ".join(allowed)}
+                return problem_response(request.scope, slug, detail, headers=headers)
         elif exc.status_code == 401 and detail == "Not authenticated":
             detail = "send an API key as 'Authorization: Bearer <key>' or as the Basic user name"
         return problem_response(request.scope, slug, detail, headers=exc.headers)
