@@ -1,0 +1,1 @@
+"""Ingestion: Segment-Spec message shapes, endpoints, validation and import."""
