@@ -81,6 +81,9 @@ COMMANDS = [
     ["keys", "revoke"],
     ["audit", "verify"],
     ["audit", "show"],
+    ["sim", "generate"],
+    ["sim", "replay"],
+    ["sim", "scenario"],
 ]
 
 
@@ -92,7 +95,7 @@ def test_every_command_has_help_with_an_example(command: list[str], tmp_path: Pa
 
 def test_root_help_and_version(tmp_path: Path) -> None:
     output = invoke(tmp_path, "--help")
-    for name in ("demo", "serve", "init", "migrate", "config", "workspace", "keys", "audit"):
+    for name in ("demo", "serve", "init", "migrate", "config", "workspace", "keys", "audit", "sim"):
         assert name in output
     assert invoke(tmp_path, "--version").startswith("coreo ")
 

@@ -13,6 +13,7 @@ from coreo import __version__
 from coreo.cli._common import err_console
 from coreo.cli.admin import audit_app, config_app, init, keys_app, migrate, workspace_app
 from coreo.cli.server import demo, serve
+from coreo.cli.sim import sim_app
 from coreo.errors import CoreoError
 
 __all__ = ["app", "main"]
@@ -50,6 +51,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(sim_app, name="sim")
 
 
 def _fail(message: str, code: int) -> None:

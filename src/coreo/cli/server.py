@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import httpx2
+import orjson
 import typer
 import uvicorn
 from rich.table import Table
@@ -29,6 +30,8 @@ from coreo.config import LogFormat, Settings
 from coreo.db import Database
 from coreo.errors import CoreoError
 from coreo.observability.logs import configure_logging
+from coreo.sim.generate import Summary, generate
+from coreo.sim.scenario import Scenario
 
 __all__ = ["demo", "serve"]
 
@@ -108,6 +111,20 @@ def _prepare_demo_workspace(database: Database) -> DemoKeys:
     return DemoKeys(admin=admin, write=write)
 
 
+def _demo_world(settings: Settings, customers: int) -> Summary:
+    """Generate the simulated company into COREO_HOME/sim (reused when already there)."""
+    out = settings.home / "sim"
+    scenario = Scenario(customers=customers, days=90)
+    manifest = out / "manifest.json"
+    if manifest.is_file():
+        data = orjson.loads(manifest.read_bytes())
+        if data.get("scenario") == scenario.model_dump(mode="json"):
+            return Summary(out=out, counts=dict(data.get("counts", {})))
+    shutil.rmtree(out, ignore_errors=True)
+    with console.status(f"Simulating {customers:,} customers ..."):
+        return generate(scenario, out)
+
+
 def _self_check(base: str, keys: DemoKeys) -> list[tuple[str, str, bool]]:
     """Exercise the live server the way a user would; return (what, outcome, passed) rows."""
     admin = {"Authorization": f"Bearer {keys.admin.token}"}
@@ -159,6 +176,7 @@ def _print_demo(
     base: str,
     keys: DemoKeys,
     checks: list[tuple[str, str, bool]],
+    world: Summary,
 ) -> None:
     table = Table("check against the live server", "result", "", title="Self-check")
     for what, outcome, passed in checks:
@@ -178,6 +196,12 @@ def _print_demo(
         f"  curl -s -H 'Authorization: Bearer {admin}' {base}/v1/audit",
         f"  curl -s {base}/metrics | grep coreo_http",
         "",
+        f"Simulated   {world.counts['persons']:,} customers of Alpenmarkt over 90 days: "
+        f"{world.counts['events']:,} events, ERP/POS/newsletter exports and ground truth in "
+        f"{world.out}",
+        f"  (`coreo sim replay {world.out} --to {base} --write-key <write key>` streams them "
+        "once the ingestion API is in place)",
+        "",
         "The keys are new for this run (earlier demo keys were revoked) and are stored only",
         "as hashes. Every admin action is in the audit chain; `coreo audit verify` checks it.",
     ]
@@ -193,6 +217,9 @@ def demo(
     exit_after_check: Annotated[
         bool, typer.Option(help="Stop after the self-check instead of serving until Ctrl+C.")
     ] = False,
+    customers: Annotated[
+        int, typer.Option(min=100, max=1_000_000, help="Customers of the simulated company.")
+    ] = 500,
 ) -> None:
     """Start an embedded Coreo with a demo workspace, check it end to end and keep serving.
 
@@ -204,6 +231,7 @@ def demo(
     database = open_database(settings, migrate=True)
     audit_server_config(database, settings)
     keys = _prepare_demo_workspace(database)
+    world = _demo_world(settings, customers)
     app = create_app(settings, database=database)
     configure_logging(level="WARNING", fmt=LogFormat.CONSOLE.value)  # create_app set the server's
     server = uvicorn.Server(
@@ -221,7 +249,7 @@ def demo(
     base = f"http://{settings.host}:{settings.port}"
     try:
         checks = _self_check(base, keys)
-        _print_demo(settings, database, base, keys, checks)
+        _print_demo(settings, database, base, keys, checks, world)
         if not all(passed for _, _, passed in checks):
             raise CoreoError("the demo self-check failed; see the table above")
         if exit_after_check:
