@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,9 +14,14 @@ from coreo.auth.api import router as auth_router
 from coreo.auth.dependencies import KeyCache
 from coreo.config import Settings, get_settings
 from coreo.db import Database
+from coreo.eventlog.sql import SqlEventLog
+from coreo.ingest.api import OPENAPI_SCHEMAS as INGEST_SCHEMAS
+from coreo.ingest.api import router as ingest_router
 from coreo.observability.logs import configure_logging
 from coreo.observability.metrics import HttpMetrics
 from coreo.ratelimit import RateLimiter, build_rate_limiter
+from coreo.runtime.pipeline import default_stages
+from coreo.runtime.worker import Worker
 from coreo.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from coreo.web.openapi import install_openapi
 from coreo.web.ops import router as ops_router
@@ -58,10 +64,27 @@ def create_app(
         owns_database=owns_database,
     )
     state.degradation_checks["rate_limit_store"] = rate_limiter.ping
+    event_log = SqlEventLog(database, settings.event_log_partitions)
+    state.event_log = event_log
+    state.readiness_checks["event_log"] = event_log.ping
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread: threading.Thread | None = None
+        if settings.worker_enabled:
+            worker = Worker(
+                database, event_log, default_stages(), batch_size=settings.worker_batch_size
+            )
+            thread = threading.Thread(
+                target=worker.run, args=(stop,), name="coreo-worker", daemon=True
+            )
+            thread.start()
         yield
+        stop.set()  # the worker finishes its current batch (graceful drain), then exits
+        if thread is not None:
+            thread.join(timeout=30)
+        event_log.close()
         rate_limiter.close()
         if state.owns_database:
             database.dispose()
@@ -82,5 +105,6 @@ def create_app(
     app.include_router(ops_router)
     app.include_router(auth_router)
     app.include_router(audit_router)
-    install_openapi(app)
+    app.include_router(ingest_router)
+    install_openapi(app, INGEST_SCHEMAS)
     return app

@@ -121,6 +121,42 @@ class Settings(BaseSettings):
         description="How long a verified API key is cached in-process (revocation delay bound).",
     )
 
+    event_log_partitions: int = Field(
+        default=8,
+        ge=1,
+        le=1024,
+        description="Partitions of the event log (fixed once events exist: keys map to them).",
+    )
+    ingest_max_message_bytes: int = Field(
+        default=32 * 1024, ge=1024, description="Largest accepted single event (Segment: 32 KB)."
+    )
+    ingest_max_batch_bytes: int = Field(
+        default=500 * 1024,
+        ge=1024,
+        description="Largest accepted batch request, after gzip decoding (Segment: 500 KB).",
+    )
+    ingest_dedupe_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="A repeated messageId within this window is acknowledged but not kept.",
+    )
+    ingest_truncate_ip: bool = Field(
+        default=False, description="Store context.ip truncated (IPv4 /24, IPv6 /48)."
+    )
+    ingest_phone_region: str = Field(
+        default="CH",
+        min_length=2,
+        max_length=2,
+        description="Region assumed for phone numbers without a country code (ISO 3166).",
+    )
+    worker_enabled: bool = Field(
+        default=True,
+        description="Run the stream worker inside `coreo serve` (off: run `coreo worker`).",
+    )
+    worker_batch_size: int = Field(
+        default=500, ge=1, le=10_000, description="Events a worker processes per transaction."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -4,5 +4,19 @@ from __future__ import annotations
 
 from coreo.audit.models import AuditChain, AuditEntry
 from coreo.auth.models import ApiKey, Workspace
+from coreo.eventlog.models import LogConsumer, LogHead, LogRecord
+from coreo.history.models import EventRecord
+from coreo.ingest.models import DeadLetter, SeenMessage
 
-__all__ = ["ApiKey", "AuditChain", "AuditEntry", "Workspace"]
+__all__ = [
+    "ApiKey",
+    "AuditChain",
+    "AuditEntry",
+    "DeadLetter",
+    "EventRecord",
+    "LogConsumer",
+    "LogHead",
+    "LogRecord",
+    "SeenMessage",
+    "Workspace",
+]

@@ -19,7 +19,7 @@ def test_readyz_reports_each_check(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
-        "checks": {"database": "ok", "rate_limit_store": "ok"},
+        "checks": {"database": "ok", "event_log": "ok", "rate_limit_store": "ok"},
     }
 
 

@@ -19,7 +19,7 @@ from coreo.ratelimit import MemoryRateLimiter
 from coreo.web.problems import ProblemError
 from coreo.web.state import Runtime, runtime
 
-__all__ = ["KeyCache", "get_principal", "require_scope"]
+__all__ = ["KeyCache", "authenticate_token", "get_principal", "require_scope"]
 
 _bearer = HTTPBearer(auto_error=False, description="A secret API key: `Bearer coreo_sk_…`.")
 _basic = HTTPBasic(
@@ -104,6 +104,11 @@ async def get_principal(
 ) -> Principal:
     """Authenticate the request's API key and charge its rate limit."""
     token = bearer.credentials if bearer is not None else basic.username if basic else None
+    return await authenticate_token(request, token)
+
+
+async def authenticate_token(request: Request, token: str | None) -> Principal:
+    """Verify ``token`` (cached for a few seconds) and charge the key's rate limit."""
     if not token:
         raise ProblemError(
             "unauthenticated",

@@ -29,8 +29,10 @@ from coreo.cli._common import (
 from coreo.config import LogFormat, Settings
 from coreo.db import Database
 from coreo.errors import CoreoError
+from coreo.history import service as history_service
 from coreo.observability.logs import configure_logging
 from coreo.sim.generate import Summary, generate
+from coreo.sim.replay import read_events, replay
 from coreo.sim.scenario import Scenario
 
 __all__ = ["demo", "serve"]
@@ -125,6 +127,35 @@ def _demo_world(settings: Settings, customers: int) -> Summary:
         return generate(scenario, out)
 
 
+def _replay_world(
+    base: str, keys: DemoKeys, world: Summary, database: Database
+) -> tuple[str, str, bool]:
+    """Send the simulated events through the live batch API and wait until processed."""
+    started = time.monotonic()
+    with console.status(f"Replaying {world.counts.get('events', 0):,} simulated events ..."):
+        report = replay(
+            read_events(world.out / "events.jsonl"),
+            url=base,
+            write_key=keys.write.token,
+            batch_size=500,
+        )
+        workspace_id = keys.write.key.workspace_id
+        stored = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with database.transaction(write=False) as session:
+                stored = history_service.count_events(session=session, workspace_id=workspace_id)
+            if stored >= report.sent:
+                break
+            time.sleep(0.2)
+    seconds = time.monotonic() - started
+    return (
+        "POST /v1/batch: replay the simulated company, then process it",
+        f"{report.sent:,} sent, {stored:,} in history, {report.sent / seconds:,.0f} events/s",
+        stored >= report.sent,
+    )
+
+
 def _self_check(base: str, keys: DemoKeys) -> list[tuple[str, str, bool]]:
     """Exercise the live server the way a user would; return (what, outcome, passed) rows."""
     admin = {"Authorization": f"Bearer {keys.admin.token}"}
@@ -197,10 +228,10 @@ def _print_demo(
         f"  curl -s {base}/metrics | grep coreo_http",
         "",
         f"Simulated   {world.counts['persons']:,} customers of Alpenmarkt over 90 days: "
-        f"{world.counts['events']:,} events, ERP/POS/newsletter exports and ground truth in "
-        f"{world.out}",
-        f"  (`coreo sim replay {world.out} --to {base} --write-key <write key>` streams them "
-        "once the ingestion API is in place)",
+        f"{world.counts['events']:,} events (replayed into the demo workspace), ERP/POS/"
+        f"newsletter exports and ground truth in {world.out}",
+        f"  curl -s -u '{write}:' -H 'Content-Type: application/json' {base}/v1/track "
+        """-d '{"userId":"u1","event":"Order Completed","properties":{"revenue":42}}'""",
         "",
         "The keys are new for this run (earlier demo keys were revoked) and are stored only",
         "as hashes. Every admin action is in the audit chain; `coreo audit verify` checks it.",
@@ -249,6 +280,7 @@ def demo(
     base = f"http://{settings.host}:{settings.port}"
     try:
         checks = _self_check(base, keys)
+        checks.append(_replay_world(base, keys, world, database))
         _print_demo(settings, database, base, keys, checks, world)
         if not all(passed for _, _, passed in checks):
             raise CoreoError("the demo self-check failed; see the table above")

@@ -30,9 +30,9 @@ Decisions
   Segment documents ISO-8601 strings only. Dumped timestamps are normalised
   (``...123000Z``), so the round trip preserves the instant, not the exact spelling.
 * **IDs.** ``userId``, ``anonymousId``, ``groupId`` and ``previousId`` accept JSON integers
-  (SDKs send numeric database ids) and coerce them to ``str``; floats and booleans are
-  rejected. An ID that is present but empty or whitespace-only is rejected at that field, even
-  when the other identity field is usable: a blank id is always a client bug, and letting it
+  (SDKs send numeric database ids) and coerce them to ``str`` (so is an integral float such
+  as ``42.0``); other floats and booleans are rejected. An ID that is present but empty or
+  whitespace-only is rejected at that field, even when the other identity field is usable: a blank id is always a client bug, and letting it
   through would poison identity resolution. Every call except ``alias`` needs ``userId`` or
   ``anonymousId``; ``alias`` needs ``previousId`` and ``userId``.
 * **messageId** is optional on input (the server generates one); if present it is a non-empty
@@ -126,6 +126,17 @@ MAX_EVENT_NAME_LENGTH: Final = 200
 
 
 _NON_BLANK = r"\S"  # unanchored: at least one non-whitespace character
+# The same rule for JSON Schema (ECMA regex): its \s lacks U+0085, which Rust's \s has.
+_NON_BLANK_JSON = r"[^\s\u0085]"
+# JSON parsers (orjson) read integers beyond 64 bits as floats, which ids refuse.
+_JSON_INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+
+
+def _integral(value: float) -> str:
+    if not value.is_integer():
+        raise ValueError("not an integer")
+    return str(int(value))
+
 
 # A string (not blank), or a JSON integer turned into its decimal string. Bools and floats
 # fail: strict int refuses both, and only the int branch coerces to str.
@@ -135,6 +146,10 @@ _ID_SCHEMA = cs.custom_error_schema(
             cs.str_schema(strict=True, pattern=_NON_BLANK),
             cs.chain_schema(
                 [cs.int_schema(strict=True), cs.str_schema(coerce_numbers_to_str=True)]
+            ),
+            # JSON Schema counts 42.0 as an integer, and some JSON encoders write ids so.
+            cs.chain_schema(
+                [cs.float_schema(strict=True), cs.no_info_plain_validator_function(_integral)]
             ),
         ],
         mode="left_to_right",
@@ -181,7 +196,9 @@ def _validated_by(schema: cs.CoreSchema) -> GetPydanticSchema:
 SegmentId: TypeAlias = Annotated[
     str,
     _validated_by(_ID_SCHEMA),
-    WithJsonSchema({"anyOf": [{"type": "string", "pattern": _NON_BLANK}, {"type": "integer"}]}),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "pattern": _NON_BLANK_JSON}, {"type": "integer"}]}
+    ),
 ]
 """A user, anonymous, group or previous id: a non-blank string (JSON ints are stringified)."""
 
@@ -195,7 +212,9 @@ Timestamp: TypeAlias = Annotated[
 EventName: TypeAlias = Annotated[
     str,
     _validated_by(_EVENT_SCHEMA),
-    WithJsonSchema({"type": "string", "pattern": _NON_BLANK, "maxLength": MAX_EVENT_NAME_LENGTH}),
+    WithJsonSchema(
+        {"type": "string", "pattern": _NON_BLANK_JSON, "maxLength": MAX_EVENT_NAME_LENGTH}
+    ),
 ]
 """A track call's ``event``: non-blank, at most :data:`MAX_EVENT_NAME_LENGTH` characters."""
 

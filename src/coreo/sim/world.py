@@ -19,12 +19,14 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 from coreo.sim import people
 from coreo.sim.agents import Agent, build_agents
 from coreo.sim.catalog import Catalog, Store, build_catalog, build_stores
 from coreo.sim.events import Clock, Device, Messages
+from coreo.sim.permute import Permutation
 from coreo.sim.scenario import Scenario
 
 __all__ = ["Outputs", "Person", "World", "poisson"]
@@ -43,6 +45,16 @@ _STORE_HOURS = tuple(
 )
 _HOURS = tuple(range(24))
 _WEEKDAYS = tuple(range(7))
+
+
+def _last_sunday(year: int, month: int) -> date:
+    last = date(year, month + 1, 1) - timedelta(days=1)
+    return last - timedelta(days=(last.weekday() - 6) % 7)
+
+
+def _summer_time(day: date) -> bool:
+    """Central European Summer Time: last Sunday of March to last Sunday of October."""
+    return _last_sunday(day.year, 3) <= day < _last_sunday(day.year, 10)
 
 
 def poisson(rng: random.Random, lam: float) -> int:
@@ -173,6 +185,7 @@ class World:
         self.scenario = scenario
         self.clock = Clock(scenario.start)
         self._start_day_of_year = scenario.start.timetuple().tm_yday
+        self._offsets: dict[int, int] = {}
         self.catalog: Catalog = build_catalog(scenario.seed, scenario.products)
         cities = sorted(
             ((pc, city, c.code, c.weight) for c in people.CANTONS for pc, city in c.cities[:1]),
@@ -185,6 +198,27 @@ class World:
         self.end = float(scenario.days)
         self.horizon_end = self.end + scenario.churn.horizon_days
         self.campaigns = self._campaign_calendar()
+        seed = scenario.seed
+        email_space = 10 ** len(str(4 * scenario.customers))
+        self._ids = {
+            "erp": Permutation(f"{seed}:erp", 900_000_000),
+            "phone": Permutation(f"{seed}:phone", 50_000_000),
+            "user": Permutation(f"{seed}:user", 10**9),
+            "card": Permutation(f"{seed}:card", 10**8),
+            "newsletter": Permutation(f"{seed}:newsletter", 10**8),
+            "company": Permutation(f"{seed}:company", 10**7),
+            "email": Permutation(f"{seed}:email", email_space),
+            "order": Permutation(f"{seed}:order", 10**10),
+            "store": Permutation(f"{seed}:store", 10**7),
+        }
+        self._stores_by_canton: dict[str, tuple[Store, ...]] = {}
+        for store in self.stores:
+            self._stores_by_canton[store.canton] = (
+                *self._stores_by_canton.get(store.canton, ()),
+                store,
+            )
+        weeks = math.ceil(self.horizon_end / 7) + 1
+        self._season_by_week = tuple(self._season(week * 7 + 3.5) for week in range(weeks))
 
     def _campaign_calendar(self) -> dict[int, list[tuple[float, str, str]]]:
         """Campaign sends by week: (day, channel, campaign id). Same for every customer."""
@@ -205,27 +239,86 @@ class World:
             calendar[week] = sorted(sends)
         return calendar
 
+    def season_of_week(self, week: int) -> float:
+        return self._season_by_week[min(week, len(self._season_by_week) - 1)]
+
     def season(self, t: float) -> float:
+        return self._season(t)
+
+    def _season(self, t: float) -> float:
         """Demand multiplier on day ``t``: yearly cycle peaking in late November."""
         day_of_year = (self._start_day_of_year + t) % 365.25
         amplitude = self.scenario.acquisition.seasonality
         return 1.0 + amplitude * math.cos(2 * math.pi * (day_of_year - 330) / 365.25)
 
-    @staticmethod
-    def erp_number(person_number: int, record: int = 0) -> str:
-        """A customer number that reveals nothing: a bijective scramble of (person, record)."""
-        return f"{((person_number + record * 3_000_000) * 2_654_435_761) % 2**32:010d}"
+    def erp_number(self, person_number: int, record: int = 0) -> str:
+        """A nine-digit customer number; unrelated to the person or their other records."""
+        return f"{100_000_000 + self._ids['erp'](person_number * 10 + record):09d}"
+
+    def phone(self, person_number: int) -> str:
+        value = self._ids["phone"](person_number)
+        return f"+417{5 + value // 10_000_000}{value % 10_000_000:07d}"
+
+    def user_id(self, identity_number: int) -> str:
+        return f"u{self._ids['user'](identity_number):09d}"
+
+    def loyalty_body(self, person_number: int) -> str:
+        return f"2990{self._ids['card'](person_number):08d}"
+
+    def newsletter_id(self, person_number: int) -> str:
+        return f"nl-{self._ids['newsletter'](person_number):08d}"
+
+    def group_id(self, household_number: int) -> str:
+        return f"company-{self._ids['company'](household_number):07d}"
+
+    def email_number(self, person_number: int) -> int:
+        """A number that makes a person's e-mail address unique (shown as a suffix)."""
+        return self._ids["email"](person_number)
+
+    def order_id(self, unit_number: int, counter: int, t: float) -> str:
+        """A unique order number from the unit and its own order counter."""
+        year = self.clock.date(t).year
+        return f"AM-{year}-{self._ids['order'](unit_number * 10_000 + counter % 10_000):010d}"
+
+    def home_store(self, canton: str, person_number: int) -> Store:
+        """A store in the customer's canton when there is one, else a large one."""
+        local = self._stores_by_canton.get(canton) or self.stores[:5]
+        return local[self._ids["store"](person_number) % len(local)]
 
     def place(self, rng: random.Random, week: int, *, store: bool) -> float:
-        """A moment in ``week``: weekday and hour from the online or store profile."""
+        """A moment in ``week``: weekday and local hour from the online or store profile,
+        returned in UTC days (Swiss time is UTC+1, UTC+2 in summer)."""
         start_weekday = self.clock.start.weekday()
         days_cum, hours_cum = (
             (_STORE_DAYS, _STORE_HOURS) if store else (_ONLINE_DAYS, _ONLINE_HOURS)
         )
         weekday = rng.choices(_WEEKDAYS, cum_weights=days_cum)[0]
-        offset = (weekday - start_weekday) % 7
+        day = week * 7 + (weekday - start_weekday) % 7
         hour = rng.choices(_HOURS, cum_weights=hours_cum)[0]
-        return week * 7 + offset + (hour + rng.random()) / 24
+        return day + (hour + rng.random() - self.utc_offset_hours(day)) / 24
+
+    def business_hours(self, rng: random.Random, t: float) -> float:
+        """The first moment at or after ``t`` that the service centre is open (Mon-Sat
+        08:00-20:00 Swiss time), plus a random wait into the opening hours."""
+        day = math.floor(t)
+        for _ in range(8):
+            weekday = (self.clock.start.weekday() + day) % 7
+            offset = self.utc_offset_hours(day) / 24
+            opens, closes = day + 8 / 24 - offset, day + 20 / 24 - offset
+            if weekday != 6 and t < closes:
+                start = max(t, opens)
+                return start + rng.random() * min(2 / 24, closes - start)
+            day += 1
+        return t
+
+    def utc_offset_hours(self, day: int) -> int:
+        """Hours Swiss local time is ahead of UTC on ``day`` (EU daylight saving rules)."""
+        cached = self._offsets.get(day)
+        if cached is None:
+            date = self.clock.start + timedelta(days=day)
+            cached = 2 if _summer_time(date) else 1
+            self._offsets[day] = cached
+        return cached
 
     def households(self) -> Iterator[tuple[int, list[int]]]:
         """Yield (household number, customer numbers) until the scenario's customers exist."""

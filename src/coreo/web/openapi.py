@@ -29,8 +29,12 @@ def _problem_statuses(path: str, operation: dict[str, Any]) -> set[int]:
     return statuses
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Replace FastAPI's generated 422 shapes with problem+json and add the other problems."""
+def install_openapi(app: FastAPI, extra_schemas: dict[str, Any] | None = None) -> None:
+    """Replace FastAPI's generated 422 shapes with problem+json and add the other problems.
+
+    ``extra_schemas`` are component schemas that routes reference by hand (request bodies
+    parsed by the route itself, such as the Segment messages).
+    """
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -45,6 +49,7 @@ def install_openapi(app: FastAPI) -> None:
         problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(problem_schema.pop("$defs", {}))
         schemas["Problem"] = problem_schema
+        schemas.update(extra_schemas or {})
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
         for path, item in schema.get("paths", {}).items():

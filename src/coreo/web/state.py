@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from coreo.config import Settings
 from coreo.db import Database
+from coreo.eventlog.base import EventLog
 from coreo.observability.metrics import HttpMetrics
 from coreo.ratelimit import RateLimiter
 
@@ -22,6 +23,7 @@ class Runtime:
     rate_limiter: RateLimiter
     metrics: HttpMetrics
     owns_database: bool = True
+    event_log: EventLog | None = None
     # name -> check raising when the dependency is not ready; later capabilities add theirs.
     readiness_checks: dict[str, Callable[[], None]] = field(default_factory=dict)
     # name -> check whose failure degrades the service but does not make it unready.

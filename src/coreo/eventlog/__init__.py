@@ -1,0 +1,1 @@
+"""The durable, partitioned event log: one interface, SQL table and NATS JetStream backends."""

@@ -1,0 +1,44 @@
+"""Tables of the SQL event log (embedded SQLite and single-server PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from coreo.db import Base, UTCDateTime, WorkspaceScoped
+
+__all__ = ["LogConsumer", "LogHead", "LogRecord"]
+
+
+class LogRecord(WorkspaceScoped, Base):
+    """One appended record. (partition_no, log_offset) is its position."""
+
+    __tablename__ = "event_log"
+
+    partition_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    log_offset: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(300))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    appended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LogHead(Base):
+    """The newest offset per partition; its row lock serialises appenders of a partition."""
+
+    __tablename__ = "event_log_heads"
+
+    partition_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_offset: Mapped[int] = mapped_column(BigInteger)
+
+
+class LogConsumer(Base):
+    """How far a consumer group has processed a partition."""
+
+    __tablename__ = "event_log_consumers"
+
+    consumer_group: Mapped[str] = mapped_column(String(100), primary_key=True)
+    partition_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    log_offset: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,1 @@
+"""Event history: every processed event, queryable by identity and time."""
