@@ -32,8 +32,9 @@ Decisions
 * **IDs.** ``userId``, ``anonymousId``, ``groupId`` and ``previousId`` accept JSON integers
   (SDKs send numeric database ids) and coerce them to ``str`` (so is an integral float such
   as ``42.0``); other floats and booleans are rejected. An ID that is present but empty or
-  whitespace-only is rejected at that field, even when the other identity field is usable: a blank id is always a client bug, and letting it
-  through would poison identity resolution. Every call except ``alias`` needs ``userId`` or
+  whitespace-only is rejected at that field, even when the other identity field is usable:
+  a blank id is always a client bug, and letting it through would poison identity
+  resolution. Every call except ``alias`` needs ``userId`` or
   ``anonymousId``; ``alias`` needs ``previousId`` and ``userId``.
 * **messageId** is optional on input (the server generates one); if present it is a non-empty
   string of at most 100 characters (the Tracking API deduplicates on it; its docs ask for
