@@ -42,6 +42,7 @@ def test_many_runs_are_merged_in_levels_and_cleaned_up(tmp_path: Path) -> None:
     keys = [rng.randrange(10**6) for _ in range(1000)]
     for key in keys:
         sorter.add(key, b"x%d" % key)
-    assert len(list((tmp_path).glob("coreo-sort-*/run-*"))) <= 4  # merged down, not 100 runs
+    # 100 spills at fan-in 3 leave at most 2 runs per tier (4 tiers), not 100 runs.
+    assert len(list(tmp_path.glob("coreo-sort-*/run-*"))) <= 8
     assert [int(line[1:]) for line in sorter.lines()] == sorted(keys)
     assert not list(tmp_path.glob("coreo-sort-*"))

@@ -114,10 +114,17 @@ class Device:
     gpc: bool = False
     users: list[str] = field(default_factory=list)  # person ids seen on it (ground truth)
     anonymous_ids: list[str] = field(default_factory=list)  # every id it had (cookie resets)
+    current_user: str | None = None  # the userId the SDK keeps after identify (localStorage)
 
     @property
     def is_app(self) -> bool:
         return self.device_id is not None
+
+    def reset_cookie(self, rng: random.Random) -> None:
+        """Cookie loss (browser reset, ITP expiry): a new anonymousId, nobody logged in."""
+        self.anonymous_id = new_id(rng)
+        self.anonymous_ids.append(self.anonymous_id)
+        self.current_user = None
 
 
 def make_device(

@@ -52,15 +52,17 @@ def simulate_ring(world: World, number: int, size: int, outputs: Outputs) -> Non
     device.shared = True
     canton = people.pick_canton(rng)
     drop = people.pick_address(rng, canton)
-    catalog = world.catalog
-    electronics = catalog.by_category["electronics"]
+    electronics = world.catalog.by_category["electronics"]
+    unit = 1_500_000 + number  # order numbers share the space of households (< 1,000,000)
+    counter = 0
+    t = start
     for member in range(size):
-        t = start + member * rng.uniform(0.5, 6) * _MINUTE
+        t += rng.uniform(0.5, 6) * _MINUTE  # a burst: one account every few minutes
         gender = rng.choice(("f", "m"))
         first, last = people.person_name(rng, rng.choice(people.LANGUAGES), gender)
         local = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(9))
         email = f"{local}@{rng.choice(_DOMAINS)}"
-        user_id = f"u{rng.getrandbits(40) % 10**9:09d}"
+        user_id = world.user_id(2_000_000 + number * 100 + member)
         person_id = f"X{number:05d}{member:02d}"
         device.users.append(person_id)
         address = drop if rng.random() < 0.8 else people.pick_address(rng, canton)
@@ -81,7 +83,7 @@ def simulate_ring(world: World, number: int, size: int, outputs: Outputs) -> Non
         if rng.random() < 0.5:
             swiss = device.context | {"ip": people.swiss_ip(rng)}
             messages.identify(t + rng.uniform(5, 30) * _MINUTE, device, user_id, {}, swiss)
-        value = 0.0
+        value, orders = 0.0, 0
         for order in range(rng.randint(1, 3)):
             at = t + (order + 1) * rng.uniform(0.02, 2.0)
             if at >= world.end:
@@ -90,13 +92,15 @@ def simulate_ring(world: World, number: int, size: int, outputs: Outputs) -> Non
             quantity = rng.randint(1, 3)
             total = round(product.price * quantity, 2)
             value += total
+            orders += 1
+            counter += 1
             messages.track(
                 at,
                 device,
                 user_id,
                 "Order Completed",
                 {
-                    "order_id": f"AM-{world.clock.date(at).year}-{rng.getrandbits(32) % 10**7:07d}",
+                    "order_id": world.order_id(unit, counter, at),
                     "total": total,
                     "revenue": total,
                     "currency": "CHF",
@@ -143,10 +147,13 @@ def simulate_ring(world: World, number: int, size: int, outputs: Outputs) -> Non
             user_id=user_id,
             fraud_ring=ring,
             value=round(value, 2),
+            orders=orders,
         )
         outputs.identifier("user_id", user_id, person_id, False)
         outputs.identifier("email", email, person_id, False)
         outputs.person(synthetic.truth(world))
-    for anonymous_id in device.anonymous_ids:
-        for person_id in device.users:
+    for person_id in device.users:
+        for anonymous_id in device.anonymous_ids:
             outputs.identifier("anonymous_id", anonymous_id, person_id, True)
+        if device.device_id:
+            outputs.identifier("device_id", device.device_id, person_id, True)

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from typing import Any
 
 from coreo.sim import people
-from coreo.sim.events import Device, Messages, make_device, new_id
+from coreo.sim.events import Device, Messages, make_device
 from coreo.sim.lifecycle import Life
 from coreo.sim.world import Outputs, Person, World, poisson
 
-__all__ = ["simulate_household", "unique_number"]
+__all__ = ["simulate_household"]
 
 _GENDERS = ("f", "m", "x")
 _GENDER_CUM = (0.505, 0.99, 1.0)
 _BUSINESS_SHARE = 0.03
-
-
-def unique_number(person_number: int, salt: int, modulus: int) -> int:
-    """A per-person number, unique for every person below ``modulus`` (odd multiplier,
-    ``modulus`` a product of 2s and 5s), that does not reveal the person number."""
-    return (person_number * 2_654_435_761 + salt) % modulus
 
 
 def _ean13(body12: str) -> str:
@@ -59,12 +54,8 @@ def _make_person(
         acquired = _acquisition_day(world, rng)
     store_weight = store / total
     registered = rng.random() < (0.97 - 0.75 * store_weight)
-    scramble = unique_number(number, scenario.seed, 50_000_000)
-    phone = f"+417{5 + scramble // 10_000_000}{scramble % 10_000_000:07d}"
-    user_id = f"u{unique_number(number, scenario.seed + 1, 10**9):09d}" if registered else None
-    newsletter_id = f"nl-{unique_number(number, scenario.seed + 3, 10**8):08d}"
     return Person(
-        newsletter_id=newsletter_id,
+        newsletter_id=world.newsletter_id(number),
         id=f"P{number:07d}",
         household=household,
         language=language,
@@ -75,8 +66,9 @@ def _make_person(
         birth_date=people.birth_date(rng, age_band, scenario.start.year).isoformat(),
         first=first,
         last=last,
-        email=people.email_address(rng, first, last, taken=number),
-        phone=phone,
+        # The suffix keeps addresses unique; it is a keyed permutation of the person number.
+        email=people.email_address(rng, first, last, taken=world.email_number(number)),
+        phone=world.phone(number),
         price_sensitivity=rng.betavariate(2, 2),
         engagement=rng.betavariate(2.5, 2),
         engagement_decay=math.exp(rng.gauss(math.log(0.004), 0.6)),
@@ -85,7 +77,7 @@ def _make_person(
         order_rate=rate,
         acquired=acquired,
         registered=registered,
-        user_id=user_id,
+        user_id=world.user_id(number) if registered else None,
     )
 
 
@@ -119,17 +111,22 @@ def _give_devices(
         person.devices.append(shared)
 
 
-def _consent(world: World, rng: random.Random, person: Person) -> None:
+def _consent(world: World, rng: random.Random, person: Person, gpc: bool) -> None:
+    """Consent at sign-up. People whose browser sends GPC opt in far less to profiling and
+    marketing (the signal says what they want)."""
     c = world.scenario.consent
     has_app = any(d.is_app for d in person.devices)
+    wary = 0.3 if gpc else 1.0
+    person.gpc = gpc
     person.consent = {
         "necessary": True,
-        "analytics": rng.random() < c.analytics_opt_in,
-        "personalisation": rng.random() < c.personalisation_opt_in,
-        "marketing_email": rng.random() < c.email_opt_in,
-        "marketing_sms": rng.random() < c.sms_opt_in,
-        "marketing_push": has_app and rng.random() < c.push_opt_in,
+        "analytics": rng.random() < c.analytics_opt_in * (0.7 if gpc else 1.0),
+        "personalisation": rng.random() < c.personalisation_opt_in * wary,
+        "marketing_email": rng.random() < c.email_opt_in * wary,
+        "marketing_sms": rng.random() < c.sms_opt_in * wary,
+        "marketing_push": has_app and rng.random() < c.push_opt_in * wary,
     }
+    person.initial_consent = dict(person.consent)
     person.initial_email_opt_in = person.consent["marketing_email"]
 
 
@@ -156,12 +153,15 @@ def simulate_household(world: World, number: int, members: list[int], outputs: O
         person = _make_person(world, rng, member, household, canton, address, lang, family)
         family = family or person.last
         _give_devices(world, rng, person, ip, gpc, shared)
-        _consent(world, rng, person)
+        _consent(world, rng, person, gpc)
         _loyalty(world, rng, person, member)
         persons.append(person)
-    business = rng.random() < _BUSINESS_SHARE
+    group_id = world.group_id(number) if rng.random() < _BUSINESS_SHARE else None
+    orders = itertools.count(1)  # the household's order counter (unique order numbers)
     for person in persons:
-        Life(world, rng, messages, person, outputs, business=business).run()
+        Life(
+            world, rng, messages, person, outputs, group_id=group_id, unit=number, orders=orders
+        ).run()
     for person in persons:
         _write_records(world, rng, person, outputs)
 
@@ -170,8 +170,7 @@ def _loyalty(world: World, rng: random.Random, person: Person, number: int) -> N
     identity = world.scenario.identity
     store_weight = person.channel_weights[2]
     if rng.random() < min(1.0, identity.loyalty_card_share * (0.6 + store_weight * 1.6)):
-        body = f"2990{unique_number(number, world.scenario.seed + 2, 10**8):08d}"
-        person.loyalty_card = _ean13(body)
+        person.loyalty_card = _ean13(world.loyalty_body(number))
         person.card_linked = rng.random() >= identity.loyalty_unlinked_share
 
 
@@ -314,7 +313,7 @@ def _write_records(world: World, rng: random.Random, person: Person, outputs: Ou
             )
     if person.loyalty_card and not person.card_linked:
         # The card was issued at a till: a thin record of its own, never linked online.
-        when = max(created, 0.0) if created < 0 else created
+        when = created
         records.append(
             _erp_row(
                 world,
@@ -380,9 +379,3 @@ def _write_newsletter(world: World, rng: random.Random, person: Person, outputs:
     )
     person.note(outputs, "newsletter:subscriber_id", person.newsletter_id or "")
     person.note(outputs, "email", email, False)
-
-
-def new_anonymous_id(rng: random.Random, device: Device) -> None:
-    """Cookie loss (browser reset, ITP expiry): the device gets a new anonymousId."""
-    device.anonymous_id = new_id(rng)
-    device.anonymous_ids.append(device.anonymous_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Iterator
 from typing import Any
 
 from coreo.sim import conversations, people
@@ -47,6 +48,14 @@ BACKGROUND_INTENTS: tuple[tuple[str, float], ...] = (
 )
 _ORDER_INTENT_NAMES = tuple(i for i, _ in ORDER_INTENTS)
 _ORDER_INTENT_CUM = tuple(itertools.accumulate(w for _, w in ORDER_INTENTS))
+STORE_INTENTS: tuple[tuple[str, float], ...] = (
+    ("return_request", 0.45),
+    ("warranty_repair", 0.3),
+    ("complaint_product", 0.15),
+    ("invoice_request", 0.1),
+)
+_STORE_INTENT_NAMES = tuple(i for i, _ in STORE_INTENTS)
+_STORE_INTENT_CUM = tuple(itertools.accumulate(w for _, w in STORE_INTENTS))
 _BACKGROUND_NAMES = tuple(i for i, _ in BACKGROUND_INTENTS)
 _BACKGROUND_CUM = tuple(itertools.accumulate(w for _, w in BACKGROUND_INTENTS))
 _HIGH_URGENCY = frozenset({"fraud_report", "payment_failed", "double_charge", "login_problem"})
@@ -58,6 +67,36 @@ _SEARCHES = ("rucksack", "winterjacke", "raclette", "kopfhörer", "velo", "grill
 _PAYMENTS = ("card", "twint", "postfinance", "invoice", "paypal")
 _STORE_PAYMENTS = ("card", "twint", "cash")
 _SECOND = 1 / 86_400
+_SUBJECTS: dict[str, tuple[str, ...]] = {
+    "de": (
+        "Neu eingetroffen: Ihre Herbst-Favoriten",
+        "Nur diese Woche: 20 % auf Outdoor",
+        "Bereit für den Winter?",
+        "Ihre Treuepunkte warten",
+        "Grill-Saison: unsere Tipps",
+    ),
+    "fr": (
+        "Nouveautés : vos favoris d'automne",
+        "Cette semaine seulement : 20 % sur l'outdoor",
+        "Prêt pour l'hiver ?",
+        "Vos points fidélité vous attendent",
+        "Saison des grillades : nos conseils",
+    ),
+    "it": (
+        "Novità: i vostri preferiti d'autunno",
+        "Solo questa settimana: 20 % sull'outdoor",
+        "Pronti per l'inverno?",
+        "I vostri punti fedeltà vi aspettano",
+        "Stagione del grill: i nostri consigli",
+    ),
+    "en": (
+        "Just in: your autumn favourites",
+        "This week only: 20% off outdoor",
+        "Ready for winter?",
+        "Your loyalty points are waiting",
+        "Barbecue season: our tips",
+    ),
+}
 
 
 class Life:
@@ -71,27 +110,37 @@ class Life:
         person: Person,
         outputs: Outputs,
         *,
-        business: bool,
+        group_id: str | None,
+        unit: int,
+        orders: Iterator[int],
     ) -> None:
         self.world = world
         self.rng = rng
         self.msg = messages
         self.p = person
         self.out = outputs
-        self.business = business
+        self.group_id = group_id
+        self.unit = unit
+        self.orders = orders
         self.offer_until = -1.0
         self.subscribed = person.consent.get("marketing_email", False)
-        self.subscribed_at = person.acquired
-        self.unsubscribed_at: float | None = None
         self.pending: list[tuple[float, str, int, dict[str, Any]]] = []  # contacts to happen
-        self.logged_in: set[int] = set()  # indexes of devices with a session (not strings)
+        self.esp_context: dict[str, Any] = {
+            "library": {"name": "alpenmail-connector", "version": "2.3.0"},
+            "traits": {"email": person.email},
+        }
 
     # -- the week loop -------------------------------------------------------------------
 
     def run(self) -> None:
         world, p, rng = self.world, self.p, self.rng
         churn_cfg = world.scenario.churn
-        base_hazard = -math.log(1 - churn_cfg.yearly_rate) / 365.0
+        # Calibrated so that an average customer's realised yearly churn is ``yearly_rate``:
+        # divide out the mean effect of competitor offers (share of time under an offer)
+        # and of fading engagement (about +8 % over a year, measured).
+        offer_share = min(1.0, churn_cfg.competitor_offer_rate * 60 / 365)
+        mean_multiplier = (1 + offer_share * (churn_cfg.competitor_offer_multiplier - 1)) * 1.08
+        base_hazard = -math.log(1 - churn_cfg.yearly_rate) / 365.0 / mean_multiplier
         self._schedule_life_changes()
         first_week = max(0, math.floor(p.acquired / 7))
         last_week = math.ceil(world.horizon_end / 7)
@@ -100,15 +149,16 @@ class Life:
         eng0 = p.engagement
         for week in range(first_week, last_week):
             start = week * 7.0
-            if start >= world.horizon_end:
-                break
             if p.churned is None:
                 hazard = base_hazard * churn_cfg.bad_service_multiplier ** min(p.bad_contacts, 4)
                 if start < self.offer_until:
                     hazard *= churn_cfg.competitor_offer_multiplier
-                hazard *= 0.6 + 0.8 * (1 - p.engagement / max(eng0, 1e-6))
-                if rng.random() < 1 - math.exp(-hazard * 7):
-                    p.churned = max(start + rng.random() * 7, p.acquired)
+                # 1 at the initial engagement, higher as it fades, lower (not below 0.3) above.
+                hazard *= max(0.3, 1 + 0.8 * (1 - p.engagement / max(eng0, 1e-6)))
+                begin = max(start, p.acquired)  # the acquisition week counts from acquisition
+                exposure = start + 7 - begin
+                if rng.random() < 1 - math.exp(-hazard * exposure):
+                    p.churned = begin + rng.random() * exposure
                     if rng.random() < 0.25:
                         self.pending.append(
                             (max(p.churned - rng.random() * 3, p.acquired), "cancel_account", 0, {})
@@ -172,11 +222,10 @@ class Life:
             t, device, p.user_id, self._traits() | {"createdAt": self.world.clock.iso(t)}, context
         )
         self.msg.track(t + _SECOND, device, p.user_id, "Signed Up", {"method": "email"}, context)
-        self.logged_in.add(p.devices.index(device))
-        if self.business:
-            group = f"company-{p.household[1:]}"
+        device.current_user = p.user_id
+        if self.group_id is not None:
             self.msg.group(
-                t + 2 * _SECOND, device, p.user_id or "", group, {"name": f"{p.last} AG"}
+                t + 2 * _SECOND, device, p.user_id or "", self.group_id, {"name": f"{p.last} AG"}
             )
 
     # -- shopping -----------------------------------------------------------------------
@@ -192,8 +241,7 @@ class Life:
 
     def _shop(self, week: int, alive_until: float) -> None:
         world, p, rng = self.world, self.p, self.rng
-        mid = week * 7 + 3.5
-        factor = world.season(mid) * (p.engagement / 0.55) * 7
+        factor = world.season_of_week(week) * (p.engagement / 0.55) * 7
         orders = poisson(rng, p.order_rate * factor)
         extra = world.scenario.purchases.sessions_per_order - 1
         browses = poisson(rng, p.order_rate * factor * extra * (1 - p.channel_weights[2]))
@@ -247,7 +295,7 @@ class Life:
         self._count_order(t, total)
         if not self._observed(t):
             return
-        store = self.world.stores[int(p.id[1:]) % len(self.world.stores)]
+        store = self.world.home_store(p.canton.code, int(p.id[1:]))
         if rng.random() < 0.2:
             store = rng.choice(self.world.stores)
         card = p.loyalty_card if p.loyalty_card and rng.random() < 0.85 else ""
@@ -257,7 +305,10 @@ class Life:
             {
                 "transaction_id": f"T{store.id}-{new_id(rng)[:8].upper()}",
                 "store_id": store.id,
-                "timestamp": self.world.clock.iso_ms(ms)[:19],
+                # Tills write Swiss local time without a zone, as real POS exports do.
+                "timestamp": self.world.clock.iso_ms(
+                    ms + self.world.utc_offset_hours(int(t)) * 3_600_000
+                )[:19],
                 "loyalty_card": card,
                 "items": sum(line["quantity"] for line in lines),
                 "skus": "|".join(line["sku"] for line in lines),
@@ -265,7 +316,7 @@ class Life:
                 "payment_method": rng.choice(_STORE_PAYMENTS),
             },
         )
-        self._maybe_order_contact(t, None, lines, total)
+        self._maybe_order_contact(t, None, lines, total, in_store=True)
 
     def _page(
         self, t: float, device: Device, uid: str | None, name: str, path: str, title: str
@@ -287,22 +338,20 @@ class Life:
         if not self._observed(t):
             return
         device = self._pick_online_device()
-        index = p.devices.index(device)
         if not device.is_app and not device.shared and rng.random() < 0.03:
-            from coreo.sim.household import new_anonymous_id
-
-            new_anonymous_id(rng, device)
-            self.logged_in.discard(index)
+            device.reset_cookie(rng)  # cookies lost: a new anonymousId, logged out
+            device.current_user = None
         context = device.context
         if campaign is not None:
             context = context | {"campaign": campaign}
-        uid: str | None = None
-        if p.registered and (
-            (device.is_app and index in self.logged_in)
-            or (convert and rng.random() < 0.85)
-            or rng.random() < self.world.scenario.identity.login_probability
-        ):
-            uid = p.user_id
+        # The SDK keeps the last identified user (on a shared device: whoever logged in last).
+        uid = device.current_user
+        logs_in = (
+            p.registered
+            and uid != p.user_id
+            and (convert or rng.random() < self.world.scenario.identity.login_probability)
+        )
+        tracked = p.consent.get("analytics", False)  # consent manager: no analytics otherwise
         step = 0.0
 
         def tick(seconds: float) -> float:
@@ -310,18 +359,15 @@ class Life:
             step += seconds * (0.5 + rng.random())
             return t + step * _SECOND
 
-        self._page(
-            tick(1),
-            device,
-            None if uid is None else uid if index in self.logged_in else None,
-            "Home",
-            "/",
-            "Alpenmarkt",
-        )
-        if (uid is not None and index not in self.logged_in) or (uid is not None and device.shared):
+        if tracked:
+            self._page(tick(1), device, uid, "Home", "/", "Alpenmarkt")
+        if logs_in:
+            uid = p.user_id
             msg.identify(tick(20), device, uid, self._traits(), context)
-            self.logged_in.add(index)
-        if rng.random() < 0.4:
+            device.current_user = uid
+        elif convert and uid != p.user_id:
+            uid = None  # guest checkout (or a shared device's other user, who logs out)
+        if tracked and rng.random() < 0.4:
             msg.track(
                 tick(15),
                 device,
@@ -344,38 +390,40 @@ class Life:
                     "quantity": 1,
                 }
             )
-        for item in viewed:
+        for item in viewed if tracked else ():
             self._page(
                 tick(20), device, uid, "Product", f"/p/{item['product_id'].lower()}", item["name"]
             )
             msg.track(tick(2), device, uid, "Product Viewed", item | {"currency": "CHF"}, context)
         if not convert:
-            if viewed and rng.random() < 0.25:
+            if tracked and viewed and rng.random() < 0.25:
                 msg.track(
                     tick(30), device, uid, "Product Added", viewed[0] | {"currency": "CHF"}, context
                 )
             return
-        order_id = f"AM-{self.world.clock.date(t).year}-{rng.getrandbits(32) % 10**7:07d}"
-        for item in lines:
+        order_id = self.world.order_id(self.unit, next(self.orders), t)
+        for item in lines if tracked else ():
             msg.track(tick(25), device, uid, "Product Added", item | {"currency": "CHF"}, context)
-        msg.track(
-            tick(30),
-            device,
-            uid,
-            "Checkout Started",
-            {"order_id": order_id, "value": total, "currency": "CHF", "products": lines},
-            context,
-        )
+        if tracked:
+            msg.track(
+                tick(30),
+                device,
+                uid,
+                "Checkout Started",
+                {"order_id": order_id, "value": total, "currency": "CHF", "products": lines},
+                context,
+            )
         shipping = 0.0 if total >= 50 else 7.9
         payment = rng.choice(_PAYMENTS)
-        msg.track(
-            tick(40),
-            device,
-            uid,
-            "Payment Info Entered",
-            {"order_id": order_id, "payment_method": payment},
-            context,
-        )
+        if tracked:
+            msg.track(
+                tick(40),
+                device,
+                uid,
+                "Payment Info Entered",
+                {"order_id": order_id, "payment_method": payment},
+                context,
+            )
         properties: dict[str, Any] = {
             "order_id": order_id,
             "total": round(total + shipping, 2),
@@ -422,12 +470,6 @@ class Life:
             message["userId"] = uid
         self.msg._emit(t, message)
 
-    def _esp_context(self) -> dict[str, Any]:
-        return {
-            "library": {"name": "alpenmail-connector", "version": "2.3.0"},
-            "traits": {"email": self.p.email},
-        }
-
     def _newsletter_ids(self) -> tuple[str | None, str | None]:
         p = self.p
         if p.user_id is not None:
@@ -441,11 +483,11 @@ class Life:
         alive = p.churned is None or t < p.churned
         observed = self._observed(t)
         anonymous, uid = self._newsletter_ids()
-        context = self._esp_context()
+        subjects = _SUBJECTS[p.language]
         props = {
             "campaign_id": campaign,
-            "email_id": f"{campaign}-{p.id}",
-            "email_subject": campaign,
+            "email_id": f"{campaign}-{new_id(rng)[:8]}",
+            "email_subject": subjects[int(campaign.rsplit("-", 1)[1]) % len(subjects)],
         }
 
         def send(at: float, event: str) -> None:
@@ -454,7 +496,7 @@ class Life:
                     "type": "track",
                     "event": event,
                     "properties": props,
-                    "context": context,
+                    "context": self.esp_context,
                 }
                 if anonymous is not None:
                     message["anonymousId"] = anonymous
@@ -463,34 +505,42 @@ class Life:
                 msg._emit(at, message)
 
         send(t, "Email Delivered")
-        if rng.random() < (0.12 + 0.5 * p.engagement) * (1.0 if alive else 0.2):
-            opened = t + rng.expovariate(1 / 0.4)
-            send(opened, "Email Opened")
-            if alive and rng.random() < 0.3 * p.engagement:
-                clicked = opened + rng.uniform(5, 120) * _SECOND
-                send(clicked, "Email Link Clicked")
-                if p.registered or p.channel_weights[2] < 0.9:
-                    campaign_ctx = {"name": campaign, "source": "newsletter", "medium": "email"}
-                    self._online_session(
-                        clicked + 10 * _SECOND, convert=rng.random() < 0.15, campaign=campaign_ctx
-                    )
+        open_chance = (0.12 + 0.5 * p.engagement) * (1.0 if alive else 0.2)
+        if rng.random() >= open_chance:
+            return
+        opened = t + rng.expovariate(1 / 0.4)
+        send(opened, "Email Opened")
+        if alive and rng.random() < 0.3 * p.engagement:
+            clicked = opened + rng.uniform(5, 120) * _SECOND
+            send(clicked, "Email Link Clicked")
+            if p.registered or p.channel_weights[2] < 0.9:
+                campaign_ctx = {"name": campaign, "source": "newsletter", "medium": "email"}
+                self._online_session(
+                    clicked + 10 * _SECOND, convert=rng.random() < 0.15, campaign=campaign_ctx
+                )
+        # People unsubscribe from a mail they opened; fatigue and low engagement raise the
+        # chance. Per received mail it is opt_out_per_email * fatigue * (1.5 - engagement).
         fatigue = 1 + p.emails_received / 80
-        if rng.random() < self.world.scenario.consent.opt_out_per_email * fatigue * (
-            1.5 - p.engagement
-        ):
+        chance = self.world.scenario.consent.opt_out_per_email * fatigue * (1.5 - p.engagement)
+        if rng.random() < min(1.0, chance / open_chance):
+            left = opened + rng.uniform(10, 300) * _SECOND
             self.subscribed = False
-            self.unsubscribed_at = t + 0.01
-            p.unsubscribed = t + 0.01
+            p.unsubscribed = left
             p.consent["marketing_email"] = False
-            send(t + 0.01, "Unsubscribed")
+            send(left, "Unsubscribed")
             if observed and p.registered and rng.random() < 0.5:
                 device = self._pick_online_device()
                 ctx = device.context | {"consent": {"categoryPreferences": dict(p.consent)}}
                 self.msg.track(
-                    t + 0.02, device, p.user_id, "Segment Consent Preference Updated", {}, ctx
+                    left + 30 * _SECOND,
+                    device,
+                    p.user_id,
+                    "Segment Consent Preference Updated",
+                    {},
+                    ctx,
                 )
             if rng.random() < 0.1:
-                self.pending.append((t + rng.uniform(0, 3), "newsletter_unsubscribe", 0, {}))
+                self.pending.append((left + rng.uniform(0, 3), "newsletter_unsubscribe", 0, {}))
 
     def _push(self, t: float, campaign: str) -> None:
         p, rng = self.p, self.rng
@@ -498,7 +548,7 @@ class Life:
         if not apps or not self._observed(t):
             return
         device = apps[0]
-        uid = p.user_id if p.devices.index(device) in self.logged_in else None
+        uid = device.current_user
         self.msg.track(
             t,
             device,
@@ -554,12 +604,23 @@ class Life:
     # -- service ------------------------------------------------------------------------
 
     def _maybe_order_contact(
-        self, t: float, order_id: str | None, lines: list[dict[str, Any]], total: float
+        self,
+        t: float,
+        order_id: str | None,
+        lines: list[dict[str, Any]],
+        total: float,
+        *,
+        in_store: bool = False,
     ) -> None:
         p, rng = self.p, self.rng
         rate = self.world.scenario.service.contacts_per_order * (0.5 + p.service_sensitivity)
+        if in_store:
+            rate *= 0.4  # nothing to deliver: only returns, warranty and complaints
         if rng.random() < rate:
-            intent = rng.choices(_ORDER_INTENT_NAMES, cum_weights=_ORDER_INTENT_CUM)[0]
+            if in_store:
+                intent = rng.choices(_STORE_INTENT_NAMES, cum_weights=_STORE_INTENT_CUM)[0]
+            else:
+                intent = rng.choices(_ORDER_INTENT_NAMES, cum_weights=_ORDER_INTENT_CUM)[0]
             facts = {
                 "order_id": order_id,
                 "product": lines[0]["name"] if lines else None,
@@ -569,7 +630,9 @@ class Life:
             self.pending.append((t + rng.uniform(1, 12), intent, 0, facts))
 
     def _service(self, until: float) -> None:
-        due = sorted(item for item in self.pending if item[0] < until)
+        if not self.pending:
+            return
+        due = sorted((item for item in self.pending if item[0] < until), key=lambda item: item[:3])
         self.pending = [item for item in self.pending if item[0] >= until]
         for t, intent, repeat, facts in due:
             if t < self.p.acquired or t >= self.world.horizon_end:
@@ -580,12 +643,13 @@ class Life:
 
     def _contact(self, t: float, intent: str, repeat: int, facts: dict[str, Any]) -> None:
         p, rng, world = self.p, self.rng, self.world
-        p.contacts += 1
         cfg = world.scenario.service
         young = p.age_band in ("18-24", "25-34", "35-44")
         channel = rng.choices(
             ("chat", "email", "phone"), weights=(0.5 if young else 0.2, 0.3, 0.2 if young else 0.5)
         )[0]
+        if channel != "email":  # chat and phone only while the service centre is open
+            t = world.business_hours(rng, t)
         waiting = int(t - facts.get("ordered", t)) if facts else 0
         frustration = min(
             1.0,
@@ -643,20 +707,33 @@ class Life:
             code_switch_rate=cfg.code_switch_rate,
         )
         bad = not outcome.resolved or (outcome.csat is not None and outcome.csat <= 2)
-        if bad and t < world.end + world.scenario.churn.horizon_days:
-            p.bad_contacts += 1
+        if bad:
+            p.bad_contacts += 1  # drives the churn hazard, observed or not
+            if self._observed(t):
+                p.bad_contacts_observed += 1
         if not outcome.resolved and repeat < 2 and rng.random() < 0.7:
             self.pending.append((t + rng.uniform(1, 5), intent, repeat + 1, facts))
         if not self._observed(t):
             return
+        p.contacts += 1
         contact_id = f"C-{new_id(rng)[:18]}"
         queue = rng.expovariate(
             1 / (40 if channel == "chat" else 240 if channel == "phone" else 14_400)
         )
         at = t + queue * _SECOND
         observed_turns = []
-        for turn in transcript.turns:
-            gap = rng.expovariate(1 / (25 + 60 * (turn.speaker == "customer") * (1 - frustration)))
+        # Chat and phone: the conversation is the handling time; frustrated customers answer
+        # faster. E-mail: each reply waits in the queue.
+        weights = [
+            rng.expovariate(1.0) * (1 - 0.5 * frustration if turn.speaker == "customer" else 1)
+            for turn in transcript.turns
+        ]
+        total_weight = sum(weights) or 1.0
+        for turn, weight in zip(transcript.turns, weights, strict=True):
+            if channel == "email":
+                gap = queue * weight / total_weight
+            else:
+                gap = outcome.handle_seconds * weight / total_weight
             at += gap * _SECOND
             observed_turns.append(
                 {"speaker": turn.speaker, "text": turn.text, "at": world.clock.iso(at)}
@@ -672,6 +749,9 @@ class Life:
             self._note("phone", customer["phone"])
         elif p.user_id is not None:
             customer["user_id"] = p.user_id
+        else:  # the chat widget asks guests for their e-mail address
+            customer["email"] = p.email
+            self._note("email", p.email)
         observed = {
             "contact_id": contact_id,
             "channel": channel,
@@ -703,7 +783,7 @@ class Life:
             "skill_match": outcome.skill_match,
         }
         self.out.contact(world.clock.ms(t), observed, truth)
-        closed = at + outcome.handle_seconds * _SECOND
+        closed = at + rng.uniform(30, 120) * _SECOND  # wrap-up after the last turn
         if p.user_id is not None and self._observed(closed):
             self.msg.track(
                 closed,

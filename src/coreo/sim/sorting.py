@@ -2,8 +2,10 @@
 
 Units (households, fraud rings) are simulated one after another, so their events arrive
 grouped by unit. Files people ingest should be in time order, like a real event stream.
-Lines are buffered up to ``run_lines``, sorted and spilled to run files; runs are merged
-``fan_in`` at a time, so memory stays flat however many customers are simulated.
+Lines are buffered up to ``run_lines``, sorted and spilled to run files. Runs are merged in
+tiers: ``fan_in`` runs of one tier become one run of the next, so every line is rewritten
+once per tier (logarithmic in the number of runs) and memory stays flat however many
+customers are simulated.
 Keys are fixed-width integers prefixed to the line, so merging compares bytes and never
 parses JSON; ties fall back to the line's bytes, which keeps the order deterministic.
 """
@@ -39,7 +41,7 @@ class ExternalSorter:
         self._run_lines = run_lines
         self._fan_in = fan_in
         self._buffer: list[bytes] = []
-        self._runs: list[Path] = []
+        self._runs: list[tuple[int, Path]] = []  # (tier, path)
         self._counter = 0
         self.count = 0
 
@@ -60,26 +62,31 @@ class ExternalSorter:
         with path.open("wb") as out:
             out.writelines(self._buffer)
         self._buffer = []
-        self._runs.append(path)
-        while len(self._runs) > self._fan_in:
-            self._merge_oldest()
+        self._runs.append((0, path))
+        tier = 0
+        while True:
+            group = [p for t, p in self._runs if t == tier]
+            if len(group) < self._fan_in:
+                break
+            self._runs = [(t, p) for t, p in self._runs if t != tier]
+            self._runs.append((tier + 1, self._merge(group)))
+            tier += 1
 
-    def _merge_oldest(self) -> None:
-        group, self._runs = self._runs[: self._fan_in], self._runs[self._fan_in :]
+    def _merge(self, group: list[Path]) -> Path:
         path = self._new_run()
         with ExitStack() as stack, path.open("wb") as out:
             files: list[BinaryIO] = [stack.enter_context(p.open("rb")) for p in group]
             out.writelines(heapq.merge(*files))
         for done in group:
             done.unlink()
-        self._runs.append(path)
+        return path
 
     def lines(self) -> Iterator[bytes]:
         """Yield every line (without key, with its newline) in key order, then clean up."""
         self._buffer.sort()
         try:
             with ExitStack() as stack:
-                files: list[BinaryIO] = [stack.enter_context(p.open("rb")) for p in self._runs]
+                files: list[BinaryIO] = [stack.enter_context(p.open("rb")) for _, p in self._runs]
                 for line in heapq.merge(*files, self._buffer):
                     yield line[_KEY_WIDTH:]
         finally:

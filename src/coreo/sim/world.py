@@ -25,11 +25,19 @@ from typing import Any, Protocol
 from coreo.sim import people
 from coreo.sim.agents import Agent, build_agents
 from coreo.sim.catalog import Catalog, Store, build_catalog, build_stores
-from coreo.sim.events import Clock, Device, Messages
+from coreo.sim.events import Clock, Device
 from coreo.sim.permute import Permutation
 from coreo.sim.scenario import Scenario
 
-__all__ = ["Outputs", "Person", "World", "poisson"]
+__all__ = ["CONSENT_PURPOSES", "Outputs", "Person", "World", "poisson"]
+
+CONSENT_PURPOSES = (
+    "analytics",
+    "personalisation",
+    "marketing_email",
+    "marketing_sms",
+    "marketing_push",
+)
 
 _LOCALES = {"de": "de-CH", "fr": "fr-CH", "it": "it-CH", "en": "en-CH"}
 # Day-of-week weights (Monday first). Stores close on Sundays in most of Switzerland.
@@ -130,6 +138,9 @@ class Person:
     fraud_ring: str | None = None
     unsubscribed: float | None = None
     initial_email_opt_in: bool = False
+    initial_consent: dict[str, bool] = field(default_factory=dict)
+    gpc: bool = False
+    bad_contacts_observed: int = 0
     noted: dict[tuple[str, str], None] = field(default_factory=dict)
 
     def note(self, outputs: Outputs, kind: str, value: str, shared: bool = False) -> None:
@@ -167,8 +178,11 @@ class Person:
             "value_observed": round(self.value, 2),
             "future_orders": self.future_orders,
             "future_value": round(self.future_value, 2),
-            "bad_contacts": self.bad_contacts,
+            "bad_contacts": self.bad_contacts_observed,
             "contacts": self.contacts,
+            "gpc": self.gpc,
+            **{f"consent_{k}": self.initial_consent.get(k, False) for k in CONSENT_PURPOSES},
+            "email_subscribed_at_end": self.consent.get("marketing_email", False),
             "moved_at": clock.iso(self.moved)[:10] if self.moved is not None else "",
             "renamed_at": clock.iso(self.renamed)[:10] if self.renamed is not None else "",
         }
@@ -208,7 +222,7 @@ class World:
             "newsletter": Permutation(f"{seed}:newsletter", 10**8),
             "company": Permutation(f"{seed}:company", 10**7),
             "email": Permutation(f"{seed}:email", email_space),
-            "order": Permutation(f"{seed}:order", 10**10),
+            "order": Permutation(f"{seed}:order", 10**11),
             "store": Permutation(f"{seed}:store", 10**7),
         }
         self._stores_by_canton: dict[str, tuple[Store, ...]] = {}
@@ -278,7 +292,7 @@ class World:
     def order_id(self, unit_number: int, counter: int, t: float) -> str:
         """A unique order number from the unit and its own order counter."""
         year = self.clock.date(t).year
-        return f"AM-{year}-{self._ids['order'](unit_number * 10_000 + counter % 10_000):010d}"
+        return f"AM-{year}-{self._ids['order'](unit_number * 10_000 + counter % 10_000):011d}"
 
     def home_store(self, canton: str, person_number: int) -> Store:
         """A store in the customer's canton when there is one, else a large one."""
@@ -335,6 +349,3 @@ class World:
 
     def unit_rng(self, kind: str, number: int) -> random.Random:
         return random.Random(f"{kind}:{self.scenario.seed}:{number}")
-
-    def messages(self, rng: random.Random, outputs: Outputs) -> Messages:
-        return Messages(rng, self.clock, outputs.event)
