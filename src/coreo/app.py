@@ -17,6 +17,7 @@ from coreo.db import Database
 from coreo.eventlog.sql import SqlEventLog
 from coreo.ingest.api import OPENAPI_SCHEMAS as INGEST_SCHEMAS
 from coreo.ingest.api import router as ingest_router
+from coreo.ingest.dlq_api import router as dlq_router
 from coreo.observability.logs import configure_logging
 from coreo.observability.metrics import HttpMetrics
 from coreo.ratelimit import RateLimiter, build_rate_limiter
@@ -74,7 +75,11 @@ def create_app(
         thread: threading.Thread | None = None
         if settings.worker_enabled:
             worker = Worker(
-                database, event_log, default_stages(), batch_size=settings.worker_batch_size
+                database,
+                event_log,
+                default_stages(),
+                batch_size=settings.worker_batch_size,
+                metrics=state.metrics.pipeline,
             )
             thread = threading.Thread(
                 target=worker.run, args=(stop,), name="coreo-worker", daemon=True
@@ -106,5 +111,6 @@ def create_app(
     app.include_router(auth_router)
     app.include_router(audit_router)
     app.include_router(ingest_router)
+    app.include_router(dlq_router)
     install_openapi(app, INGEST_SCHEMAS)
     return app

@@ -149,6 +149,11 @@ class Settings(BaseSettings):
         max_length=2,
         description="Region assumed for phone numbers without a country code (ISO 3166).",
     )
+    ingest_max_lag: int = Field(
+        default=1_000_000,
+        ge=0,
+        description="Unprocessed events at which ingestion answers 503 (back-pressure; 0: off).",
+    )
     worker_enabled: bool = Field(
         default=True,
         description="Run the stream worker inside `coreo serve` (off: run `coreo worker`).",

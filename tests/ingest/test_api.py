@@ -248,3 +248,47 @@ def test_malformed_and_oversized_bodies(
         assert_problem(
             client.post("/v1/batch", json={"batch": []}, auth=auth), 422, "validation-failed"
         )
+
+
+def test_back_pressure_refuses_when_processing_is_behind(
+    app_factory: Callable[..., TestClient], tenant: Tenant, drain: Callable[[], None]
+) -> None:
+    auth = (tenant.write_token, "")
+    batch = {"batch": [_track(type="track", messageId=f"bp-{i}") for i in range(5)]}
+    with app_factory(worker_enabled=False, ingest_max_lag=3) as client:
+        state = client.app.state.runtime  # type: ignore[attr-defined]
+        assert client.post("/v1/batch", json=batch, auth=auth).status_code == 200
+        state.lag_measured_at = float("-inf")  # measure now, not a second later
+        refused = client.post("/v1/track", json=_track(), auth=auth)
+        body = assert_problem(refused, 503, "service-unavailable")
+        assert refused.headers["retry-after"] == "5" and "5 events behind" in body["detail"]
+        drain()
+        state.lag_measured_at = float("-inf")
+        assert client.post("/v1/track", json=_track(), auth=auth).status_code == 200
+
+
+def test_pipeline_metrics_are_exported(
+    app_factory: Callable[..., TestClient], tenant: Tenant
+) -> None:
+    import time
+
+    with app_factory(worker_enabled=True) as client:
+        auth = (tenant.write_token, "")
+        assert (
+            client.post(
+                "/v1/batch", json={"batch": [_track(type="track"), {"type": "track"}]}, auth=auth
+            ).status_code
+            == 200
+        )
+        deadline = time.monotonic() + 20
+        text = ""
+        while time.monotonic() < deadline:
+            text = client.get("/metrics").text
+            if 'coreo_stage_events_total{outcome="ok",stage="history"} 1.0' in text:
+                break
+            time.sleep(0.1)
+    assert 'coreo_stage_events_total{outcome="ok",stage="history"} 1.0' in text
+    assert 'coreo_ingest_events_total{outcome="accepted"} 1.0' in text
+    assert 'coreo_ingest_events_total{outcome="rejected"} 1.0' in text
+    assert "coreo_consumer_lag{partition=" in text
+    assert "coreo_event_processing_delay_seconds_count 1.0" in text

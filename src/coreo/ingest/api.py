@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 import zlib
 from datetime import timedelta
 from typing import Any
@@ -35,6 +36,7 @@ from coreo.ingest.spec import (
     ScreenMessage,
     TrackMessage,
 )
+from coreo.runtime.worker import DEFAULT_GROUP
 from coreo.web.problems import FieldError, ProblemError
 from coreo.web.state import Runtime, runtime
 
@@ -163,6 +165,24 @@ async def _principal(request: Request, data: dict[str, Any]) -> Principal:
     return principal
 
 
+def _refuse_when_behind(state: Runtime) -> None:
+    """Back-pressure: answer 503 rather than accept events the pipeline cannot keep up with."""
+    limit = state.settings.ingest_max_lag
+    log = state.event_log
+    if limit <= 0 or log is None:
+        return
+    now = time.monotonic()
+    if now - state.lag_measured_at >= 1.0:
+        state.lag = sum(log.lag(DEFAULT_GROUP, p) for p in range(log.partitions))
+        state.lag_measured_at = now
+    if state.lag > limit:
+        raise ProblemError(
+            "service-unavailable",
+            f"processing is {state.lag} events behind (limit {limit}); retry shortly",
+            headers={"Retry-After": "5"},
+        )
+
+
 def _ingest(
     state: Runtime,
     principal: Principal,
@@ -173,9 +193,10 @@ def _ingest(
     settings = state.settings
     if state.event_log is None:
         raise ProblemError("service-unavailable", "ingestion is not configured on this server")
+    _refuse_when_behind(state)
     received_at = utcnow()
     with state.database.transaction(workspace_id=principal.workspace_id) as session:
-        return ingest_service.ingest_messages(
+        result = ingest_service.ingest_messages(
             session=session,
             log=state.event_log,
             workspace_id=principal.workspace_id,
@@ -190,6 +211,11 @@ def _ingest(
             batch_defaults=defaults,
             max_message_bytes=settings.ingest_max_message_bytes,
         )
+    counter = state.metrics.ingested
+    counter.labels("accepted").inc(len(result.accepted))
+    counter.labels("duplicate").inc(len(result.duplicates))
+    counter.labels("rejected").inc(len(result.rejected))
+    return result
 
 
 async def _single(request: Request, call: str) -> Response:

@@ -8,13 +8,14 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     ProcessCollector,
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["CONTENT_TYPE_LATEST", "HttpMetrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "HttpMetrics", "PipelineMetrics"]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -54,6 +55,14 @@ class HttpMetrics:
             registry=self.registry,
         )
 
+        self.ingested = Counter(
+            "coreo_ingest_events",
+            "Events received by the ingestion API, by outcome (accepted, duplicate, rejected).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.pipeline = PipelineMetrics(self.registry)
+
     def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
@@ -66,3 +75,35 @@ class HttpMetrics:
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
         return generate_latest(merged)
+
+
+class PipelineMetrics:
+    """The worker pipeline: events per stage, stage latency, consumer lag, dead letters."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            "coreo_stage_events",
+            "Events through a pipeline stage, by stage and outcome (ok, dead_letter).",
+            ["stage", "outcome"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "coreo_stage_batch_duration_seconds",
+            "Time a stage needs for one batch, by stage.",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "coreo_consumer_lag",
+            "Events in a partition of the log that the pipeline has not processed yet.",
+            ["partition"],
+            multiprocess_mode="max",
+            registry=registry,
+        )
+        self.end_to_end = Histogram(
+            "coreo_event_processing_delay_seconds",
+            "From acceptance by the API (receivedAt) to the end of processing.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+            registry=registry,
+        )

@@ -24,6 +24,7 @@ from coreo.db import Database, utcnow
 from coreo.eventlog.base import Record
 from coreo.eventlog.sql import SqlEventLog
 from coreo.ingest.service import dead_letter
+from coreo.observability.metrics import PipelineMetrics
 
 __all__ = ["Event", "Stage", "Worker"]
 
@@ -61,6 +62,7 @@ class Worker:
         group: str = DEFAULT_GROUP,
         batch_size: int = 500,
         partitions: Sequence[int] | None = None,
+        metrics: PipelineMetrics | None = None,
     ) -> None:
         self.database = database
         self.log = log
@@ -70,6 +72,7 @@ class Worker:
         self.partitions = tuple(partitions if partitions is not None else range(log.partitions))
         self.processed = 0
         self.dead_letters = 0
+        self.metrics = metrics
 
     def _decode(self, record: Record) -> Event | None:
         try:
@@ -103,10 +106,29 @@ class Worker:
                 else:
                     events.append(event)
             for stage in self.stages:
+                started = time.perf_counter()
+                before = len(events)
                 events = self._run_stage(session, stage, events)
+                if self.metrics is not None:
+                    self.metrics.latency.labels(stage.name).observe(time.perf_counter() - started)
+                    self.metrics.events.labels(stage.name, "ok").inc(len(events))
+                    self.metrics.events.labels(stage.name, "dead_letter").inc(before - len(events))
             self.log.commit(self.group, partition, records[-1].offset, session=session)
         self.processed += len(records)
+        if self.metrics is not None:
+            self._observe_done(self.metrics, partition, records[-1].offset, events)
         return len(records)
+
+    def _observe_done(
+        self, metrics: PipelineMetrics, partition: int, offset: int, events: list[Event]
+    ) -> None:
+        now = utcnow()
+        for event in events:
+            received = event.message.get("receivedAt")
+            if isinstance(received, str):
+                at = datetime.fromisoformat(received.replace("Z", "+00:00"))
+                metrics.end_to_end.observe(max(0.0, (now - at).total_seconds()))
+        metrics.lag.labels(str(partition)).set(max(0, self.log.end_offset(partition) - offset))
 
     def _run_stage(self, session: Session, stage: Stage, events: list[Event]) -> list[Event]:
         if not events:

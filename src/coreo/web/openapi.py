@@ -24,7 +24,7 @@ def _problem_statuses(path: str, operation: dict[str, Any]) -> set[int]:
         statuses.add(422)
     if "{" in path:
         statuses.add(404)
-    if operation.get("operationId", "").startswith(("create_", "update_", "revoke_")):
+    if operation.get("operationId", "").startswith(("create_", "update_", "revoke_", "replay_")):
         statuses |= {404, 409, 422}
     return statuses
 

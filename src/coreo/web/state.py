@@ -24,6 +24,9 @@ class Runtime:
     metrics: HttpMetrics
     owns_database: bool = True
     event_log: EventLog | None = None
+    # Back-pressure: the pipeline's total lag, re-measured at most once a second.
+    lag: int = 0
+    lag_measured_at: float = float("-inf")
     # name -> check raising when the dependency is not ready; later capabilities add theirs.
     readiness_checks: dict[str, Callable[[], None]] = field(default_factory=dict)
     # name -> check whose failure degrades the service but does not make it unready.

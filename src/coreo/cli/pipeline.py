@@ -1,0 +1,190 @@
+"""`coreo worker` and `coreo dlq`: run the stream workers and manage dead letters."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Annotated
+
+import orjson
+import typer
+from rich.table import Table
+
+from coreo.cli._common import cli_actor, console, load_settings, open_database, workspace_by_slug
+from coreo.errors import InvalidInputError
+from coreo.eventlog.sql import SqlEventLog
+from coreo.ingest import dlq
+from coreo.ingest.normalize import NormaliseOptions
+from coreo.observability.logs import configure_logging
+from coreo.runtime.pipeline import default_stages
+from coreo.runtime.worker import Worker
+
+__all__ = ["dlq_app", "worker"]
+
+WorkspaceOption = Annotated[str, typer.Option("--workspace", "-w", help="Workspace name (slug).")]
+
+
+def worker(
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, max=10_000, help="Events per transaction.")
+    ] = None,
+) -> None:
+    """Run a stream worker alone (the distributed mode); stops cleanly on SIGTERM or Ctrl+C.
+
+    Example: COREO_DATABASE_URL=postgresql+psycopg://coreo@db/coreo coreo worker
+    """
+    settings = load_settings(worker_batch_size=batch_size)
+    configure_logging(level=settings.log_level, fmt=settings.log_format.value)
+    database = open_database(settings)
+    log = SqlEventLog(database, settings.event_log_partitions)
+    runner = Worker(database, log, default_stages(), batch_size=settings.worker_batch_size)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        stop.set()  # the current batch finishes (graceful drain), then the loop ends
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    console.print(
+        f"Worker on {database.display_url}: {log.partitions} partitions, "
+        f"stages {', '.join(s.name for s in runner.stages)}. Stop with Ctrl+C."
+    )
+    runner.run(stop)
+    console.print(
+        f"Stopped after {runner.processed:,} events ({runner.dead_letters:,} dead letters)."
+    )
+    database.dispose()
+
+
+dlq_app = typer.Typer(help="Inspect, replay and purge dead letters.", no_args_is_help=True)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    workspace: WorkspaceOption = "default",
+    status: Annotated[str, typer.Option(help="open, replayed or all.")] = "open",
+    stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
+    event: Annotated[str | None, typer.Option(help="Only this event name.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+) -> None:
+    """List dead letters, oldest first.
+
+    Example: coreo dlq list --workspace default --stage validation
+    """
+    if status not in ("open", "replayed", "all"):
+        raise InvalidInputError("--status must be open, replayed or all")
+    database = open_database(load_settings())
+    with database.transaction(write=False) as session:
+        ws = workspace_by_slug(session, workspace)
+        letters = dlq.list_dead_letters(
+            session=session,
+            workspace_id=ws.id,
+            status=None if status == "all" else status,
+            stage=stage,
+            event_name=event,
+            limit=limit,
+        )
+    table = Table("id", "stage", "event", "status", "replays", "reason", title="Dead letters")
+    for letter in letters:
+        table.add_row(
+            letter.id,
+            letter.stage,
+            letter.event_name or letter.event_type or "",
+            letter.status,
+            str(letter.replay_count),
+            letter.reason,
+        )
+    console.print(table)
+
+
+@dlq_app.command("show")
+def dlq_show(letter_id: str, workspace: WorkspaceOption = "default") -> None:
+    """Print one dead letter with its original payload as JSON.
+
+    Example: coreo dlq show dl_01jd3k... --workspace default
+    """
+    database = open_database(load_settings())
+    with database.transaction(write=False) as session:
+        ws = workspace_by_slug(session, workspace)
+        letter = dlq.get_dead_letter(session=session, workspace_id=ws.id, letter_id=letter_id)
+        data = {
+            "id": letter.id,
+            "stage": letter.stage,
+            "reason": letter.reason,
+            "status": letter.status,
+            "replay_count": letter.replay_count,
+            "received_at": letter.received_at.isoformat(),
+            "payload": letter.payload,
+        }
+    console.print_json(orjson.dumps(data).decode())
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="Letters to replay (default: all open).")
+    ] = None,
+    workspace: WorkspaceOption = "default",
+    stage: Annotated[str | None, typer.Option(help="Only open letters of this stage.")] = None,
+) -> None:
+    """Run dead letters again from the stage that refused them.
+
+    Example: coreo dlq replay --workspace default --stage validation
+    """
+    settings = load_settings()
+    database = open_database(settings)
+    log = SqlEventLog(database, settings.event_log_partitions)
+    with database.transaction() as session:
+        ws = workspace_by_slug(session, workspace)
+        session.info["workspace_id"] = ws.id
+        outcome = dlq.replay_dead_letters(
+            session=session,
+            log=log,
+            workspace_id=ws.id,
+            actor=cli_actor(),
+            options=NormaliseOptions(
+                phone_region=settings.ingest_phone_region.upper(),
+                truncate_ip=settings.ingest_truncate_ip,
+            ),
+            dedupe_window=timedelta(hours=settings.ingest_dedupe_hours),
+            ids=ids or None,
+            stage=stage,
+            max_message_bytes=settings.ingest_max_message_bytes,
+        )
+    console.print(f"Replayed {len(outcome.replayed)}; {len(outcome.failed)} failed again.")
+    for letter_id, reason in outcome.failed.items():
+        console.print(f"  {letter_id}: {reason}", markup=False)
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
+@dlq_app.command("purge")
+def dlq_purge(
+    ids: Annotated[list[str] | None, typer.Argument(help="Letters to delete.")] = None,
+    workspace: WorkspaceOption = "default",
+    status: Annotated[str | None, typer.Option(help="Delete all letters in this status.")] = None,
+    older_than_days: Annotated[
+        float | None, typer.Option(min=0, help="Only letters older than this many days.")
+    ] = None,
+) -> None:
+    """Delete dead letters (the purge is audited).
+
+    Example: coreo dlq purge --workspace default --status replayed --older-than-days 30
+    """
+    before = (
+        datetime.now(UTC) - timedelta(days=older_than_days) if older_than_days is not None else None
+    )
+    database = open_database(load_settings())
+    with database.transaction() as session:
+        ws = workspace_by_slug(session, workspace)
+        count = dlq.purge_dead_letters(
+            session=session,
+            workspace_id=ws.id,
+            actor=cli_actor(),
+            ids=ids or None,
+            status=status,
+            before=before,
+        )
+    console.print(f"Purged {count} dead letter(s).")
