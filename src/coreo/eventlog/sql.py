@@ -49,28 +49,40 @@ class SqlEventLog(EventLog):
         except OperationalError as error:
             raise ServiceUnavailableError(f"the event log is unavailable: {error.orig}") from None
 
-    def _advance_head(self, session: Session, partition: int, count: int) -> int:
-        """Reserve ``count`` offsets in ``partition``; return the last one reserved.
+    def _advance_heads(self, session: Session, counts: dict[int, int]) -> dict[int, int]:
+        """Reserve ``counts[p]`` offsets in each partition ``p`` with one statement; return
+        the last offset reserved per partition.
 
-        The head row's lock is held until the caller's transaction ends, so appenders of a
-        partition commit in offset order. A missing head row is created first (a concurrent
-        creator makes the insert wait, then the update sees its row).
+        The head rows stay locked until the caller's transaction ends, so appenders of a
+        partition commit in offset order (one UPDATE locks its rows in a fixed order, which
+        keeps concurrent appenders free of deadlocks). Missing head rows are created first;
+        a concurrent creator makes the insert wait, then the update sees its row.
         """
-        advance = (
-            update(_HEADS)
-            .where(_HEADS.c.partition_no == partition)
-            .values(last_offset=_HEADS.c.last_offset + count)
-            .returning(_HEADS.c.last_offset)
-        )
-        last = session.execute(advance).scalar_one_or_none()
-        if last is None:
-            session.execute(
+        connection = session.connection()
+        partitions = sorted(counts)
+
+        def advance(which: list[int]) -> dict[int, int]:
+            statement = (
+                update(_HEADS)
+                .where(_HEADS.c.partition_no.in_(which))
+                .values(
+                    last_offset=_HEADS.c.last_offset
+                    + case({p: counts[p] for p in which}, value=_HEADS.c.partition_no)
+                )
+                .returning(_HEADS.c.partition_no, _HEADS.c.last_offset)
+            )
+            return {int(p): int(last) for p, last in connection.execute(statement)}
+
+        reserved = advance(partitions)
+        missing = [p for p in partitions if p not in reserved]
+        if missing:
+            connection.execute(
                 self._insert(session)(_HEADS)
-                .values(partition_no=partition, last_offset=0)
+                .values([{"partition_no": p, "last_offset": 0} for p in missing])
                 .on_conflict_do_nothing(index_elements=["partition_no"])
             )
-            last = session.execute(advance).scalar_one()
-        return int(last)
+            reserved |= advance(missing)
+        return reserved
 
     def append(
         self, records: Sequence[NewRecord], *, session: Session | None = None
@@ -84,9 +96,10 @@ class SqlEventLog(EventLog):
         now = utcnow()
         with self._session(session, write=True) as s:
             rows = []
-            for partition in sorted(by_partition):  # a fixed lock order avoids deadlocks
+            last_offsets = self._advance_heads(s, {p: len(i) for p, i in by_partition.items()})
+            for partition in sorted(by_partition):
                 indexes = by_partition[partition]
-                last = self._advance_head(s, partition, len(indexes))
+                last = last_offsets[partition]
                 first = last - len(indexes) + 1
                 for offset, index in enumerate(indexes, start=first):
                     record = records[index]
@@ -101,7 +114,7 @@ class SqlEventLog(EventLog):
                             "appended_at": now,
                         }
                     )
-            s.execute(insert(_RECORDS), rows)
+            s.connection().execute(insert(_RECORDS), rows)
         return positions
 
     def read(self, partition: int, after: int, limit: int) -> list[Record]:

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Table, delete, insert
+from sqlalchemy import Table, bindparam, delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -84,7 +84,7 @@ def dead_letter(
     message = payload if isinstance(payload, dict) else {}
     dead_id = new_id("dl")
     text = payload if isinstance(payload, str) else orjson.dumps(payload).decode()
-    session.execute(
+    session.connection().execute(
         insert(_DEAD).values(
             id=dead_id,
             workspace_id=workspace_id,
@@ -157,15 +157,19 @@ def _claim_message_ids(
         return set()
     dialect = session.get_bind().dialect.name
     insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_(_SEEN).values(
-        [{"workspace_id": workspace_id, "message_id": m, "received_at": now} for m in message_ids]
-    )
+    statement = insert_(_SEEN)
     claimed = statement.on_conflict_do_update(
         index_elements=["workspace_id", "message_id"],
         set_={"received_at": statement.excluded.received_at},
-        where=_SEEN.c.received_at < now - window,
+        where=_SEEN.c.received_at < bindparam("cutoff"),
     ).returning(_SEEN.c.message_id)
-    return set(session.execute(claimed).scalars())
+    # One cached statement run as executemany ("insertmanyvalues" batches it and keeps
+    # RETURNING); a multi-row VALUES literal would be compiled anew for every request.
+    rows = [
+        {"workspace_id": workspace_id, "message_id": m, "received_at": now, "cutoff": now - window}
+        for m in message_ids
+    ]
+    return set(session.connection().execute(claimed, rows).scalars())
 
 
 def ingest_messages(
