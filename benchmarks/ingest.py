@@ -39,6 +39,7 @@ from coreo.sim.generate import generate
 from coreo.sim.scenario import Scenario
 
 BATCH = 100
+RETRIES: list[int] = []
 THREADS = 4
 TOKEN = re.compile(r"coreo_wk_[0-9a-z]{12}_[A-Za-z0-9_-]{43}")
 PG_ADMIN = os.environ.get(
@@ -141,12 +142,17 @@ def _send_all(server: Server, bodies: list[bytes], threads: int = THREADS) -> fl
                     body = next(chunks, None)
                 if body is None:
                     return
-                response = http.post(
-                    "/v1/batch",
-                    content=body,
-                    headers={"Content-Type": "application/json"},
-                    auth=(server.write_key, ""),
-                )
+                for _attempt in range(10):  # retry 503 as the Segment SDKs do
+                    response = http.post(
+                        "/v1/batch",
+                        content=body,
+                        headers={"Content-Type": "application/json"},
+                        auth=(server.write_key, ""),
+                    )
+                    if response.status_code != 503:
+                        break
+                    RETRIES.append(1)
+                    time.sleep(0.2)
                 if response.status_code != 200:
                     errors.append(response.text[:200])
                     return
@@ -326,8 +332,10 @@ def main() -> None:
                 rate = len(messages) / seconds
                 print(
                     f"{store}: /v1/batch {rate:,.0f} events/s over {len(messages):,} events "
-                    f"({rate / baseline:.2f}x raw bulk insert at {baseline:,.0f} rows/s)"
+                    f"({rate / baseline:.2f}x raw bulk insert at {baseline:,.0f} rows/s; "
+                    f"{len(RETRIES)} requests retried after 503)"
                 )
+                RETRIES.clear()
                 drained = _wait_drained(server)
                 print(
                     f"{store}: worker caught up {drained:.1f} s after the last batch "
