@@ -144,10 +144,7 @@ def dlq_replay(
             log=log,
             workspace_id=ws.id,
             actor=cli_actor(),
-            options=NormaliseOptions(
-                phone_region=settings.ingest_phone_region.upper(),
-                truncate_ip=settings.ingest_truncate_ip,
-            ),
+            options=NormaliseOptions.from_settings(settings),
             dedupe_window=timedelta(hours=settings.ingest_dedupe_hours),
             ids=ids or None,
             stage=stage,

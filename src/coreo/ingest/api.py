@@ -202,10 +202,7 @@ def _ingest(
             workspace_id=principal.workspace_id,
             messages=messages,
             received_at=received_at,
-            options=NormaliseOptions(
-                phone_region=settings.ingest_phone_region.upper(),
-                truncate_ip=settings.ingest_truncate_ip,
-            ),
+            options=NormaliseOptions.from_settings(settings),
             dedupe_window=timedelta(hours=settings.ingest_dedupe_hours),
             forced_type=forced_type,
             batch_defaults=defaults,

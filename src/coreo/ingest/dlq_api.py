@@ -91,10 +91,7 @@ def replay_dead_letters(
         log=state.event_log,
         workspace_id=principal.workspace_id,
         actor=principal.actor,
-        options=NormaliseOptions(
-            phone_region=settings.ingest_phone_region.upper(),
-            truncate_ip=settings.ingest_truncate_ip,
-        ),
+        options=NormaliseOptions.from_settings(settings),
         dedupe_window=timedelta(hours=settings.ingest_dedupe_hours),
         ids=body.ids,
         stage=body.stage,

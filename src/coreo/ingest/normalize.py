@@ -30,6 +30,8 @@ from typing import Any
 import phonenumbers
 from ua_parser import parse as parse_user_agent
 
+from coreo.config import Settings
+
 __all__ = ["NormaliseOptions", "identity_key", "normalise", "normalise_email", "normalise_phone"]
 
 _IDENTITY_CONTAINERS = ("traits", "properties")
@@ -39,6 +41,13 @@ _IDENTITY_CONTAINERS = ("traits", "properties")
 class NormaliseOptions:
     phone_region: str = "CH"
     truncate_ip: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NormaliseOptions:
+        return cls(
+            phone_region=settings.ingest_phone_region.upper(),
+            truncate_ip=settings.ingest_truncate_ip,
+        )
 
 
 def _iso(value: datetime) -> str:
