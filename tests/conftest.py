@@ -96,7 +96,8 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-def _truncate_all(database: Database) -> None:
+def truncate_all(database: Database) -> None:
+    """Empty every table (PostgreSQL), between tests."""
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with database.engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
@@ -116,7 +117,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         db = Database(f"sqlite:///{path}")
     else:
         db = Database(request.getfixturevalue("postgres_url"))
-        _truncate_all(db)
+        truncate_all(db)
     yield db
     db.dispose()
 

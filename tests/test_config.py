@@ -63,6 +63,8 @@ def test_named_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         ({"COREO_RATE_LIMIT_BACKEND": "redis"}, "COREO_REDIS_URL is required"),
         ({"COREO_RATE_LIMIT_BACKEND": "memcached"}, "COREO_RATE_LIMIT_BACKEND"),
         ({"COREO_LOG_LEVEL": "chatty"}, "COREO_LOG_LEVEL"),
+        ({"COREO_EVENT_LOG": "nats"}, "COREO_NATS_URL is required"),
+        ({"COREO_EVENT_LOG": "kafka"}, "COREO_EVENT_LOG"),
     ],
 )
 def test_bad_settings_give_one_readable_line(

@@ -14,7 +14,7 @@ from coreo.auth.api import router as auth_router
 from coreo.auth.dependencies import KeyCache
 from coreo.config import Settings, get_settings
 from coreo.db import Database
-from coreo.eventlog.sql import SqlEventLog
+from coreo.eventlog import build_event_log
 from coreo.ingest.api import OPENAPI_SCHEMAS as INGEST_SCHEMAS
 from coreo.ingest.api import router as ingest_router
 from coreo.ingest.dlq_api import router as dlq_router
@@ -65,7 +65,7 @@ def create_app(
         owns_database=owns_database,
     )
     state.degradation_checks["rate_limit_store"] = rate_limiter.ping
-    event_log = SqlEventLog(database, settings.event_log_partitions)
+    event_log = build_event_log(settings, database)
     state.event_log = event_log
     state.readiness_checks["event_log"] = event_log.ping
 

@@ -10,7 +10,7 @@ import os
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -42,6 +42,9 @@ SUPPORTED_DRIVERS = ("sqlite", "postgresql+psycopg")
 class RateLimitBackend(StrEnum):
     MEMORY = "memory"
     REDIS = "redis"
+
+
+EventLogBackend = Literal["sql", "nats"]
 
 
 class LogFormat(StrEnum):
@@ -121,6 +124,19 @@ class Settings(BaseSettings):
         description="How long a verified API key is cached in-process (revocation delay bound).",
     )
 
+    event_log: EventLogBackend = Field(
+        default="sql",
+        description="Event log backend: sql (tables in the database) or nats (JetStream).",
+    )
+    nats_url: SecretStr | None = Field(
+        default=None,
+        description="NATS URL (nats://host:4222); required when event_log is nats.",
+    )
+    nats_stream: str = Field(
+        default="COREO_EVENTS",
+        pattern=r"^[A-Z][A-Z0-9_]{0,30}$",
+        description="Name prefix of the JetStream streams and offset bucket (one per install).",
+    )
     event_log_partitions: int = Field(
         default=8,
         ge=1,
@@ -206,6 +222,8 @@ class Settings(BaseSettings):
     def _check_dependent_settings(self) -> Settings:
         if self.rate_limit_backend is RateLimitBackend.REDIS and self.redis_url is None:
             raise ValueError("COREO_REDIS_URL is required when COREO_RATE_LIMIT_BACKEND=redis")
+        if self.event_log == "nats" and self.nats_url is None:
+            raise ValueError("COREO_NATS_URL is required when COREO_EVENT_LOG=nats")
         return self
 
     @property

@@ -2,32 +2,76 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from coreo.auth import service as auth_service
 from coreo.db import Database
+from coreo.errors import ServiceUnavailableError
 from coreo.eventlog.base import EventLog, NewRecord, partition_for
+from coreo.eventlog.nats import NatsEventLog
 from coreo.eventlog.sql import SqlEventLog
-from tests.conftest import Tenant
+from tests.conftest import service_unavailable, truncate_all
 
 PARTITIONS = 4
 GOLDEN = [4, 5, 2]
 
 
-@pytest.fixture
-def event_log(database: Database) -> Iterator[EventLog]:
-    log = SqlEventLog(database, PARTITIONS)
-    yield log
-    log.close()
+NATS_URL = os.environ.get("COREO_TEST_NATS_URL", "nats://127.0.0.1:4222")
 
 
-def _records(tenant: Tenant, keys: list[str], tag: str = "") -> list[NewRecord]:
+@dataclass(frozen=True)
+class Backend:
+    log: EventLog
+    workspace_id: str
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sql-sqlite"),
+        pytest.param("postgres", id="sql-postgres", marks=pytest.mark.postgres),
+        pytest.param("nats", id="nats", marks=pytest.mark.nats),
+    ]
+)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Every event-log backend, each with a workspace its records belong to."""
+    if request.param == "nats":
+        name = f"T{uuid.uuid4().hex[:12].upper()}"
+        nats_log = NatsEventLog(NATS_URL, PARTITIONS, name=name, timeout=3)
+        try:
+            nats_log.ping()
+        except ServiceUnavailableError as error:
+            nats_log.close()
+            service_unavailable("nats", error)
+        yield Backend(nats_log, "ws_nats_contract")
+        nats_log.delete_all()
+        nats_log.close()
+        return
+    if request.param == "sqlite":
+        path = tmp_path / "coreo.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        database = Database(f"sqlite:///{path}")
+    else:
+        database = Database(request.getfixturevalue("postgres_url"))
+        truncate_all(database)
+    with database.transaction() as session:
+        workspace = auth_service.create_workspace(session=session, slug="log", actor="test")
+    yield Backend(SqlEventLog(database, PARTITIONS), workspace.id)
+    database.dispose()
+
+
+def _records(backend: Backend, keys: list[str], tag: str = "") -> list[NewRecord]:
     return [
-        NewRecord(key, tenant.workspace_id, f"{tag}{key}:{i}".encode())
+        NewRecord(key, backend.workspace_id, f"{tag}{key}:{i}".encode())
         for i, key in enumerate(keys)
     ]
 
@@ -37,38 +81,39 @@ def test_partition_is_a_stable_hash() -> None:
     assert [partition_for(k, 8) for k in ("user-1", "anon-42", "u0001")] == GOLDEN
 
 
-def test_offsets_start_at_one_and_have_no_gaps(event_log: EventLog, tenant: Tenant) -> None:
+def test_offsets_start_at_one_and_have_no_gaps(backend: Backend) -> None:
+    event_log = backend.log
     keys = [f"user-{i % 7}" for i in range(40)]
-    positions = event_log.append(_records(tenant, keys))
+    positions = event_log.append(_records(backend, keys))
     by_partition: dict[int, list[int]] = {}
     for (partition, offset), key in zip(positions, keys, strict=True):
         assert partition == event_log.partition_of(key)
         by_partition.setdefault(partition, []).append(offset)
     for offsets in by_partition.values():
         assert offsets == list(range(1, len(offsets) + 1))
-    more = event_log.append(_records(tenant, ["user-0"]))
+    more = event_log.append(_records(backend, ["user-0"]))
     assert more[0][1] == len(by_partition[more[0][0]]) + 1
 
 
-def test_read_returns_records_in_append_order(event_log: EventLog, tenant: Tenant) -> None:
+def test_read_returns_records_in_append_order(backend: Backend) -> None:
+    event_log = backend.log
     keys = ["same-key"] * 25
-    event_log.append(_records(tenant, keys))
+    event_log.append(_records(backend, keys))
     partition = event_log.partition_of("same-key")
     first = event_log.read(partition, 0, 10)
     assert [r.offset for r in first] == list(range(1, 11))
     assert [r.payload for r in first] == [f"same-key:{i}".encode() for i in range(10)]
     rest = event_log.read(partition, 10, 100)
     assert [r.offset for r in rest] == list(range(11, 26))
-    assert all(r.workspace_id == tenant.workspace_id and r.key == "same-key" for r in rest)
+    assert all(r.workspace_id == backend.workspace_id and r.key == "same-key" for r in rest)
     assert event_log.read(partition, 25, 10) == []
     empty = next(p for p in range(PARTITIONS) if p != partition)
     assert event_log.read(empty, 0, 10) == [] or event_log.end_offset(empty) > 0
 
 
-def test_consumer_groups_commit_independently_and_never_backwards(
-    event_log: EventLog, tenant: Tenant
-) -> None:
-    event_log.append(_records(tenant, ["k"] * 10))
+def test_consumer_groups_commit_independently_and_never_backwards(backend: Backend) -> None:
+    event_log = backend.log
+    event_log.append(_records(backend, ["k"] * 10))
     p = event_log.partition_of("k")
     assert event_log.committed("profiles", p) == 0
     assert event_log.lag("profiles", p) == 10
@@ -80,15 +125,14 @@ def test_consumer_groups_commit_independently_and_never_backwards(
     assert event_log.end_offset(p) == 10
 
 
-def test_concurrent_appenders_get_unique_gapless_offsets(
-    event_log: EventLog, tenant: Tenant
-) -> None:
+def test_concurrent_appenders_get_unique_gapless_offsets(backend: Backend) -> None:
+    event_log = backend.log
     errors: list[BaseException] = []
 
     def worker(n: int) -> None:
         try:
             for batch in range(5):
-                event_log.append(_records(tenant, ["hot"] * 10, tag=f"w{n}b{batch}-"))
+                event_log.append(_records(backend, ["hot"] * 10, tag=f"w{n}b{batch}-"))
         except BaseException as error:
             errors.append(error)
 
@@ -113,13 +157,13 @@ def test_concurrent_appenders_get_unique_gapless_offsets(
 )
 @given(batches=st.lists(st.lists(st.sampled_from("abcdefgh"), min_size=1, max_size=12), max_size=6))
 def test_any_sequence_of_batches_reads_back_exactly(
-    database: Database, tenant: Tenant, batches: list[list[str]]
+    backend: Backend, batches: list[list[str]]
 ) -> None:
-    log = SqlEventLog(database, PARTITIONS)
+    log = backend.log
     start = {p: log.end_offset(p) for p in range(PARTITIONS)}
     expected: dict[int, list[bytes]] = {p: [] for p in range(PARTITIONS)}
     for number, keys in enumerate(batches):
-        records = _records(tenant, keys, tag=f"{number}-")
+        records = _records(backend, keys, tag=f"{number}-")
         log.append(records)
         for record in records:
             expected[log.partition_of(record.key)].append(record.payload)
@@ -130,8 +174,6 @@ def test_any_sequence_of_batches_reads_back_exactly(
 
 
 def test_unreachable_database_is_service_unavailable() -> None:
-    from coreo.errors import ServiceUnavailableError
-
     log = SqlEventLog(Database("postgresql+psycopg://nobody@127.0.0.1:1/none"), 2)
     with pytest.raises(ServiceUnavailableError):
         log.append([NewRecord("k", "ws", b"x")])

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from coreo.cli._common import cli_actor, console, load_settings, open_database, workspace_by_slug
 from coreo.errors import InvalidInputError
-from coreo.eventlog.sql import SqlEventLog
+from coreo.eventlog import build_event_log
 from coreo.ingest import dlq
 from coreo.ingest.normalize import NormaliseOptions
 from coreo.observability.logs import configure_logging
@@ -38,7 +38,7 @@ def worker(
     settings = load_settings(worker_batch_size=batch_size)
     configure_logging(level=settings.log_level, fmt=settings.log_format.value)
     database = open_database(settings)
-    log = SqlEventLog(database, settings.event_log_partitions)
+    log = build_event_log(settings, database)
     runner = Worker(database, log, default_stages(), batch_size=settings.worker_batch_size)
     stop = threading.Event()
 
@@ -135,7 +135,7 @@ def dlq_replay(
     """
     settings = load_settings()
     database = open_database(settings)
-    log = SqlEventLog(database, settings.event_log_partitions)
+    log = build_event_log(settings, database)
     with database.transaction() as session:
         ws = workspace_by_slug(session, workspace)
         session.info["workspace_id"] = ws.id

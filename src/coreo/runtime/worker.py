@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from coreo.db import Database, utcnow
-from coreo.eventlog.base import Record
+from coreo.eventlog.base import EventLog, Record
 from coreo.eventlog.sql import SqlEventLog
 from coreo.ingest.service import dead_letter
 from coreo.observability.metrics import PipelineMetrics
@@ -56,7 +56,7 @@ class Worker:
     def __init__(
         self,
         database: Database,
-        log: SqlEventLog,
+        log: EventLog,
         stages: Sequence[Stage],
         *,
         group: str = DEFAULT_GROUP,
@@ -93,11 +93,13 @@ class Worker:
         records = self.log.read(partition, start, self.batch_size)
         if not records:
             return 0
+        sql_log = self.log if isinstance(self.log, SqlEventLog) else None
         with self.database.transaction() as session:
-            committed = self.log.committed(self.group, partition, session=session, lock=True)
-            records = [r for r in records if r.offset > committed]
-            if not records:
-                return 0
+            if sql_log is not None:  # effectively-once: offset re-read under lock
+                committed = sql_log.committed(self.group, partition, session=session, lock=True)
+                records = [r for r in records if r.offset > committed]
+                if not records:
+                    return 0
             events = []
             for record in records:
                 event = self._decode(record)
@@ -113,7 +115,12 @@ class Worker:
                     self.metrics.latency.labels(stage.name).observe(time.perf_counter() - started)
                     self.metrics.events.labels(stage.name, "ok").inc(len(events))
                     self.metrics.events.labels(stage.name, "dead_letter").inc(before - len(events))
-            self.log.commit(self.group, partition, records[-1].offset, session=session)
+            if sql_log is not None:
+                sql_log.commit(self.group, partition, records[-1].offset, session=session)
+        if sql_log is None:
+            # At-least-once logs: commit after the transaction; a crash in between means a
+            # redelivery, which the idempotent stages (message-id guards) absorb.
+            self.log.commit(self.group, partition, records[-1].offset)
         self.processed += len(records)
         if self.metrics is not None:
             self._observe_done(self.metrics, partition, records[-1].offset, events)
