@@ -18,6 +18,7 @@ from coreo.eventlog import build_event_log
 from coreo.ingest.api import OPENAPI_SCHEMAS as INGEST_SCHEMAS
 from coreo.ingest.api import router as ingest_router
 from coreo.ingest.dlq_api import router as dlq_router
+from coreo.ingest.plans_api import router as plans_router
 from coreo.observability.logs import configure_logging
 from coreo.observability.metrics import HttpMetrics
 from coreo.ratelimit import RateLimiter, build_rate_limiter
@@ -112,5 +113,6 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(ingest_router)
     app.include_router(dlq_router)
+    app.include_router(plans_router)
     install_openapi(app, INGEST_SCHEMAS)
     return app

@@ -6,7 +6,7 @@ from coreo.audit.models import AuditChain, AuditEntry
 from coreo.auth.models import ApiKey, Workspace
 from coreo.eventlog.models import LogConsumer, LogHead, LogRecord
 from coreo.history.models import EventRecord
-from coreo.ingest.models import DeadLetter, SeenMessage
+from coreo.ingest.models import DeadLetter, PlanViolation, SeenMessage, TrackingPlan
 
 __all__ = [
     "ApiKey",
@@ -17,6 +17,8 @@ __all__ = [
     "LogConsumer",
     "LogHead",
     "LogRecord",
+    "PlanViolation",
     "SeenMessage",
+    "TrackingPlan",
     "Workspace",
 ]

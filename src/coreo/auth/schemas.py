@@ -5,9 +5,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from annotated_types import Ge, Le
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictFloat,
+    StrictInt,
+    Tag,
+)
 
 from coreo.auth.service import KeyKind
+
+# At least one character that is neither whitespace nor a control character, in a form that
+# Python, pydantic's Rust regex and JSON Schema (ECMA) read alike; str.strip() then never
+# empties the value.
+VISIBLE = r"[^\s\x00-\x1f\x7f\u0085]"
+
+
+def _integral_float(value: Any) -> Any:
+    """JSON Schema counts 30.0 as an integer; so do we. Booleans stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+ExpiryDays = Annotated[StrictInt, Ge(1), Le(3650), BeforeValidator(_integral_float)]
 
 __all__ = [
     "ApiKeyCreate",
@@ -36,7 +61,7 @@ class WorkspaceRead(BaseModel):
 class WorkspaceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: str = Field(min_length=1, max_length=200, pattern=VISIBLE)
 
 
 ScopeName = Literal[
@@ -47,9 +72,9 @@ ScopeName = Literal[
 class _KeyCreateBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S", examples=["crm-sync"])
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
-    rate_limit_per_second: float | None = Field(
+    name: str = Field(min_length=1, max_length=200, pattern=VISIBLE, examples=["crm-sync"])
+    expires_in_days: ExpiryDays | None = None
+    rate_limit_per_second: StrictFloat | None = Field(
         default=None, gt=0, le=1_000_000, description="Overrides the server's default per key."
     )
 

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from coreo.auth.dependencies import authenticate_token
 from coreo.auth.service import Principal
 from coreo.db import utcnow
+from coreo.ingest import plans
 from coreo.ingest import service as ingest_service
 from coreo.ingest.normalize import NormaliseOptions
 from coreo.ingest.service import IngestResult
@@ -196,6 +197,9 @@ def _ingest(
     _refuse_when_behind(state)
     received_at = utcnow()
     with state.database.transaction(workspace_id=principal.workspace_id) as session:
+        plan = plans.compiled_plan(
+            session=session, workspace_id=principal.workspace_id, key_id=principal.key_id
+        )
         result = ingest_service.ingest_messages(
             session=session,
             log=state.event_log,
@@ -207,6 +211,8 @@ def _ingest(
             forced_type=forced_type,
             batch_defaults=defaults,
             max_message_bytes=settings.ingest_max_message_bytes,
+            key_id=principal.key_id,
+            plan=plan,
         )
     counter = state.metrics.ingested
     counter.labels("accepted").inc(len(result.accepted))

@@ -26,6 +26,7 @@ from coreo.eventlog.base import EventLog, NewRecord
 from coreo.eventlog.sql import SqlEventLog
 from coreo.ingest.models import DeadLetter
 from coreo.ingest.normalize import NormaliseOptions, identity_key
+from coreo.ingest.plans import compiled_plan
 from coreo.ingest.service import ingest_messages
 from coreo.ingest.spec import MAX_MESSAGE_BYTES
 
@@ -147,7 +148,13 @@ def _replay_one(
     max_message_bytes: int,
 ) -> str | None:
     """Run one letter again from its stage; return why it failed again, or None."""
-    if letter.stage == "validation":
+    if letter.stage in ("validation", "tracking_plan"):
+        # Through ingestion again, checked against the source's current plan.
+        plan = (
+            compiled_plan(session=session, workspace_id=workspace_id, key_id=letter.key_id)
+            if letter.key_id
+            else None
+        )
         with session.begin_nested() as savepoint:
             result = ingest_messages(
                 session=session,
@@ -158,6 +165,8 @@ def _replay_one(
                 options=options,
                 dedupe_window=dedupe_window,
                 max_message_bytes=max_message_bytes,
+                key_id=letter.key_id,
+                plan=plan,
             )
             if result.rejected:
                 savepoint.rollback()  # no second dead letter for the same event

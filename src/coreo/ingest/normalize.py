@@ -51,7 +51,11 @@ class NormaliseOptions:
 
 
 def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+00:03 has no UTC equivalent: keep it
+        return value.isoformat(timespec="milliseconds")
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def normalise_email(value: str) -> str:

@@ -23,6 +23,7 @@ from coreo.eventlog.sql import SqlEventLog
 from coreo.ids import new_id
 from coreo.ingest.models import DeadLetter, SeenMessage
 from coreo.ingest.normalize import NormaliseOptions, identity_key, normalise
+from coreo.ingest.plans import CompiledPlan, record_violation
 from coreo.ingest.spec import MAX_MESSAGE_BYTES, MESSAGE_ADAPTER
 
 __all__ = [
@@ -79,6 +80,7 @@ def dead_letter(
     payload: Any,
     received_at: datetime,
     now: datetime,
+    key_id: str | None = None,
 ) -> str:
     """Store a failed message with its reason; return the dead letter's id."""
     message = payload if isinstance(payload, dict) else {}
@@ -93,6 +95,7 @@ def dead_letter(
             event_type=str(message.get("type"))[:20] if message.get("type") else None,
             event_name=str(message.get("event"))[:200] if message.get("event") else None,
             message_id=str(message.get("messageId"))[:100] if message.get("messageId") else None,
+            key_id=key_id,
             payload=text,
             received_at=received_at,
             created_at=now,
@@ -184,6 +187,8 @@ def ingest_messages(
     forced_type: str | None = None,
     batch_defaults: dict[str, Any] | None = None,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
+    key_id: str | None = None,
+    plan: CompiledPlan | None = None,
 ) -> IngestResult:
     """Accept what is valid, dead-letter what is not, and append the new messages to the log.
 
@@ -209,11 +214,39 @@ def ingest_messages(
                 payload=message,
                 received_at=received_at,
                 now=received_at,
+                key_id=key_id,
             )
             result.rejected.append(Rejection(index, reason, dead_id))
             continue
         sent_at = _parse_time(message.get("sentAt")) or batch_sent_at
         normalise(message, received_at=received_at, sent_at=sent_at, options=options)
+        if plan is not None:
+            complaints = plan.check(message)
+            if complaints:
+                blocked = plan.mode == "block"
+                record_violation(
+                    session,
+                    workspace_id=workspace_id,
+                    plan=plan,
+                    message=message,
+                    errors=complaints,
+                    blocked=blocked,
+                    now=received_at,
+                )
+                if blocked:
+                    reason = "tracking plan: " + "; ".join(complaints)
+                    dead_id = dead_letter(
+                        session,
+                        workspace_id=workspace_id,
+                        stage="tracking_plan",
+                        reason=reason,
+                        payload=message,
+                        received_at=received_at,
+                        now=received_at,
+                        key_id=key_id,
+                    )
+                    result.rejected.append(Rejection(index, reason, dead_id))
+                    continue
         message_id = str(message["messageId"])
         if message_id in first_index:  # repeated inside one request
             result.duplicates.append(Accepted(index, message_id))
