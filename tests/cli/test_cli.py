@@ -86,6 +86,7 @@ COMMANDS = [
     ["dlq", "show"],
     ["dlq", "replay"],
     ["dlq", "purge"],
+    ["events", "export"],
     ["sim", "generate"],
     ["sim", "replay"],
     ["sim", "scenario"],

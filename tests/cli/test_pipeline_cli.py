@@ -68,6 +68,9 @@ def test_worker_processes_and_stops_on_sigterm_and_dlq_commands(tmp_path: Path) 
     assert process.returncode == 0, err
     assert "Stopped after 2 events" in out
 
+    exported = coreo(home, "events", "export", "--out", str(tmp_path / "events.parquet"))
+    assert exported.returncode == 0 and "Exported 2 events" in exported.stdout
+
     replay = coreo(home, "dlq", "replay")
     assert replay.returncode == 1 and "1 failed again" in replay.stdout
     purge = coreo(home, "dlq", "purge", "--status", "open")

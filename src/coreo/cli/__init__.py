@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from coreo import __version__
 from coreo.cli._common import err_console
 from coreo.cli.admin import audit_app, config_app, init, keys_app, migrate, workspace_app
-from coreo.cli.pipeline import dlq_app, worker
+from coreo.cli.pipeline import dlq_app, events_app, worker
 from coreo.cli.server import demo, serve
 from coreo.cli.sim import sim_app
 from coreo.errors import CoreoError
@@ -54,6 +54,7 @@ app.add_typer(workspace_app, name="workspace")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(events_app, name="events")
 app.add_typer(sim_app, name="sim")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -15,13 +16,14 @@ from rich.table import Table
 from coreo.cli._common import cli_actor, console, load_settings, open_database, workspace_by_slug
 from coreo.errors import InvalidInputError
 from coreo.eventlog import build_event_log
+from coreo.history import service as history_service
 from coreo.ingest import dlq
 from coreo.ingest.normalize import NormaliseOptions
 from coreo.observability.logs import configure_logging
 from coreo.runtime.pipeline import default_stages
 from coreo.runtime.worker import Worker
 
-__all__ = ["dlq_app", "worker"]
+__all__ = ["dlq_app", "events_app", "worker"]
 
 WorkspaceOption = Annotated[str, typer.Option("--workspace", "-w", help="Workspace name (slug).")]
 
@@ -185,3 +187,32 @@ def dlq_purge(
             before=before,
         )
     console.print(f"Purged {count} dead letter(s).")
+
+
+events_app = typer.Typer(help="The event history.", no_args_is_help=True)
+
+
+@events_app.command("export")
+def events_export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write.")],
+    workspace: WorkspaceOption = "default",
+    since: Annotated[
+        datetime | None, typer.Option(help="Only events at or after (ISO date or date-time, UTC).")
+    ] = None,
+    until: Annotated[datetime | None, typer.Option(help="Only events before.")] = None,
+) -> None:
+    """Export a workspace's processed events to Parquet (for DuckDB, Spark, pandas).
+
+    Example: coreo events export --workspace default --out events.parquet --since 2025-01-01
+    """
+    database = open_database(load_settings())
+    with database.transaction(write=False) as session:
+        ws = workspace_by_slug(session, workspace)
+        count = history_service.export_parquet(
+            session=session,
+            workspace_id=ws.id,
+            path=out,
+            since=since.replace(tzinfo=UTC) if since and since.tzinfo is None else since,
+            until=until.replace(tzinfo=UTC) if until and until.tzinfo is None else until,
+        )
+    console.print(f"Exported {count:,} events to {out}.")
