@@ -201,22 +201,26 @@ def ingest_messages(
     result = IngestResult()
     ready: list[tuple[int, dict[str, Any]]] = []
     first_index: dict[str, int] = {}
+
+    def reject(index: int, stage: str, reason: str, message: Any) -> None:
+        dead_id = dead_letter(
+            session,
+            workspace_id=workspace_id,
+            stage=stage,
+            reason=reason,
+            payload=message,
+            received_at=received_at,
+            now=received_at,
+            key_id=key_id,
+        )
+        result.rejected.append(Rejection(index, reason, dead_id))
+
     for index, message in enumerate(messages):
         if isinstance(message, dict):
             _merge_batch_defaults(message, defaults)
         reason = _check(message, forced_type, max_message_bytes)
         if reason is not None:
-            dead_id = dead_letter(
-                session,
-                workspace_id=workspace_id,
-                stage="validation",
-                reason=reason,
-                payload=message,
-                received_at=received_at,
-                now=received_at,
-                key_id=key_id,
-            )
-            result.rejected.append(Rejection(index, reason, dead_id))
+            reject(index, "validation", reason, message)
             continue
         sent_at = _parse_time(message.get("sentAt")) or batch_sent_at
         normalise(message, received_at=received_at, sent_at=sent_at, options=options)
@@ -234,18 +238,9 @@ def ingest_messages(
                     now=received_at,
                 )
                 if blocked:
-                    reason = "tracking plan: " + "; ".join(complaints)
-                    dead_id = dead_letter(
-                        session,
-                        workspace_id=workspace_id,
-                        stage="tracking_plan",
-                        reason=reason,
-                        payload=message,
-                        received_at=received_at,
-                        now=received_at,
-                        key_id=key_id,
+                    reject(
+                        index, "tracking_plan", "tracking plan: " + "; ".join(complaints), message
                     )
-                    result.rejected.append(Rejection(index, reason, dead_id))
                     continue
         message_id = str(message["messageId"])
         if message_id in first_index:  # repeated inside one request
