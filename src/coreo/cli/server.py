@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import httpx2
@@ -201,8 +204,24 @@ def _self_check(base: str, keys: DemoKeys) -> list[tuple[str, str, bool]]:
     return rows
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _own_command() -> str:
+    """How to run `coreo` again from here (the venv's script when not on PATH)."""
+    script = Path(sys.argv[0])
+    if script.name != "coreo":
+        return "coreo"
+    if shutil.which("coreo") == str(script.resolve()):
+        return "coreo"
+    try:
+        return str(script.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
 def _print_demo(
-    settings: Settings,
     database: Database,
     base: str,
     keys: DemoKeys,
@@ -214,27 +233,39 @@ def _print_demo(
         table.add_row(what, outcome, "[green]ok[/]" if passed else "[red]FAILED[/]")
     console.print(table)
     admin, write = keys.admin.token, keys.write.token
+    bearer = f"-H 'Authorization: Bearer {admin}'"
+    coreo = _own_command()
     lines = [
         f"API         {base}   interactive docs: {base}/docs",
         f"Store       {database.display_url}",
         f"Workspace   {DEMO_WORKSPACE}",
         f"Admin key   {admin}",
         f"Write key   {write}",
+        "The keys are new for this run (earlier demo keys were revoked); only their hashes",
+        "are stored.",
         "",
-        "Try:",
-        f"  curl -s -H 'Authorization: Bearer {admin}' {base}/v1/whoami",
+        "What the demo loaded: Alpenmarkt, a simulated Swiss retailer with "
+        f"{world.counts['persons']:,} customers",
+        f"over 90 days. Its {world.counts['events']:,} events were sent to /v1/batch like an "
+        "SDK would, and the",
+        "worker processed them into the event history of the workspace above. The simulator's",
+        f"files are in {world.out}: ERP/POS/newsletter exports, service transcripts, and in",
+        "truth/ the real identities, churn and labels (never ingested). See docs/simulator.md.",
+        "",
+        "Try the API:",
+        f"  curl -s {bearer} {base}/v1/whoami",
         f"  curl -s -u '{write}:' {base}/v1/whoami",
-        f"  curl -s -H 'Authorization: Bearer {admin}' {base}/v1/audit",
-        f"  curl -s {base}/metrics | grep coreo_http",
-        "",
-        f"Simulated   {world.counts['persons']:,} customers of Alpenmarkt over 90 days: "
-        f"{world.counts['events']:,} events (replayed into the demo workspace), ERP/POS/"
-        f"newsletter exports and ground truth in {world.out}",
         f"  curl -s -u '{write}:' -H 'Content-Type: application/json' {base}/v1/track "
         """-d '{"userId":"u1","event":"Order Completed","properties":{"revenue":42}}'""",
+        f"  curl -s {bearer} {base}/v1/dead-letters        # events that failed, with reasons",
+        f"  curl -s {bearer} {base}/v1/audit               # every admin action, hash-chained",
+        f"  curl -s {base}/metrics | grep coreo_stage      # the pipeline's metrics",
         "",
-        "The keys are new for this run (earlier demo keys were revoked) and are stored only",
-        "as hashes. Every admin action is in the audit chain; `coreo audit verify` checks it.",
+        "Look at the data (in another terminal, from this directory):",
+        f"  {coreo} events export --workspace {DEMO_WORKSPACE} --out demo-events.parquet",
+        f"  {coreo} dlq list --workspace {DEMO_WORKSPACE}",
+        f"  {coreo} audit verify",
+        "More: README.md and docs/ (api.md, cli.md, simulator.md).",
     ]
     console.rule("[bold]Coreo demo is running")
     for line in lines:
@@ -281,12 +312,13 @@ def demo(
     try:
         checks = _self_check(base, keys)
         checks.append(_replay_world(base, keys, world, database))
-        _print_demo(settings, database, base, keys, checks, world)
+        _print_demo(database, base, keys, checks, world)
         if not all(passed for _, _, passed in checks):
             raise CoreoError("the demo self-check failed; see the table above")
         if exit_after_check:
             return
         console.print("Serving until Ctrl+C.")
+        signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly when a supervisor asks too
         while thread.is_alive():
             thread.join(timeout=0.5)
     except KeyboardInterrupt:
