@@ -11,7 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +26,15 @@ from coreo.app import create_app
 from coreo.auth import service as auth_service
 from coreo.config import Settings, get_settings
 from coreo.db import Base, Database
+from coreo.errors import ServiceUnavailableError
+from coreo.eventlog.nats import NatsEventLog
 
 REQUIRE_SERVICES = os.environ.get("COREO_REQUIRE_SERVICES") == "1"
 POSTGRES_ADMIN_URL = os.environ.get(
     "COREO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("COREO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+NATS_URL = os.environ.get("COREO_TEST_NATS_URL", "nats://127.0.0.1:4222")
 
 
 def service_unavailable(service: str, reason: object) -> None:
@@ -180,3 +183,29 @@ def make_tenant(database: Database) -> Callable[[str], Tenant]:
 @pytest.fixture
 def tenant(make_tenant: Callable[[str], Tenant]) -> Tenant:
     return make_tenant("acme")
+
+
+# -- NATS ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_nats_log() -> Iterator[Callable[[int], NatsEventLog]]:
+    """Build NATS event logs under names of their own; their streams go when the test ends."""
+    logs: list[NatsEventLog] = []
+
+    def make(partitions: int) -> NatsEventLog:
+        log = NatsEventLog(
+            NATS_URL, partitions, name=f"T{uuid.uuid4().hex[:12].upper()}", timeout=3
+        )
+        logs.append(log)
+        try:
+            log.ping()
+        except ServiceUnavailableError as error:
+            service_unavailable("nats", error)
+        return log
+
+    yield make
+    for log in logs:
+        with suppress(ServiceUnavailableError):
+            log.delete_all()
+        log.close()

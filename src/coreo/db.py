@@ -18,6 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import JSON, DateTime, Engine, ForeignKey, String, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -41,6 +42,7 @@ __all__ = [
     "JSONValue",
     "UTCDateTime",
     "WorkspaceScoped",
+    "conflict_insert",
     "utcnow",
 ]
 
@@ -70,6 +72,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def conflict_insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into ``table`` with the dialect's ``ON CONFLICT`` clauses available
+    (``on_conflict_do_nothing``/``on_conflict_do_update``; SQLite and PostgreSQL agree)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 class Base(DeclarativeBase):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +16,11 @@ from coreo.auth import service as auth_service
 from coreo.db import Database
 from coreo.errors import ServiceUnavailableError
 from coreo.eventlog.base import EventLog, NewRecord, partition_for
-from coreo.eventlog.nats import NatsEventLog
 from coreo.eventlog.sql import SqlEventLog
-from tests.conftest import service_unavailable, truncate_all
+from tests.conftest import truncate_all
 
 PARTITIONS = 4
 GOLDEN = [4, 5, 2]
-
-
-NATS_URL = os.environ.get("COREO_TEST_NATS_URL", "nats://127.0.0.1:4222")
 
 
 @dataclass(frozen=True)
@@ -45,16 +39,7 @@ class Backend:
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """Every event-log backend, each with a workspace its records belong to."""
     if request.param == "nats":
-        name = f"T{uuid.uuid4().hex[:12].upper()}"
-        nats_log = NatsEventLog(NATS_URL, PARTITIONS, name=name, timeout=3)
-        try:
-            nats_log.ping()
-        except ServiceUnavailableError as error:
-            nats_log.close()
-            service_unavailable("nats", error)
-        yield Backend(nats_log, "ws_nats_contract")
-        nats_log.delete_all()
-        nats_log.close()
+        yield Backend(request.getfixturevalue("make_nats_log")(PARTITIONS), "ws_nats_contract")
         return
     if request.param == "sqlite":
         path = tmp_path / "coreo.db"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,39 +10,27 @@ from pydantic import SecretStr
 
 from coreo.config import Settings
 from coreo.db import Database
-from coreo.errors import ServiceUnavailableError
 from coreo.eventlog import build_event_log
 from coreo.eventlog.nats import NatsEventLog
 from coreo.runtime.pipeline import default_stages
 from coreo.runtime.worker import Worker
-from tests.conftest import Tenant, service_unavailable
+from tests.conftest import NATS_URL, Tenant
 from tests.ingest.conftest import stored_events
 
-NATS_URL = os.environ.get("COREO_TEST_NATS_URL", "nats://127.0.0.1:4222")
 pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-def nats_settings(settings: Settings) -> Iterator[Settings]:
-    configured = settings.model_copy(
+def nats_settings(settings: Settings, make_nats_log: Callable[[int], NatsEventLog]) -> Settings:
+    log = make_nats_log(settings.event_log_partitions)  # checks NATS, removed afterwards
+    return settings.model_copy(
         update={
             "event_log": "nats",
             "nats_url": SecretStr(NATS_URL),
-            "nats_stream": f"T{uuid.uuid4().hex[:12].upper()}",
+            "nats_stream": log.name,
             "worker_enabled": False,
         }
     )
-    probe = NatsEventLog(NATS_URL, 1, name=configured.nats_stream, timeout=3)
-    try:
-        probe.ping()
-    except ServiceUnavailableError as error:
-        probe.close()
-        service_unavailable("nats", error)
-    yield configured
-    cleanup = NatsEventLog(NATS_URL, configured.event_log_partitions, name=configured.nats_stream)
-    cleanup.delete_all()
-    cleanup.close()
-    probe.close()
 
 
 def test_events_flow_through_jetstream_exactly_once(

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Query
 
 from coreo.audit import service as audit_service
 from coreo.audit.schemas import AuditBreak, AuditEntryRead, AuditPage, AuditVerification
-from coreo.auth.dependencies import require_scope
-from coreo.auth.service import Principal
-from coreo.web.dependencies import workspace_session
+from coreo.web.dependencies import AdminKey, CallerSession
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-
-AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
-CallerSession = Annotated[Session, Depends(workspace_session, scope="function")]
 
 
 @router.get("", response_model=AuditPage, summary="Read the workspace's audit trail")

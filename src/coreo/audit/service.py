@@ -16,11 +16,10 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from coreo.audit.models import AuditChain, AuditEntry
-from coreo.db import utcnow
+from coreo.db import conflict_insert, utcnow
 from coreo.errors import InvalidInputError
 
 __all__ = [
@@ -72,10 +71,8 @@ def entry_hash(
 
 def _lock_chain_head(session: Session, chain: str) -> AuditChain:
     """Return the chain head, locked for this transaction (created when missing)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        insert(AuditChain)
+        conflict_insert(session, AuditChain)
         .values(chain=chain, last_seq=0, last_hash=GENESIS_HASH)
         .on_conflict_do_nothing(index_elements=["chain"])
     )

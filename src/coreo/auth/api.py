@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from coreo.auth import service as auth_service
-from coreo.auth.dependencies import KeyCache, get_principal, require_scope
+from coreo.auth.dependencies import KeyCache, get_principal
 from coreo.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -22,15 +22,13 @@ from coreo.auth.schemas import (
 )
 from coreo.auth.service import KeyKind, Principal
 from coreo.errors import NotFoundError
-from coreo.web.dependencies import require_json_body, workspace_session
+from coreo.web.dependencies import AdminKey, CallerSession, require_json_body
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["auth"], dependencies=[Depends(require_json_body)])
 
-CallerSession = Annotated[Session, Depends(workspace_session, scope="function")]
 AnyKey = Annotated[Principal, Depends(get_principal)]
-AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
 
 
 def _current_workspace(session: Session, principal: Principal) -> WorkspaceRead:

@@ -13,11 +13,10 @@ from contextlib import contextmanager
 from typing import cast
 
 from sqlalchemy import Table, case, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from coreo.db import Database, utcnow
+from coreo.db import Database, conflict_insert, utcnow
 from coreo.errors import ServiceUnavailableError
 from coreo.eventlog.base import EventLog, NewRecord, Record
 from coreo.eventlog.models import LogConsumer, LogHead, LogRecord
@@ -33,10 +32,6 @@ class SqlEventLog(EventLog):
     def __init__(self, database: Database, partitions: int) -> None:
         super().__init__(partitions)
         self.database = database
-
-    def _insert(self, session: Session):  # type: ignore[no-untyped-def]
-        dialect = session.get_bind().dialect.name
-        return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
     @contextmanager
     def _session(self, session: Session | None, *, write: bool) -> Iterator[Session]:
@@ -77,7 +72,7 @@ class SqlEventLog(EventLog):
         missing = [p for p in partitions if p not in reserved]
         if missing:
             connection.execute(
-                self._insert(session)(_HEADS)
+                conflict_insert(session, _HEADS)
                 .values([{"partition_no": p, "last_offset": 0} for p in missing])
                 .on_conflict_do_nothing(index_elements=["partition_no"])
             )
@@ -150,7 +145,7 @@ class SqlEventLog(EventLog):
             )
             if lock:
                 s.execute(
-                    self._insert(s)(_CONSUMERS)
+                    conflict_insert(s, _CONSUMERS)
                     .values(
                         consumer_group=group,
                         partition_no=partition,
@@ -167,7 +162,7 @@ class SqlEventLog(EventLog):
         self, group: str, partition: int, offset: int, *, session: Session | None = None
     ) -> None:
         with self._session(session, write=True) as s:
-            statement = self._insert(s)(_CONSUMERS).values(
+            statement = conflict_insert(s, _CONSUMERS).values(
                 consumer_group=group, partition_no=partition, log_offset=offset, updated_at=utcnow()
             )
             newer = statement.excluded.log_offset > _CONSUMERS.c.log_offset

@@ -8,9 +8,9 @@ from typing import cast
 
 import orjson
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from coreo.db import conflict_insert
 from coreo.history.models import EventRecord
 from coreo.runtime.worker import Event
 
@@ -22,7 +22,7 @@ _EVENTS = cast(Table, EventRecord.__table__)
 def _time(value: object) -> datetime:
     if not isinstance(value, str):
         raise ValueError("the event has no timestamp")
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return datetime.fromisoformat(value)
 
 
 class HistoryStage:
@@ -47,9 +47,9 @@ class HistoryStage:
                     "payload": orjson.dumps(m).decode(),
                 }
             )
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(
-            insert(_EVENTS).on_conflict_do_nothing(index_elements=["workspace_id", "message_id"]),
+            conflict_insert(session, _EVENTS).on_conflict_do_nothing(
+                index_elements=["workspace_id", "message_id"]
+            ),
             rows,
         )

@@ -7,10 +7,7 @@ from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.orm import Session
 
-from coreo.auth.dependencies import require_scope
-from coreo.auth.service import Principal
 from coreo.ingest import dlq
 from coreo.ingest.normalize import NormaliseOptions
 from coreo.ingest.schemas import (
@@ -22,16 +19,13 @@ from coreo.ingest.schemas import (
     ReplayRequest,
     ReplayResult,
 )
-from coreo.web.dependencies import require_json_body, workspace_session
+from coreo.web.dependencies import AdminKey, CallerSession, require_json_body
 from coreo.web.problems import ProblemError
 from coreo.web.state import runtime
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
-
-AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
-CallerSession = Annotated[Session, Depends(workspace_session, scope="function")]
 
 
 @router.get("", response_model=DeadLetterPage, summary="List dead letters, oldest first")

@@ -132,7 +132,7 @@ def normalise(
     message["receivedAt"] = _iso(received_at)
     sent = message.get("timestamp") or message.get("originalTimestamp")
     if isinstance(sent, str):
-        original = datetime.fromisoformat(sent.replace("Z", "+00:00"))
+        original = datetime.fromisoformat(sent)
         message["originalTimestamp"] = sent
         when = original
         if sent_at is not None:

@@ -9,7 +9,6 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from coreo.auth import service as auth_service
-from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.ingest import plans
 from coreo.ingest.schemas import (
@@ -20,14 +19,12 @@ from coreo.ingest.schemas import (
     ViolationCount,
     ViolationSummary,
 )
-from coreo.web.dependencies import require_json_body, workspace_session
+from coreo.web.dependencies import AdminKey, CallerSession, require_json_body
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/tracking-plans", tags=["tracking plans"])
 
-AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
-CallerSession = Annotated[Session, Depends(workspace_session, scope="function")]
 KeyRef = Annotated[str, "A write key's id (key_...) or public prefix (coreo_wk_...)."]
 
 

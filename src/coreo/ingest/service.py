@@ -15,9 +15,9 @@ from typing import Any, cast
 import orjson
 from pydantic import ValidationError
 from sqlalchemy import Table, bindparam, delete, insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from coreo.db import conflict_insert
 from coreo.eventlog.base import EventLog, NewRecord
 from coreo.eventlog.sql import SqlEventLog
 from coreo.ids import new_id
@@ -142,7 +142,7 @@ def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
@@ -158,9 +158,7 @@ def _claim_message_ids(
     """Record ``message_ids`` as seen; return those not seen within ``window`` (new ones)."""
     if not message_ids:
         return set()
-    dialect = session.get_bind().dialect.name
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_(_SEEN)
+    statement = conflict_insert(session, _SEEN)
     claimed = statement.on_conflict_do_update(
         index_elements=["workspace_id", "message_id"],
         set_={"received_at": statement.excluded.received_at},

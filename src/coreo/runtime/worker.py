@@ -42,6 +42,11 @@ class Event:
     message: dict[str, Any]
 
 
+def _received_at(event: Event) -> datetime | None:
+    value = event.message.get("receivedAt")
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
 class Stage(Protocol):
     """One step of the pipeline. It must be idempotent per message id (NATS redelivers)."""
 
@@ -72,6 +77,7 @@ class Worker:
         self.partitions = tuple(partitions if partitions is not None else range(log.partitions))
         self.processed = 0
         self.dead_letters = 0
+        self._cursor: dict[int, int] = {}
         self.metrics = metrics
 
     def _decode(self, record: Record) -> Event | None:
@@ -89,16 +95,22 @@ class Worker:
         return handled
 
     def _process_partition(self, partition: int) -> int:
-        start = self.log.committed(self.group, partition)
+        # Where this worker is: remembered between batches, read from the log only at start.
+        start = self._cursor.get(partition)
+        if start is None:
+            start = self.log.committed(self.group, partition)
         records = self.log.read(partition, start, self.batch_size)
         if not records:
+            self._cursor[partition] = start
             return 0
+        caught_up = len(records) < self.batch_size
         sql_log = self.log if isinstance(self.log, SqlEventLog) else None
         with self.database.transaction() as session:
             if sql_log is not None:  # effectively-once: offset re-read under lock
                 committed = sql_log.committed(self.group, partition, session=session, lock=True)
                 records = [r for r in records if r.offset > committed]
-                if not records:
+                if not records:  # another worker got there first
+                    self._cursor[partition] = committed
                     return 0
             events = []
             for record in records:
@@ -121,21 +133,28 @@ class Worker:
             # At-least-once logs: commit after the transaction; a crash in between means a
             # redelivery, which the idempotent stages (message-id guards) absorb.
             self.log.commit(self.group, partition, records[-1].offset)
+        self._cursor[partition] = records[-1].offset
         self.processed += len(records)
         if self.metrics is not None:
-            self._observe_done(self.metrics, partition, records[-1].offset, events)
+            self._observe_done(self.metrics, partition, records[-1].offset, events, caught_up)
         return len(records)
 
     def _observe_done(
-        self, metrics: PipelineMetrics, partition: int, offset: int, events: list[Event]
+        self,
+        metrics: PipelineMetrics,
+        partition: int,
+        offset: int,
+        events: list[Event],
+        caught_up: bool,
     ) -> None:
         now = utcnow()
         for event in events:
-            received = event.message.get("receivedAt")
-            if isinstance(received, str):
-                at = datetime.fromisoformat(received.replace("Z", "+00:00"))
+            at = _received_at(event)
+            if at is not None:
                 metrics.end_to_end.observe(max(0.0, (now - at).total_seconds()))
-        metrics.lag.labels(str(partition)).set(max(0, self.log.end_offset(partition) - offset))
+        # A short read means the partition was drained: no need to ask the log for its end.
+        lag = 0 if caught_up else max(0, self.log.end_offset(partition) - offset)
+        metrics.lag.labels(str(partition)).set(lag)
 
     def _run_stage(self, session: Session, stage: Stage, events: list[Event]) -> list[Event]:
         if not events:
@@ -161,19 +180,15 @@ class Worker:
         payload: Any = (
             item.message if isinstance(item, Event) else item.payload.decode("utf-8", "replace")
         )
-        received = utcnow()
-        if isinstance(item, Event):
-            received_text = item.message.get("receivedAt")
-            if isinstance(received_text, str):
-                received = datetime.fromisoformat(received_text.replace("Z", "+00:00"))
+        now = utcnow()
         dead_letter(
             session,
             workspace_id=item.workspace_id,
             stage=stage,
             reason=reason,
             payload=payload,
-            received_at=received,
-            now=utcnow(),
+            received_at=(_received_at(item) if isinstance(item, Event) else None) or now,
+            now=now,
         )
         self.dead_letters += 1
 

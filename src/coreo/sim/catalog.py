@@ -15,7 +15,6 @@ class Category:
     names: dict[str, str]  # language -> display name
     price_range: tuple[float, float]  # CHF, log-uniform
     nouns: tuple[str, ...]
-    seasonal_peak: int  # day of year with the highest demand (0: none)
 
 
 CATEGORIES: tuple[Category, ...] = (
@@ -24,56 +23,48 @@ CATEGORIES: tuple[Category, ...] = (
         {"de": "Outdoor", "fr": "Plein air", "it": "Outdoor", "en": "Outdoor"},
         (19.0, 480.0),
         ("Trekking-Rucksack", "Wanderschuh", "Zelt", "Schlafsack", "Regenjacke", "Stirnlampe"),
-        170,
     ),
     Category(
         "winter",
         {"de": "Wintersport", "fr": "Sports d'hiver", "it": "Sport invernali", "en": "Winter"},
         (29.0, 890.0),
         ("Skihelm", "Skibrille", "Tourenski", "Daunenjacke", "Schneeschuh", "Skihandschuh"),
-        345,
     ),
     Category(
         "home",
         {"de": "Wohnen", "fr": "Maison", "it": "Casa", "en": "Home"},
         (9.9, 650.0),
         ("Kissen", "Stehlampe", "Wolldecke", "Teppich", "Vase", "Bettwäsche"),
-        0,
     ),
     Category(
         "kitchen",
         {"de": "Küche", "fr": "Cuisine", "it": "Cucina", "en": "Kitchen"},
         (7.5, 420.0),
         ("Fonduecaquelon", "Raclette-Ofen", "Bratpfanne", "Messerset", "Kaffeemaschine"),
-        340,
     ),
     Category(
         "electronics",
         {"de": "Elektronik", "fr": "Électronique", "it": "Elettronica", "en": "Electronics"},
         (15.0, 1490.0),
         ("Kopfhörer", "Bluetooth-Lautsprecher", "Smartwatch", "Powerbank", "E-Reader"),
-        330,
     ),
     Category(
         "fashion",
         {"de": "Mode", "fr": "Mode", "it": "Moda", "en": "Fashion"},
         (12.0, 320.0),
         ("Pullover", "Jeans", "Sneaker", "Hemd", "Mütze", "Schal", "Jacke"),
-        100,
     ),
     Category(
         "kids",
         {"de": "Kinder", "fr": "Enfants", "it": "Bambini", "en": "Kids"},
         (6.9, 260.0),
         ("Plüschtier", "Kindervelo", "Bauklötze", "Puzzle", "Schulrucksack"),
-        345,
     ),
     Category(
         "garden",
         {"de": "Garten", "fr": "Jardin", "it": "Giardino", "en": "Garden"},
         (8.5, 980.0),
         ("Gartenschlauch", "Rasenmäher", "Pflanzkübel", "Grill", "Liegestuhl"),
-        130,
     ),
 )
 
@@ -118,9 +109,6 @@ class Catalog:
 
     def pick(self, rng: random.Random) -> Product:
         return rng.choices(self.products, cum_weights=self._cum)[0]
-
-    def pick_in(self, rng: random.Random, category: str) -> Product:
-        return rng.choice(self.by_category[category])
 
 
 def build_catalog(seed: int, size: int) -> Catalog:

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 __all__ = [
+    "SECOND",
     "Clock",
     "Device",
     "EventSink",
@@ -23,6 +24,7 @@ __all__ = [
 ]
 
 DAY_MS = 86_400_000
+SECOND = 1 / 86_400  # one second in simulation time (days)
 APP_NAME = "Alpenmarkt"
 SITE = "https://www.alpenmarkt.ch"
 
@@ -177,13 +179,11 @@ class Messages:
         self.rng = rng
         self.clock = clock
         self.sink = sink
-        self.count = 0
 
     def _emit(self, t: float, message: dict[str, Any]) -> None:
         ms = self.clock.ms(t)
         message["messageId"] = new_id(self.rng)
         message["timestamp"] = self.clock.iso_ms(ms)
-        self.count += 1
         self.sink(ms, message)
 
     @staticmethod

@@ -14,15 +14,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from coreo.sim import people
-from coreo.sim.events import Messages, make_device
+from coreo.sim.events import SECOND, Messages, make_device
 from coreo.sim.world import Outputs, Person, World
 
 __all__ = ["fraud_rings", "simulate_ring"]
 
 _DOMAINS = ("mailbox-now.net", "quickmail.top", "inboxfast.io", "gmail.com", "outlook.com")
 _COUNTRIES = ("NG", "RO", "BR", "UA", "VN", "US", "GB")
-_SECOND = 1 / 86_400
-_MINUTE = 60 * _SECOND
+_MINUTE = 60 * SECOND
 
 
 def fraud_rings(world: World) -> Iterator[tuple[int, int]]:
@@ -78,7 +77,7 @@ def simulate_ring(world: World, number: int, size: int, outputs: Outputs) -> Non
             },
         }
         messages.identify(t, device, user_id, traits | {"createdAt": world.clock.iso(t)})
-        messages.track(t + _SECOND, device, user_id, "Signed Up", {"method": "email"})
+        messages.track(t + SECOND, device, user_id, "Signed Up", {"method": "email"})
         # Impossible travel: the same account from a Swiss connection minutes later.
         if rng.random() < 0.5:
             swiss = device.context | {"ip": people.swiss_ip(rng)}

@@ -108,8 +108,9 @@ class _FileOutputs:
             self.persons_path.open("w", newline="", encoding="utf-8")
         )
         self.persons: csv.DictWriter[str] | None = None
+        # Rows written directly; the sorted files are counted when they are written out.
         self.counts: dict[str, int] = dict.fromkeys(
-            ("events", "pos", "erp", "newsletter", "contacts", "persons", "identifiers"), 0
+            ("erp", "newsletter", "persons", "identifiers"), 0
         )
 
     def event(self, ms: int, message: dict[str, Any]) -> None:

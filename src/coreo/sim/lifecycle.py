@@ -16,6 +16,7 @@ from typing import Any
 
 from coreo.sim import conversations, people
 from coreo.sim.agents import resolve_contact
+from coreo.sim.events import SECOND as _SECOND
 from coreo.sim.events import Device, Messages, new_id
 from coreo.sim.world import Outputs, Person, World, poisson
 
@@ -66,7 +67,6 @@ _PLEASANT = frozenset({"product_question", "store_opening_hours", "stock_availab
 _SEARCHES = ("rucksack", "winterjacke", "raclette", "kopfhörer", "velo", "grill", "zelt", "lampe")
 _PAYMENTS = ("card", "twint", "postfinance", "invoice", "paypal")
 _STORE_PAYMENTS = ("card", "twint", "cash")
-_SECOND = 1 / 86_400
 _SUBJECTS: dict[str, tuple[str, ...]] = {
     "de": (
         "Neu eingetroffen: Ihre Herbst-Favoriten",
@@ -123,7 +123,6 @@ class Life:
         self.unit = unit
         self.orders = orders
         self.offer_until = -1.0
-        self.subscribed = person.consent.get("marketing_email", False)
         self.pending: list[tuple[float, str, int, dict[str, Any]]] = []  # contacts to happen
         self.esp_context: dict[str, Any] = {
             "library": {"name": "alpenmail-connector", "version": "2.3.0"},
@@ -446,7 +445,7 @@ class Life:
         for t, channel, campaign in world.campaigns.get(week, ()):
             if t < p.acquired or t >= world.horizon_end:
                 continue
-            if channel == "email" and self.subscribed:
+            if channel == "email" and p.consent.get("marketing_email"):
                 self._email(t, campaign)
             elif channel == "push" and p.consent.get("marketing_push"):
                 self._push(t, campaign)
@@ -524,7 +523,6 @@ class Life:
         chance = self.world.scenario.consent.opt_out_per_email * fatigue * (1.5 - p.engagement)
         if rng.random() < min(1.0, chance / open_chance):
             left = opened + rng.uniform(10, 300) * _SECOND
-            self.subscribed = False
             p.unsubscribed = left
             p.consent["marketing_email"] = False
             send(left, "Unsubscribed")

@@ -18,11 +18,10 @@ from pathlib import Path
 import httpx2
 
 from coreo.errors import InvalidInputError, ServiceUnavailableError
+from coreo.ingest.spec import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
 
-__all__ = ["ReplayReport", "parse_rate", "read_events", "replay"]
+__all__ = ["MAX_BATCH_BYTES", "ReplayReport", "parse_rate", "read_events", "replay"]
 
-MAX_BATCH_BYTES = 500 * 1024
-MAX_MESSAGE_BYTES = 32 * 1024
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*s)?\s*$")
 
 

@@ -232,7 +232,7 @@ class World:
                 store,
             )
         weeks = math.ceil(self.horizon_end / 7) + 1
-        self._season_by_week = tuple(self._season(week * 7 + 3.5) for week in range(weeks))
+        self._season_by_week = tuple(self.season(week * 7 + 3.5) for week in range(weeks))
 
     def _campaign_calendar(self) -> dict[int, list[tuple[float, str, str]]]:
         """Campaign sends by week: (day, channel, campaign id). Same for every customer."""
@@ -257,9 +257,6 @@ class World:
         return self._season_by_week[min(week, len(self._season_by_week) - 1)]
 
     def season(self, t: float) -> float:
-        return self._season(t)
-
-    def _season(self, t: float) -> float:
         """Demand multiplier on day ``t``: yearly cycle peaking in late November."""
         day_of_year = (self._start_day_of_year + t) % 365.25
         amplitude = self.scenario.acquisition.seasonality

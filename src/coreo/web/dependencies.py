@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from coreo.auth.dependencies import get_principal
+from coreo.auth.dependencies import get_principal, require_scope
 from coreo.auth.service import Principal
 from coreo.web.problems import ProblemError
 from coreo.web.state import runtime
 
-__all__ = ["require_json_body", "workspace_session"]
+__all__ = ["AdminKey", "CallerSession", "require_json_body", "workspace_session"]
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -49,3 +50,8 @@ def workspace_session(
         workspace_id=principal.workspace_id, write=request.method not in _READ_METHODS
     ) as session:
         yield session
+
+
+# Route parameters shared by the domain routers.
+AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
+CallerSession = Annotated[Session, Depends(workspace_session, scope="function")]
