@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import negative_data_rejection
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from coreo.app import create_app
 from coreo.auth import service as auth_service
@@ -30,6 +30,9 @@ _ADMIN: dict[str, str] = {}
 # must still never cause a 5xx, and valid input must still be accepted.
 _LENIENT = [negative_data_rejection]
 _LENIENT_PATHS = {f"/v1/{call}" for call in (*MESSAGE_TYPES, "batch", "import")}
+# An uploaded file's content is beyond the schema: a schema-valid upload may still be a file
+# without a header line, which is rightly refused (422) rather than imported.
+_UPLOADS = {"/v1/imports"}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +80,11 @@ def test_api_conforms_to_its_schema(
         def check(case: schemathesis.Case) -> None:
             case.call_and_validate(
                 headers={**_ADMIN, **(case.headers or {})},
-                excluded_checks=_LENIENT if case.operation.path in _LENIENT_PATHS else None,
+                excluded_checks=_LENIENT
+                if case.operation.path in _LENIENT_PATHS
+                else [positive_data_acceptance]
+                if case.operation.path in _UPLOADS and case.method == "POST"
+                else None,
             )
 
         try:

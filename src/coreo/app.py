@@ -15,6 +15,8 @@ from coreo.auth.dependencies import KeyCache
 from coreo.config import Settings, get_settings
 from coreo.db import Database
 from coreo.eventlog import build_event_log
+from coreo.imports.api import BackgroundImports
+from coreo.imports.api import router as imports_router
 from coreo.ingest.api import OPENAPI_SCHEMAS as INGEST_SCHEMAS
 from coreo.ingest.api import router as ingest_router
 from coreo.ingest.dlq_api import router as dlq_router
@@ -69,6 +71,7 @@ def create_app(
     event_log = build_event_log(settings, database)
     state.event_log = event_log
     state.readiness_checks["event_log"] = event_log.ping
+    imports = BackgroundImports(database, event_log, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -87,6 +90,7 @@ def create_app(
             )
             thread.start()
         yield
+        imports.close()  # running imports stop after their current chunk, resumable
         stop.set()  # the worker finishes its current batch (graceful drain), then exits
         if thread is not None:
             thread.join(timeout=30)
@@ -105,8 +109,13 @@ def create_app(
     )
     app.state.runtime = state
     app.state.key_cache = KeyCache(settings.auth_cache_seconds)
+    app.state.imports = imports
     install_problem_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits={"/v1/imports": settings.import_max_upload_bytes},
+    )
     app.add_middleware(RequestContextMiddleware, metrics=state.metrics)
     app.include_router(ops_router)
     app.include_router(auth_router)
@@ -114,5 +123,6 @@ def create_app(
     app.include_router(ingest_router)
     app.include_router(dlq_router)
     app.include_router(plans_router)
+    app.include_router(imports_router)
     install_openapi(app, INGEST_SCHEMAS)
     return app

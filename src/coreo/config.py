@@ -170,6 +170,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Unprocessed events at which ingestion answers 503 (back-pressure; 0: off).",
     )
+    import_max_upload_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024,
+        description="Largest file accepted by POST /v1/imports (kept under COREO_HOME/imports).",
+    )
     worker_enabled: bool = Field(
         default=True,
         description="Run the stream worker inside `coreo serve` (off: run `coreo worker`).",

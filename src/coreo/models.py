@@ -6,6 +6,7 @@ from coreo.audit.models import AuditChain, AuditEntry
 from coreo.auth.models import ApiKey, Workspace
 from coreo.eventlog.models import LogConsumer, LogHead, LogRecord
 from coreo.history.models import EventRecord
+from coreo.imports.models import ImportJob
 from coreo.ingest.models import DeadLetter, PlanViolation, SeenMessage, TrackingPlan
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "AuditEntry",
     "DeadLetter",
     "EventRecord",
+    "ImportJob",
     "LogConsumer",
     "LogHead",
     "LogRecord",

@@ -87,6 +87,7 @@ COMMANDS = [
     ["dlq", "replay"],
     ["dlq", "purge"],
     ["events", "export"],
+    ["import"],
     ["sim", "generate"],
     ["sim", "replay"],
     ["sim", "scenario"],

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from coreo import __version__
 from coreo.cli._common import err_console
 from coreo.cli.admin import audit_app, config_app, init, keys_app, migrate, workspace_app
+from coreo.cli.imports import import_file
 from coreo.cli.pipeline import dlq_app, events_app, worker
 from coreo.cli.server import demo, serve
 from coreo.cli.sim import sim_app
@@ -49,6 +50,7 @@ app.command()(serve)
 app.command()(init)
 app.command()(migrate)
 app.command()(worker)
+app.command("import")(import_file)
 app.add_typer(config_app, name="config")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(keys_app, name="keys")

@@ -148,6 +148,8 @@ def _replay_one(
     max_message_bytes: int,
 ) -> str | None:
     """Run one letter again from its stage; return why it failed again, or None."""
+    if letter.stage == "import":  # a file row that could not be read or mapped
+        return "fix the file or its mapping and import it again (accepted rows are skipped)"
     if letter.stage in ("validation", "tracking_plan"):
         # Through ingestion again, checked against the source's current plan.
         plan = (

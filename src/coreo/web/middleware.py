@@ -101,16 +101,23 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over ``max_bytes``: by Content-Length up front, by counting otherwise."""
+    """Refuse bodies over ``max_bytes``: by Content-Length up front, by counting otherwise.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    ``path_limits`` gives single paths (file uploads) a limit of their own.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, path_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.path_limits.get(scope["path"], self.max_bytes)
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -118,8 +125,8 @@ class BodyLimitMiddleware:
                     scope, receive, send
                 )
                 return
-            if int(declared) > self.max_bytes:
-                raise BodyTooLargeError(self.max_bytes)
+            if int(declared) > limit:
+                raise BodyTooLargeError(limit)
         seen = 0
 
         async def counting_receive() -> Message:
@@ -127,8 +134,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLargeError(self.max_bytes)
+                if seen > limit:
+                    raise BodyTooLargeError(limit)
             return message
 
         await self.app(scope, counting_receive, send)
