@@ -26,8 +26,8 @@ from coreo.auth import service as auth_service
 from coreo.config import get_settings
 from coreo.db import Database
 from coreo.eventlog.sql import SqlEventLog
-from coreo.imports import service
-from coreo.imports.mapping import load_mapping
+from coreo.ingest.imports import service
+from coreo.ingest.imports.mapping import load_mapping
 
 MAPPING = """
 type: identify

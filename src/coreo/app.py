@@ -15,14 +15,16 @@ from coreo.auth.dependencies import KeyCache
 from coreo.config import Settings, get_settings
 from coreo.db import Database
 from coreo.eventlog import build_event_log
-from coreo.imports.api import BackgroundImports
-from coreo.imports.api import router as imports_router
+from coreo.identity.api import router as identity_router
 from coreo.ingest.api import OPENAPI_SCHEMAS as INGEST_SCHEMAS
 from coreo.ingest.api import router as ingest_router
 from coreo.ingest.dlq_api import router as dlq_router
+from coreo.ingest.imports.api import BackgroundImports
+from coreo.ingest.imports.api import router as imports_router
 from coreo.ingest.plans_api import router as plans_router
 from coreo.observability.logs import configure_logging
 from coreo.observability.metrics import HttpMetrics
+from coreo.profiles.api import router as profiles_router
 from coreo.ratelimit import RateLimiter, build_rate_limiter
 from coreo.runtime.pipeline import default_stages
 from coreo.runtime.worker import Worker
@@ -124,5 +126,7 @@ def create_app(
     app.include_router(dlq_router)
     app.include_router(plans_router)
     app.include_router(imports_router)
+    app.include_router(profiles_router)
+    app.include_router(identity_router)
     install_openapi(app, INGEST_SCHEMAS)
     return app

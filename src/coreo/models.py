@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from coreo.audit.models import AuditChain, AuditEntry
 from coreo.auth.models import ApiKey, Workspace
-from coreo.eventlog.models import LogConsumer, LogHead, LogRecord
+from coreo.eventlog.models import LogConsumer, LogHead, LogLease, LogMember, LogRecord
 from coreo.history.models import EventRecord
-from coreo.imports.models import ImportJob
+from coreo.identity.models import (
+    IdentityRulesRow,
+    MatchReview,
+    MergeRecord,
+    Profile,
+    ProfileIdentity,
+    RefusedMerge,
+)
+from coreo.ingest.imports.models import ImportJob
 from coreo.ingest.models import DeadLetter, PlanViolation, SeenMessage, TrackingPlan
+from coreo.profiles.models import ProfileTrait
 
 __all__ = [
     "ApiKey",
@@ -15,11 +24,20 @@ __all__ = [
     "AuditEntry",
     "DeadLetter",
     "EventRecord",
+    "IdentityRulesRow",
     "ImportJob",
     "LogConsumer",
     "LogHead",
+    "LogLease",
+    "LogMember",
     "LogRecord",
+    "MatchReview",
+    "MergeRecord",
     "PlanViolation",
+    "Profile",
+    "ProfileIdentity",
+    "ProfileTrait",
+    "RefusedMerge",
     "SeenMessage",
     "TrackingPlan",
     "Workspace",

@@ -125,6 +125,8 @@ def test_every_customer_table_is_workspace_scoped() -> None:
         "audit_entries": "scoped by `chain` (= workspace id), append-only",
         "event_log_heads": "log positions per partition; no customer data",
         "event_log_consumers": "consumer-group offsets; no customer data",
+        "event_log_members": "live workers of a consumer group; no customer data",
+        "event_log_leases": "which worker processes which partition; no customer data",
     }
     for table in Base.metadata.sorted_tables:
         if table.name in unscoped:

@@ -88,6 +88,7 @@ COMMANDS = [
     ["dlq", "purge"],
     ["events", "export"],
     ["import"],
+    ["identity", "match"],
     ["sim", "generate"],
     ["sim", "replay"],
     ["sim", "scenario"],

@@ -22,10 +22,10 @@ from rich.progress import (
 
 from coreo.cli._common import cli_actor, console, load_settings, open_database, workspace_by_slug
 from coreo.eventlog import build_event_log
-from coreo.imports import service
-from coreo.imports.mapping import load_mapping
-from coreo.imports.models import ImportJob
-from coreo.imports.readers import FORMATS, Format, guess_format
+from coreo.ingest.imports import service
+from coreo.ingest.imports.mapping import load_mapping
+from coreo.ingest.imports.models import ImportJob
+from coreo.ingest.imports.readers import FORMATS, Format, guess_format
 
 __all__ = ["import_file"]
 

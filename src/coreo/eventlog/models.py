@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from coreo.db import Base, UTCDateTime, WorkspaceScoped
 
-__all__ = ["LogConsumer", "LogHead", "LogRecord"]
+__all__ = ["LogConsumer", "LogHead", "LogLease", "LogMember", "LogRecord"]
 
 
 class LogRecord(WorkspaceScoped, Base):
@@ -42,3 +42,31 @@ class LogConsumer(Base):
     partition_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     log_offset: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LogMember(Base):
+    """A live worker of a consumer group: it renews its row while it runs.
+
+    The number of unexpired members is what partitions are balanced across.
+    """
+
+    __tablename__ = "event_log_members"
+
+    consumer_group: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LogLease(Base):
+    """Which worker of a consumer group processes a partition, until ``expires_at``.
+
+    A lease is taken over only once it has expired (the condition is part of the claiming
+    statement, so two workers cannot both win it); its owner renews it well before.
+    """
+
+    __tablename__ = "event_log_leases"
+
+    consumer_group: Mapped[str] = mapped_column(String(100), primary_key=True)
+    partition_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    owner: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

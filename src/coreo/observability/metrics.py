@@ -101,9 +101,26 @@ class PipelineMetrics:
             multiprocess_mode="max",
             registry=registry,
         )
+        self.dead_letters_open = Gauge(
+            "coreo_dead_letters_open",
+            "Dead letters awaiting replay or purge, by workspace id and stage.",
+            ["workspace", "stage"],
+            # Every worker counts the same table: show the newest count of a live process.
+            multiprocess_mode="livemostrecent",
+            registry=registry,
+        )
+        self._dead_letter_labels: set[tuple[str, str]] = set()
         self.end_to_end = Histogram(
             "coreo_event_processing_delay_seconds",
             "From acceptance by the API (receivedAt) to the end of processing.",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
             registry=registry,
         )
+
+    def set_open_dead_letters(self, counts: dict[tuple[str, str], int]) -> None:
+        """Publish open dead letters per (workspace id, stage); vanished ones drop to 0."""
+        for labels in self._dead_letter_labels - counts.keys():
+            self.dead_letters_open.labels(*labels).set(0)
+        for labels, count in counts.items():
+            self.dead_letters_open.labels(*labels).set(count)
+        self._dead_letter_labels |= counts.keys()

@@ -5,6 +5,11 @@ committed offset is re-read under lock inside it, so two workers racing for a pa
 cannot apply a record twice (effectively-once). A stage that fails on a batch is retried
 record by record (each in a savepoint); records that still fail become dead letters with
 the stage's name, and the rest of the batch goes on.
+
+Unless it is given fixed ``partitions``, a worker processes only the partitions it leases
+(:mod:`coreo.runtime.leases`), so several workers of one group split the partitions between
+them instead of all reading every partition. With the SQL log the row lock stays as a second
+line of defence; with NATS the leases are what keeps two workers off one partition.
 """
 
 from __future__ import annotations
@@ -13,18 +18,21 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coreo.db import Database, utcnow
 from coreo.eventlog.base import EventLog, Record
 from coreo.eventlog.sql import SqlEventLog
+from coreo.ingest.models import DeadLetter
 from coreo.ingest.service import dead_letter
 from coreo.observability.metrics import PipelineMetrics
+from coreo.runtime.leases import PartitionLeases
 
 __all__ = ["Event", "Stage", "Worker"]
 
@@ -34,12 +42,14 @@ DEFAULT_GROUP = "coreo-pipeline"
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A log record decoded for the stages."""
+    """A log record decoded for the stages; ``annotations`` carry what one stage tells the
+    next (the identity stage's ``profile_id``)."""
 
     partition: int
     offset: int
     workspace_id: str
     message: dict[str, Any]
+    annotations: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def _received_at(event: Event) -> datetime | None:
@@ -56,7 +66,17 @@ class Stage(Protocol):
 
 
 class Worker:
-    """Processes every partition of ``log`` through ``stages``."""
+    """Processes the partitions of ``log`` it leases (or is assigned) through ``stages``.
+
+    Args:
+        partitions: a fixed assignment; without it the worker leases its share of the
+            partitions from the database and rebalances as workers come and go.
+        lease_ttl: seconds a lease lives without renewal (how long the partitions of a
+            killed worker wait before another one takes them over).
+        lease_renew_interval: seconds between renewals (well below ``lease_ttl``).
+        owner: this worker's identity in the lease table (default: unique per instance).
+        dead_letter_interval: seconds between updates of the open dead-letter gauge.
+    """
 
     def __init__(
         self,
@@ -68,17 +88,44 @@ class Worker:
         batch_size: int = 500,
         partitions: Sequence[int] | None = None,
         metrics: PipelineMetrics | None = None,
+        lease_ttl: float = 10.0,
+        lease_renew_interval: float = 2.0,
+        owner: str | None = None,
+        dead_letter_interval: float = 5.0,
     ) -> None:
         self.database = database
         self.log = log
         self.stages = tuple(stages)
         self.group = group
         self.batch_size = batch_size
-        self.partitions = tuple(partitions if partitions is not None else range(log.partitions))
+        self.leases: PartitionLeases | None = None
+        self._assigned: tuple[int, ...] = ()
+        if partitions is None:
+            self.leases = PartitionLeases(
+                database,
+                group=group,
+                partitions=log.partitions,
+                owner=owner,
+                ttl=lease_ttl,
+                renew_interval=lease_renew_interval,
+            )
+        else:
+            self._assigned = tuple(partitions)
         self.processed = 0
         self.dead_letters = 0
-        self._cursor: dict[int, int] = {}
+        # partition -> (lease tenure, offset): where this worker is, remembered between
+        # batches while it keeps the partition, read from the log when it (re)gains it.
+        self._cursor: dict[int, tuple[int, int]] = {}
         self.metrics = metrics
+        self.dead_letter_interval = dead_letter_interval
+        self._dead_letters_counted_at = float("-inf")
+
+    @property
+    def partitions(self) -> tuple[int, ...]:
+        """The partitions this worker processes now: its assignment or its valid leases."""
+        if self.leases is None:
+            return self._assigned
+        return self.leases.held()
 
     def _decode(self, record: Record) -> Event | None:
         try:
@@ -89,19 +136,58 @@ class Worker:
 
     def run_once(self) -> int:
         """Process at most one batch per partition; return how many records were handled."""
+        if self.leases is not None and self.leases.due():
+            self._renew_leases(self.leases)
+        if self.metrics is not None:
+            self._count_open_dead_letters(self.metrics)
         handled = 0
         for partition in self.partitions:
-            handled += self._process_partition(partition)
+            # A long batch may outlast the lease: check again before each partition.
+            if self.leases is None or self.leases.holds(partition):
+                handled += self._process_partition(partition)
         return handled
 
+    def _renew_leases(self, leases: PartitionLeases) -> None:
+        change = leases.refresh()
+        if change.claimed or change.lost:
+            _log.info(
+                "worker %s now holds partitions %s (claimed %s, gave up or lost %s)",
+                leases.owner,
+                sorted(change.held),
+                sorted(change.claimed),
+                sorted(change.lost),
+            )
+
+    def release(self) -> None:
+        """Give back this worker's leases so that others take its partitions at once."""
+        if self.leases is not None:
+            self.leases.release()
+
+    def _count_open_dead_letters(self, metrics: PipelineMetrics) -> None:
+        now = time.monotonic()
+        if now - self._dead_letters_counted_at < self.dead_letter_interval:
+            return
+        self._dead_letters_counted_at = now
+        with self.database.transaction(write=False) as session:
+            rows = session.execute(
+                select(DeadLetter.workspace_id, DeadLetter.stage, func.count())
+                .where(DeadLetter.status == "open")
+                .group_by(DeadLetter.workspace_id, DeadLetter.stage)
+            ).all()
+        metrics.set_open_dead_letters({(ws, stage): int(n) for ws, stage, n in rows})
+
+    def _start_offset(self, partition: int) -> tuple[int, int]:
+        tenure = self.leases.tenure(partition) if self.leases is not None else 0
+        cached = self._cursor.get(partition)
+        if cached is not None and cached[0] == tenure:
+            return tenure, cached[1]
+        return tenure, self.log.committed(self.group, partition)
+
     def _process_partition(self, partition: int) -> int:
-        # Where this worker is: remembered between batches, read from the log only at start.
-        start = self._cursor.get(partition)
-        if start is None:
-            start = self.log.committed(self.group, partition)
+        tenure, start = self._start_offset(partition)
         records = self.log.read(partition, start, self.batch_size)
         if not records:
-            self._cursor[partition] = start
+            self._cursor[partition] = (tenure, start)
             return 0
         caught_up = len(records) < self.batch_size
         sql_log = self.log if isinstance(self.log, SqlEventLog) else None
@@ -110,7 +196,7 @@ class Worker:
                 committed = sql_log.committed(self.group, partition, session=session, lock=True)
                 records = [r for r in records if r.offset > committed]
                 if not records:  # another worker got there first
-                    self._cursor[partition] = committed
+                    self._cursor[partition] = (tenure, committed)
                     return 0
             events = []
             for record in records:
@@ -133,7 +219,7 @@ class Worker:
             # At-least-once logs: commit after the transaction; a crash in between means a
             # redelivery, which the idempotent stages (message-id guards) absorb.
             self.log.commit(self.group, partition, records[-1].offset)
-        self._cursor[partition] = records[-1].offset
+        self._cursor[partition] = (tenure, records[-1].offset)
         self.processed += len(records)
         if self.metrics is not None:
             self._observe_done(self.metrics, partition, records[-1].offset, events, caught_up)
@@ -193,18 +279,35 @@ class Worker:
         self.dead_letters += 1
 
     def run(self, stop: threading.Event, *, idle_sleep: float = 0.05) -> None:
-        """Loop until ``stop`` is set; sleep briefly when there is nothing to do."""
-        while not stop.is_set():
-            try:
-                if self.run_once() == 0:
-                    stop.wait(idle_sleep)
-            except Exception:
-                _log.exception("worker batch failed; retrying in 1 s")
-                stop.wait(1.0)
+        """Loop until ``stop`` is set; sleep briefly when there is nothing to do.
+
+        When the loop ends, the worker gives back its leases (graceful stop).
+        """
+        try:
+            while not stop.is_set():
+                try:
+                    if self.run_once() == 0:
+                        stop.wait(idle_sleep)
+                except Exception:
+                    _log.exception("worker batch failed; retrying in 1 s")
+                    stop.wait(1.0)
+        finally:
+            self._release_quietly()
 
     def drain(self, timeout: float = 30.0) -> None:
-        """Process until every partition is caught up (tests, graceful shutdown)."""
+        """Process until every partition this worker holds is caught up (tests, graceful
+        shutdown), then give back its leases."""
         deadline = time.monotonic() + timeout
-        while self.run_once() > 0:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the worker did not catch up in time")
+        try:
+            while self.run_once() > 0:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the worker did not catch up in time")
+        finally:
+            self._release_quietly()
+
+    def _release_quietly(self) -> None:
+        try:
+            self.release()
+        except Exception:
+            # The leases then expire after their TTL and other workers take over.
+            _log.exception("could not release the partition leases")

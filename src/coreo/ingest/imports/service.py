@@ -39,10 +39,10 @@ from coreo.db import Database, utcnow
 from coreo.errors import ConflictError, InvalidInputError, NotFoundError
 from coreo.eventlog.base import EventLog
 from coreo.ids import new_id
-from coreo.imports.mapping import Mapping as RowMapping
-from coreo.imports.mapping import RowError, row_to_message
-from coreo.imports.models import ImportJob
-from coreo.imports.readers import Format, Reader, file_digest, jsonable, open_reader
+from coreo.ingest.imports.mapping import Mapping as RowMapping
+from coreo.ingest.imports.mapping import RowError, row_to_message
+from coreo.ingest.imports.models import ImportJob
+from coreo.ingest.imports.readers import Format, Reader, file_digest, jsonable, open_reader
 from coreo.ingest.models import DeadLetter
 from coreo.ingest.normalize import NormaliseOptions
 from coreo.ingest.plans import compiled_plan

@@ -13,10 +13,10 @@ from coreo.config import Settings
 from coreo.db import Database
 from coreo.eventlog.sql import SqlEventLog
 from coreo.ids import new_id
-from coreo.imports import service
-from coreo.imports.mapping import load_mapping
-from coreo.imports.models import ImportJob
-from coreo.imports.readers import guess_format
+from coreo.ingest.imports import service
+from coreo.ingest.imports.mapping import load_mapping
+from coreo.ingest.imports.models import ImportJob
+from coreo.ingest.imports.readers import guess_format
 
 ERP_MAPPING = """
 type: identify

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from coreo.config import Settings
 from coreo.db import Database
 from coreo.eventlog.sql import SqlEventLog
-from coreo.imports import service
-from coreo.imports.mapping import load_mapping
-from tests.imports.conftest import ERP_MAPPING, erp_csv
+from coreo.ingest.imports import service
+from coreo.ingest.imports.mapping import load_mapping
 from tests.ingest.conftest import dead_letters
+from tests.ingest.imports.conftest import ERP_MAPPING, erp_csv
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coreo.errors import InvalidInputError
-from coreo.imports.mapping import Mapping, RowError, load_mapping, row_to_message
+from coreo.ingest.imports.mapping import Mapping, RowError, load_mapping, row_to_message
 from coreo.ingest.spec import MESSAGE_ADAPTER
 
 ERP = """

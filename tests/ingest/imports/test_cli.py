@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from coreo.db import Database
 from coreo.eventlog.models import LogRecord
-from coreo.imports.models import ImportJob
+from coreo.ingest.imports.models import ImportJob
 from tests.cli.test_cli import _env, coreo, invoke
-from tests.imports.conftest import ERP_MAPPING, erp_csv
+from tests.ingest.imports.conftest import ERP_MAPPING, erp_csv
 
 
 def _start(home: Path, *args: str) -> subprocess.Popen[str]:

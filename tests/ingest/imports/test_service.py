@@ -21,13 +21,13 @@ from coreo.db import Database, utcnow
 from coreo.errors import ConflictError, InvalidInputError
 from coreo.eventlog.models import LogRecord
 from coreo.eventlog.sql import SqlEventLog
-from coreo.imports import service
-from coreo.imports.mapping import load_mapping
-from coreo.imports.models import ImportJob
+from coreo.ingest.imports import service
+from coreo.ingest.imports.mapping import load_mapping
+from coreo.ingest.imports.models import ImportJob
 from coreo.runtime.pipeline import default_stages
 from coreo.runtime.worker import Worker
-from tests.imports.conftest import ERP_MAPPING, Importer, erp_csv
 from tests.ingest.conftest import dead_letters, stored_events
+from tests.ingest.imports.conftest import ERP_MAPPING, Importer, erp_csv
 
 
 def _log_payloads(database: Database) -> list[dict[str, Any]]:
@@ -121,18 +121,18 @@ def test_an_interrupted_import_resumes_after_its_last_chunk(
     assert rows == [n for n in range(1, 531) if n != 444]  # each row exactly once
 
 
+def _prepared(database: Database, workspace_id: str, path: Path) -> tuple[ImportJob, Path]:
+    request = service.FileImport(
+        path=path, source="erp", format="csv", mapping=load_mapping(ERP_MAPPING)
+    )
+    job, _ = service.prepare_job(database, workspace_id=workspace_id, request=request, actor="t")
+    return job, path
+
+
 def test_a_running_import_cannot_be_taken_until_its_heartbeat_stops(
     database: Database, tenant: Any, tmp_path: Path
 ) -> None:
-    request = service.FileImport(
-        path=erp_csv(tmp_path / "k.csv", 3),
-        source="erp",
-        format="csv",
-        mapping=load_mapping(ERP_MAPPING),
-    )
-    job, _ = service.prepare_job(
-        database, workspace_id=tenant.workspace_id, request=request, actor="test"
-    )
+    job, _ = _prepared(database, tenant.workspace_id, erp_csv(tmp_path / "k.csv", 3))
     service.claim_job(database, workspace_id=tenant.workspace_id, job_id=job.id, owner="A")
     with pytest.raises(ConflictError, match="running in another process"):
         service.claim_job(database, workspace_id=tenant.workspace_id, job_id=job.id, owner="B")
@@ -146,15 +146,7 @@ def test_a_running_import_cannot_be_taken_until_its_heartbeat_stops(
 def test_a_taken_over_runner_stops_without_committing(
     database: Database, settings: Settings, tenant: Any, tmp_path: Path
 ) -> None:
-    request = service.FileImport(
-        path=erp_csv(tmp_path / "k.csv", 300),
-        source="erp",
-        format="csv",
-        mapping=load_mapping(ERP_MAPPING),
-    )
-    job, _ = service.prepare_job(
-        database, workspace_id=tenant.workspace_id, request=request, actor="test"
-    )
+    job, path = _prepared(database, tenant.workspace_id, erp_csv(tmp_path / "k.csv", 300))
     service.claim_job(database, workspace_id=tenant.workspace_id, job_id=job.id, owner="A")
 
     def steal(progress: service.Progress) -> None:
@@ -171,7 +163,7 @@ def test_a_taken_over_runner_stops_without_committing(
             job=job,
             owner="A",
             progress=steal,
-            path=request.path,
+            path=path,
             chunk_rows=100,
         )
     assert len(_log_payloads(database)) == 100  # the second chunk rolled back

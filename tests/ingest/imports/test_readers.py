@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from coreo.errors import InvalidInputError
-from coreo.imports.mapping import RowError
-from coreo.imports.readers import guess_format, open_reader
+from coreo.ingest.imports.mapping import RowError
+from coreo.ingest.imports.readers import guess_format, open_reader
 
 
 def _rows(reader, after: int = 0):  # type: ignore[no-untyped-def]

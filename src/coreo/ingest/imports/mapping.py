@@ -114,6 +114,17 @@ def _spec(value: Any) -> Any:
 
 
 Specs = dict[str, FieldSpec]
+# The mapping's single fields and the message keys they fill.
+_TOP = {
+    "event": "event",
+    "name": "name",
+    "user_id": "userId",
+    "anonymous_id": "anonymousId",
+    "group_id": "groupId",
+    "message_id": "messageId",
+    "timestamp": "timestamp",
+}
+_SINGLE_FIELDS = tuple(_TOP)
 
 
 class Mapping(BaseModel):
@@ -136,16 +147,7 @@ class Mapping(BaseModel):
         default_factory=dict, description="Identifier type -> field, as context.externalIds."
     )
 
-    @field_validator(
-        "event",
-        "name",
-        "user_id",
-        "anonymous_id",
-        "group_id",
-        "message_id",
-        "timestamp",
-        mode="before",
-    )
+    @field_validator(*_SINGLE_FIELDS, mode="before")
     @classmethod
     def _shorthand(cls, value: Any, info: ValidationInfo) -> Any:
         value = _spec(value)
@@ -172,19 +174,7 @@ class Mapping(BaseModel):
 
     def fields(self) -> dict[str, FieldSpec]:
         """Every field by its mapping path, e.g. ``traits.email``."""
-        named = {
-            n: getattr(self, n)
-            for n in (
-                "event",
-                "name",
-                "user_id",
-                "anonymous_id",
-                "group_id",
-                "message_id",
-                "timestamp",
-            )
-            if getattr(self, n) is not None
-        }
+        named = {n: getattr(self, n) for n in _SINGLE_FIELDS if getattr(self, n) is not None}
         for section in ("traits", "properties", "context", "external_ids"):
             for key, spec in getattr(self, section).items():
                 named[f"{section}.{key}"] = spec
@@ -380,17 +370,6 @@ def _put(target: dict[str, Any], dotted: str, value: Any) -> None:
             child = target[part] = {}
         target = child
     target[leaf] = value
-
-
-_TOP = {
-    "event": "event",
-    "name": "name",
-    "user_id": "userId",
-    "anonymous_id": "anonymousId",
-    "group_id": "groupId",
-    "message_id": "messageId",
-    "timestamp": "timestamp",
-}
 
 
 def row_to_message(row: MappingABC[str, Any], mapping: Mapping | None) -> dict[str, Any]:

@@ -26,17 +26,17 @@ from coreo.db import Database
 from coreo.errors import InvalidInputError
 from coreo.eventlog.base import EventLog
 from coreo.ids import new_id
-from coreo.imports import service
-from coreo.imports.mapping import load_mapping
-from coreo.imports.models import ImportJob
-from coreo.imports.readers import Format, guess_format
+from coreo.ingest.imports import service
+from coreo.ingest.imports.mapping import load_mapping
+from coreo.ingest.imports.models import ImportJob
+from coreo.ingest.imports.readers import Format, guess_format
 from coreo.web.dependencies import CallerSession
 from coreo.web.problems import ProblemError
 from coreo.web.state import runtime
 
 __all__ = ["BackgroundImports", "ImportJobRead", "router"]
 
-_log = logging.getLogger("coreo.imports")
+_log = logging.getLogger("coreo.ingest.imports")
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 IngestKey = Annotated[Principal, Depends(require_scope("ingest"))]
 

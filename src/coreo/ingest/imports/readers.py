@@ -22,7 +22,7 @@ import orjson
 import pyarrow.parquet as pq
 
 from coreo.errors import InvalidInputError
-from coreo.imports.mapping import RowError
+from coreo.ingest.imports.mapping import RowError
 
 __all__ = ["FORMATS", "Reader", "file_digest", "guess_format", "jsonable", "open_reader"]
 

@@ -9,7 +9,7 @@ import pytest
 import coreo.sim
 from coreo.sim.generate import generate
 from coreo.sim.scenario import Scenario
-from tests.imports.conftest import Importer
+from tests.ingest.imports.conftest import Importer
 
 EXAMPLES = Path(coreo.sim.__file__).parent / "mappings"
 

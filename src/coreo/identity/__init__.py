@@ -1,0 +1,1 @@
+"""Identity resolution: the identity graph, merge rules and probabilistic matching."""

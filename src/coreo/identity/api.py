@@ -1,0 +1,143 @@
+"""Routes of identity resolution: run the master-record matcher, decide queued pairs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+
+from coreo.auth.dependencies import require_scope
+from coreo.auth.service import Principal
+from coreo.identity import master
+from coreo.identity.matching import MatchConfig
+from coreo.identity.models import MatchReview
+from coreo.profiles.stage import merge_traits
+from coreo.web.dependencies import CallerSession, require_json_body
+from coreo.web.state import runtime
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/identity", tags=["identity"])
+ReadKey = Annotated[Principal, Depends(require_scope("profiles:read"))]
+WriteKey = Annotated[Principal, Depends(require_scope("profiles:write"))]
+
+
+class MatchRunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[str] = Field(
+        default_factory=lambda: list(master.MASTER_SOURCES),
+        min_length=1,
+        description="Trait sources whose profiles are master records.",
+    )
+    auto_merge: float = Field(0.99, gt=0, le=1)
+    review: float | None = Field(
+        None, gt=0, le=1, description="Default: 0.5, or auto_merge when that is lower."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MatchRunRequest:
+        if self.review is not None and self.review > self.auto_merge:
+            raise ValueError("review must not exceed auto_merge")
+        return self
+
+
+class MatchRunRead(BaseModel):
+    records: int
+    pairs: int
+    merged: int
+    refused: int
+    queued: int
+
+
+class ReviewRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    left_id: str
+    right_id: str
+    probability: float
+    weight: float
+    explanation: list[dict[str, Any]]
+    status: Literal["open", "accepted", "rejected"]
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    outcome: str | None
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewRead]
+
+
+@router.post(
+    "/matching/run",
+    response_model=MatchRunRead,
+    summary="Match master records: merge sure pairs, queue likely ones for review",
+    dependencies=[Depends(require_json_body)],
+)
+async def run_matching(
+    body: MatchRunRequest, request: Request, principal: WriteKey
+) -> MatchRunRead:
+    review = body.review if body.review is not None else min(0.5, body.auto_merge)
+    config = MatchConfig(auto_merge=body.auto_merge, review=review)
+    run = await run_in_threadpool(
+        master.run_matching,
+        runtime(request).database,
+        workspace_id=principal.workspace_id,
+        actor=principal.actor,
+        sources=body.sources,
+        config=config,
+        on_merge=(merge_traits,),
+    )
+    return MatchRunRead(
+        records=run.records,
+        pairs=run.pairs,
+        merged=run.merged,
+        refused=run.refused,
+        queued=run.queued,
+    )
+
+
+@router.get("/reviews", response_model=ReviewPage, summary="Pairs waiting for a decision")
+def list_reviews(
+    principal: ReadKey,
+    session: CallerSession,
+    status: Annotated[Literal["open", "accepted", "rejected"], Query()] = "open",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> ReviewPage:
+    rows = session.scalars(
+        select(MatchReview)
+        .where(MatchReview.workspace_id == principal.workspace_id, MatchReview.status == status)
+        .order_by(MatchReview.probability.desc(), MatchReview.id)
+        .limit(limit)
+    )
+    return ReviewPage(items=[ReviewRead.model_validate(r) for r in rows])
+
+
+def _decide(
+    session: CallerSession, principal: Principal, review_id: str, accept: bool
+) -> ReviewRead:
+    review = master.decide_review(
+        session,
+        workspace_id=principal.workspace_id,
+        review_id=review_id,
+        accept=accept,
+        actor=principal.actor,
+        on_merge=(merge_traits,),
+    )
+    return ReviewRead.model_validate(review)
+
+
+@router.post("/reviews/{review_id}/accept", response_model=ReviewRead, summary="Merge the pair")
+def accept_review(review_id: str, principal: WriteKey, session: CallerSession) -> ReviewRead:
+    return _decide(session, principal, review_id, accept=True)
+
+
+@router.post("/reviews/{review_id}/reject", response_model=ReviewRead, summary="Keep them apart")
+def reject_review(review_id: str, principal: WriteKey, session: CallerSession) -> ReviewRead:
+    return _decide(session, principal, review_id, accept=False)

@@ -1,0 +1,118 @@
+"""Tables of the identity graph: profiles, the identifiers that point at them, merges and
+the merges that the rules refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from coreo.db import Base, JSONValue, UTCDateTime, WorkspaceScoped
+
+__all__ = [
+    "IdentityRulesRow",
+    "MatchReview",
+    "MergeRecord",
+    "Profile",
+    "ProfileIdentity",
+    "RefusedMerge",
+]
+
+
+class Profile(WorkspaceScoped, Base):
+    """A person as Coreo knows them. A merged profile points at its survivor."""
+
+    __tablename__ = "profiles"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
+    merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ProfileIdentity(WorkspaceScoped, Base):
+    """One identifier (type and value) and the profile it belongs to."""
+
+    __tablename__ = "profile_identities"
+    __table_args__ = (Index("ix_profile_identities_profile", "workspace_id", "profile_id"),)
+
+    workspace_id: Mapped[str] = mapped_column(  # part of the key, so declared here
+        String(32), ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(300), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(32))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Known users (user ids) seen with this device or cookie, up to the rules' limit + 1.
+    users: Mapped[list[str]] = mapped_column(JSONValue, default=list)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MergeRecord(WorkspaceScoped, Base):
+    """Two profiles became one: what, when, why and which event caused it."""
+
+    __tablename__ = "profile_merges"
+    __table_args__ = (Index("ix_profile_merges_profiles", "workspace_id", "survivor_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    survivor_id: Mapped[str] = mapped_column(String(32))
+    merged_id: Mapped[str] = mapped_column(String(32), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    identifier_type: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(100))
+    identities: Mapped[list[Any]] = mapped_column(JSONValue)  # what the merged one brought
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RefusedMerge(WorkspaceScoped, Base):
+    """An event linked profiles that the rules keep apart; kept with the reason."""
+
+    __tablename__ = "profile_merge_refusals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    profile_ids: Mapped[list[str]] = mapped_column(JSONValue)
+    identifier_type: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class IdentityRulesRow(WorkspaceScoped, Base):
+    """A workspace's identity rules (absent: the defaults)."""
+
+    __tablename__ = "identity_rules"
+
+    workspace_id: Mapped[str] = mapped_column(  # one row per workspace
+        String(32), ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONValue)
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class MatchReview(WorkspaceScoped, Base):
+    """A pair of profiles the matcher found likely but not certain to be one person."""
+
+    __tablename__ = "identity_match_reviews"
+    __table_args__ = (
+        Index("ix_identity_match_reviews_pair", "workspace_id", "left_id", "right_id", unique=True),
+        Index("ix_identity_match_reviews_status", "workspace_id", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    left_id: Mapped[str] = mapped_column(String(32))
+    right_id: Mapped[str] = mapped_column(String(32))
+    probability: Mapped[float] = mapped_column(Float)
+    weight: Mapped[float] = mapped_column(Float)
+    explanation: Mapped[list[Any]] = mapped_column(JSONValue)
+    status: Mapped[str] = mapped_column(String(16))  # open | accepted | rejected
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(Text)

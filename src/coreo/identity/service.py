@@ -1,0 +1,433 @@
+"""The identity graph: resolve an event's identifiers to one canonical profile.
+
+For each event the identifiers are taken in priority order (``user_id`` first). The first
+one that is known names the event's group; every further identifier joins the group when
+the rules allow it:
+
+* a known identifier of another profile merges that profile in, unless the union would
+  break a limit (two user ids, six e-mails…), which refuses the merge and records why;
+* a new identifier is attached, unless the group already holds its type's maximum;
+* a shared device or cookie (seen with more known users than allowed) links nothing.
+
+The oldest profile of the group survives; merged profiles point at it (``merged_into``),
+their identifiers move to it, and the merge is recorded with the identifier that caused it
+and the event's message id.
+
+Concurrency: on PostgreSQL, identity resolution takes a transaction-level advisory lock
+per workspace, so workers racing on the same people serialise here and the graph stays
+consistent (the rest of their batches runs in parallel up to this stage). SQLite
+serialises writers anyway.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, func, select, text, tuple_, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from coreo.identity.identifiers import Identifier
+from coreo.identity.models import (
+    IdentityRulesRow,
+    MergeRecord,
+    Profile,
+    ProfileIdentity,
+    RefusedMerge,
+)
+from coreo.identity.rules import DEFAULT_RULES, IdentityRules
+from coreo.ids import new_id
+
+__all__ = [
+    "MergeHook",
+    "Resolution",
+    "Resolver",
+    "canonical_profile_id",
+    "counts",
+    "lock_workspace",
+    "profile_identities",
+    "rules_for",
+]
+
+_IDENTITIES = cast(Table, ProfileIdentity.__table__)
+# Called as hook(session, workspace_id, survivor, merged) inside a merge's transaction.
+MergeHook = Callable[[Session, str, str, str], None]
+_PROFILES = cast(Table, Profile.__table__)
+
+
+@dataclass(slots=True)
+class Resolution:
+    """Where an event landed."""
+
+    profile_id: str
+    created: bool = False
+    merged: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def rules_for(session: Session, workspace_id: str) -> IdentityRules:
+    row = session.get(IdentityRulesRow, workspace_id)
+    return IdentityRules.model_validate(row.rules) if row is not None else DEFAULT_RULES
+
+
+def lock_workspace(session: Session, workspace_id: str) -> None:
+    """Serialise identity resolution of one workspace until the transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(f"identity:{workspace_id}".encode())
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def canonical_profile_id(session: Session, workspace_id: str, profile_id: str) -> str | None:
+    """The surviving profile of ``profile_id`` (itself when not merged); None if unknown."""
+    row = session.execute(
+        select(_PROFILES.c.merged_into).where(
+            _PROFILES.c.workspace_id == workspace_id, _PROFILES.c.id == profile_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return str(row.merged_into) if row.merged_into else profile_id
+
+
+def profile_identities(
+    session: Session, workspace_id: str, profile_ids: Iterable[str]
+) -> dict[str, list[Identifier]]:
+    ids = list(profile_ids)
+    result: dict[str, list[Identifier]] = {p: [] for p in ids}
+    if not ids:
+        return result
+    rows = session.execute(
+        select(_IDENTITIES.c.profile_id, _IDENTITIES.c.type, _IDENTITIES.c.value).where(
+            _IDENTITIES.c.workspace_id == workspace_id, _IDENTITIES.c.profile_id.in_(ids)
+        )
+    )
+    for row in rows:
+        result[row.profile_id].append(Identifier(row.type, row.value))
+    return result
+
+
+class _Group:
+    """The profiles and new identifiers an event gathers, with per-type counts.
+
+    Each identifier belongs to exactly one profile, so the union of profiles has the sum of
+    their per-type counts; that is all a limit check needs.
+    """
+
+    def __init__(self, rules: IdentityRules) -> None:
+        self.rules = rules
+        self.profiles: list[str] = []
+        self.counts: Counter[str] = Counter()
+        self.new: list[Identifier] = []
+
+    def _breaks(self, adding: Counter[str]) -> str | None:
+        for kind, count in adding.items():
+            total = self.counts[kind] + count
+            limit = self.rules.rule(kind).max_per_profile
+            if total > limit:
+                return f"the profile would have {total} {kind} (limit {limit})"
+        return None
+
+    def join_profile(self, profile_id: str, counts: Counter[str]) -> str | None:
+        reason = self._breaks(counts)
+        if reason is None:
+            self.profiles.append(profile_id)
+            self.counts.update(counts)
+        return reason
+
+    def attach(self, identifier: Identifier) -> str | None:
+        reason = self._breaks(Counter({identifier.type: 1}))
+        if reason is None:
+            self.new.append(identifier)
+            self.counts[identifier.type] += 1
+        return reason
+
+
+_SEEN_RESOLUTION = timedelta(hours=1)  # last_seen is kept to the hour: fewer writes
+
+
+class Resolver:
+    """Resolves the events of one batch of one workspace.
+
+    The batch's identifiers are loaded in one query, their profiles' per-type counts and
+    ages in two more; the events then resolve against these caches, which follow every
+    change. An event whose identifiers all sit on one profile costs no query at all.
+    The caller holds ``lock_workspace``.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        workspace_id: str,
+        rules: IdentityRules,
+        on_merge: Sequence[MergeHook] = (),
+    ) -> None:
+        self.on_merge = tuple(on_merge)
+        self.session = session
+        self.workspace_id = workspace_id
+        self.rules = rules
+        self.rows: dict[Identifier, ProfileIdentity] = {}
+        self.counts: dict[str, Counter[str]] = {}
+        self.created: dict[str, tuple[datetime, str]] = {}
+
+    def preload(self, identifiers: Iterable[Identifier]) -> None:
+        keys = sorted(
+            {(i.type, i.value) for i in identifiers} - {(i.type, i.value) for i in self.rows}
+        )
+        for start in range(0, len(keys), 500):
+            rows = self.session.scalars(
+                select(ProfileIdentity).where(
+                    ProfileIdentity.workspace_id == self.workspace_id,
+                    tuple_(ProfileIdentity.type, ProfileIdentity.value).in_(
+                        keys[start : start + 500]
+                    ),
+                )
+            )
+            for row in rows:
+                self.rows[Identifier(row.type, row.value)] = row
+        self._load_profiles({r.profile_id for r in self.rows.values()} - set(self.counts))
+
+    def _load_profiles(self, profile_ids: set[str]) -> None:
+        ids = sorted(profile_ids)
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            for profile_id in part:
+                self.counts[profile_id] = Counter()
+            counted = self.session.execute(
+                select(_IDENTITIES.c.profile_id, _IDENTITIES.c.type, func.count())
+                .where(
+                    _IDENTITIES.c.workspace_id == self.workspace_id,
+                    _IDENTITIES.c.profile_id.in_(part),
+                )
+                .group_by(_IDENTITIES.c.profile_id, _IDENTITIES.c.type)
+            )
+            for profile_id, kind, count in counted:
+                self.counts[profile_id][kind] = int(count)
+            ages = self.session.execute(
+                select(_PROFILES.c.id, _PROFILES.c.created_at).where(_PROFILES.c.id.in_(part))
+            )
+            for profile_id, created_at in ages:
+                self.created[profile_id] = (created_at, profile_id)
+
+    def resolve(
+        self, identifiers: Sequence[Identifier], *, at: datetime, message_id: str | None
+    ) -> Resolution | None:
+        """Attribute an event's identifiers to one profile, merging and attaching by the
+        rules; None for an event without identifiers."""
+        if not identifiers:
+            return None
+        rules = self.rules
+        ordered = sorted(set(identifiers), key=lambda i: (rules.rule(i.type).priority, i))
+        if any(i not in self.rows for i in ordered):
+            self.preload(ordered)  # new to this batch (or new altogether)
+        rows = {i: self.rows[i] for i in ordered if i in self.rows}
+        user = next((i.value for i in ordered if i.type == "user_id"), None)
+        group = _Group(rules)
+        refusals = [
+            (
+                device,
+                [rows[device].profile_id],
+                f"seen with more than {rules.shared_after_users} known user(s): shared, it "
+                "links no profiles any more",
+            )
+            for device in _note_users(rows, user, rules)
+        ]
+        fallback: str | None = None  # a shared device's own profile, for device-only events
+        for identifier in ordered:
+            row = rows.get(identifier)
+            if row is None:
+                reason = group.attach(identifier)
+                if reason is not None:
+                    refusals.append((identifier, list(group.profiles), reason))
+                continue
+            if row.profile_id in group.profiles:
+                continue
+            if not rules.rule(identifier.type).links or row.shared:
+                fallback = fallback or row.profile_id
+                continue
+            reason = group.join_profile(row.profile_id, self.counts[row.profile_id])
+            if reason is not None:
+                refusals.append((identifier, [*group.profiles, row.profile_id], reason))
+        result = self._apply(group, fallback, at, message_id)
+        for identifier in group.new:
+            added = ProfileIdentity(
+                workspace_id=self.workspace_id,
+                type=identifier.type,
+                value=identifier.value,
+                profile_id=result.profile_id,
+                first_seen=at,
+                last_seen=at,
+                users=[user] if user and rules.rule(identifier.type).device else [],
+                shared=False,
+            )
+            self.session.add(added)
+            self.rows[identifier] = added
+            self.counts[result.profile_id][identifier.type] += 1
+        for row in rows.values():
+            if at - row.last_seen > _SEEN_RESOLUTION:
+                row.last_seen = at
+        for identifier, profiles, reason in refusals:
+            self.session.add(
+                RefusedMerge(
+                    id=new_id("mrf"),
+                    workspace_id=self.workspace_id,
+                    profile_ids=sorted(set(profiles)),
+                    identifier_type=identifier.type,
+                    reason=f"{identifier.type} {identifier.value!r}: {reason}",
+                    message_id=message_id,
+                    at=at,
+                )
+            )
+            result.refused.append(reason)
+        return result
+
+    def _apply(
+        self, group: _Group, fallback: str | None, at: datetime, message_id: str | None
+    ) -> Resolution:
+        if not group.profiles and not group.new and fallback is not None:
+            return Resolution(fallback)
+        if not group.profiles:
+            profile_id = new_id("prof")
+            self.session.add(
+                Profile(id=profile_id, workspace_id=self.workspace_id, created_at=at, updated_at=at)
+            )
+            self.counts[profile_id] = Counter()
+            self.created[profile_id] = (at, profile_id)
+            return Resolution(profile_id, created=True)
+        survivor = min(group.profiles, key=lambda p: self.created[p])
+        result = Resolution(survivor)
+        for merged in group.profiles:
+            if merged != survivor:
+                self._merge(survivor, merged, at, message_id)
+                result.merged.append(merged)
+        return result
+
+    def merge_profiles(self, first: str, second: str, *, reason: str, at: datetime) -> str | None:
+        """Merge two profiles outright (a confirmed match of master records).
+
+        Returns the survivor, or None when the identity rules refuse the merge (recorded
+        with the reason, like a refusal met by an event)."""
+        first = canonical_profile_id(self.session, self.workspace_id, first) or first
+        second = canonical_profile_id(self.session, self.workspace_id, second) or second
+        if first == second:
+            return first
+        self._load_profiles({first, second} - set(self.counts))
+        group = _Group(self.rules)
+        group.join_profile(first, self.counts[first])
+        refusal = group.join_profile(second, self.counts[second])
+        if refusal is not None:
+            self.session.add(
+                RefusedMerge(
+                    id=new_id("mrf"),
+                    workspace_id=self.workspace_id,
+                    profile_ids=sorted([first, second]),
+                    identifier_type="match",
+                    reason=f"{reason}: {refusal}",
+                    message_id=None,
+                    at=at,
+                )
+            )
+            return None
+        survivor, merged = sorted((first, second), key=lambda p: self.created[p])
+        self._merge(survivor, merged, at, None, reason=reason)
+        return survivor
+
+    def _merge(
+        self,
+        survivor: str,
+        merged: str,
+        at: datetime,
+        message_id: str | None,
+        *,
+        reason: str | None = None,
+    ) -> None:
+        session, workspace_id = self.session, self.workspace_id
+        link = next((i for i, r in sorted(self.rows.items()) if r.profile_id == merged), None)
+        session.flush()
+        moved = profile_identities(session, workspace_id, [merged])[merged]
+        session.execute(
+            update(_IDENTITIES)
+            .where(_IDENTITIES.c.workspace_id == workspace_id, _IDENTITIES.c.profile_id == merged)
+            .values(profile_id=survivor)
+            .execution_options(synchronize_session=False)
+        )
+        for row in self.rows.values():  # the cached rows follow the table
+            if row.profile_id == merged:
+                set_committed_value(row, "profile_id", survivor)
+        self.counts[survivor].update(self.counts.pop(merged))
+        for hook in self.on_merge:  # e.g. the profile's traits follow their identities
+            hook(session, workspace_id, survivor, merged)
+        session.execute(
+            update(_PROFILES)
+            .where(
+                _PROFILES.c.workspace_id == workspace_id,
+                (_PROFILES.c.id == merged) | (_PROFILES.c.merged_into == merged),
+            )
+            .values(merged_into=survivor, merged_at=func.coalesce(_PROFILES.c.merged_at, at))
+        )
+        session.add(
+            MergeRecord(
+                id=new_id("mrg"),
+                workspace_id=workspace_id,
+                survivor_id=survivor,
+                merged_id=merged,
+                reason=reason
+                or (
+                    f"{link} of {merged} arrived in one event with identifiers of {survivor}"
+                    if link
+                    else "linked by the event"
+                ),
+                identifier_type="match" if reason else link.type if link else "",
+                message_id=message_id,
+                identities=[[i.type, i.value] for i in sorted(moved)],
+                at=at,
+            )
+        )
+
+
+def _note_users(
+    rows: dict[Identifier, ProfileIdentity], user: str | None, rules: IdentityRules
+) -> list[Identifier]:
+    """Remember which known users a device was seen with; mark it shared past the limit.
+
+    Returns the devices that became shared now."""
+    shared: list[Identifier] = []
+    if user is None:
+        return shared
+    for identifier, row in rows.items():
+        if not rules.rule(identifier.type).device or row.shared:
+            continue
+        users = list(row.users or [])
+        if user not in users:
+            users.append(user)
+            row.users = users[: rules.shared_after_users + 1]
+            if len(users) > rules.shared_after_users:
+                row.shared = True
+                shared.append(identifier)
+    return shared
+
+
+def counts(session: Session, workspace_id: str) -> Counter[str]:
+    """Live profiles, merged profiles and identifiers of a workspace."""
+    live = session.scalar(
+        select(func.count())
+        .select_from(_PROFILES)
+        .where(_PROFILES.c.workspace_id == workspace_id, _PROFILES.c.merged_into.is_(None))
+    )
+    total = session.scalar(
+        select(func.count()).select_from(_PROFILES).where(_PROFILES.c.workspace_id == workspace_id)
+    )
+    identifiers = session.scalar(
+        select(func.count())
+        .select_from(_IDENTITIES)
+        .where(_IDENTITIES.c.workspace_id == workspace_id)
+    )
+    return Counter(
+        profiles=int(live or 0),
+        merged=int((total or 0) - (live or 0)),
+        identifiers=int(identifiers or 0),
+    )
