@@ -200,6 +200,30 @@ def _import_exports(base: str, keys: DemoKeys, world: Summary) -> tuple[str, str
     )
 
 
+def _demo_user(world: Summary) -> str | None:
+    """A simulated customer who logged in, to look up."""
+    with (world.out / "events.jsonl").open("rb") as handle:
+        for line in handle:
+            message = orjson.loads(line)
+            if message.get("type") == "identify" and message.get("userId"):
+                return str(message["userId"])
+    return None
+
+
+def _profile_check(base: str, keys: DemoKeys, user: str | None) -> tuple[str, str, bool]:
+    """Look a customer up by login: one profile with their cookies, e-mail and traits."""
+    admin = {"Authorization": f"Bearer {keys.admin.token}"}
+    with httpx2.Client(base_url=base, timeout=10) as client:
+        found = client.get("/v1/profiles/lookup", params={"user_id": user or ""}, headers=admin)
+    body = found.json() if found.is_success else {}
+    return (
+        f"GET /v1/profiles/lookup?user_id={user}",
+        f"{found.status_code}: {len(body.get('identities', []))} identities, "
+        f"{len(body.get('traits', {}))} traits, {len(body.get('merges', []))} merges",
+        found.status_code == 200 and bool(body.get("identities")),
+    )
+
+
 def _self_check(base: str, keys: DemoKeys) -> list[tuple[str, str, bool]]:
     """Exercise the live server the way a user would; return (what, outcome, passed) rows."""
     admin = {"Authorization": f"Bearer {keys.admin.token}"}
@@ -268,6 +292,7 @@ def _print_demo(
     keys: DemoKeys,
     checks: list[tuple[str, str, bool]],
     world: Summary,
+    user: str | None,
 ) -> None:
     table = Table("check against the live server", "result", "", title="Self-check")
     for what, outcome, passed in checks:
@@ -300,6 +325,7 @@ def _print_demo(
         f"  curl -s -u '{write}:' {base}/v1/whoami",
         f"  curl -s -u '{write}:' -H 'Content-Type: application/json' {base}/v1/track "
         """-d '{"userId":"u1","event":"Order Completed","properties":{"revenue":42}}'""",
+        f"  curl -s {bearer} '{base}/v1/profiles/lookup?user_id={user}'   # one customer, unified",
         f"  curl -s {bearer} {base}/v1/dead-letters        # events that failed, with reasons",
         f"  curl -s {bearer} {base}/v1/audit               # every admin action, hash-chained",
         f"  curl -s {base}/metrics | grep coreo_stage      # the pipeline's metrics",
@@ -359,7 +385,9 @@ def demo(
         checks = _self_check(base, keys)
         checks.append(_replay_world(base, keys, world, database))
         checks.append(_import_exports(base, keys, world))
-        _print_demo(database, base, keys, checks, world)
+        user = _demo_user(world)
+        checks.append(_profile_check(base, keys, user))
+        _print_demo(database, base, keys, checks, world, user)
         if not all(passed for _, _, passed in checks):
             raise CoreoError("the demo self-check failed; see the table above")
         if exit_after_check:
