@@ -30,13 +30,17 @@ _ADMIN: dict[str, str] = {}
 # must still never cause a 5xx, and valid input must still be accepted.
 _LENIENT = [negative_data_rejection]
 _LENIENT_PATHS = {f"/v1/{call}" for call in (*MESSAGE_TYPES, "batch", "import")}
-# Constraints beyond what OpenAPI can state, so a schema-valid request may rightly get 422:
-# an uploaded file's content (a CSV without a header line), "exactly one of these query
-# parameters" (profile lookup by one identifier), and "review <= auto_merge".
+# Constraints beyond what OpenAPI can state, so a schema-valid request may rightly get 422
+# (or 400): an uploaded file's content (a CSV without a header line), "exactly one of these
+# query parameters" (profile lookup by one identifier), "review <= auto_merge", and opaque
+# page cursors (any string fits the schema; only those the listing gave out are accepted).
 _BEYOND_SCHEMA = {
     ("POST", "/v1/imports"),
     ("GET", "/v1/profiles/lookup"),
     ("POST", "/v1/identity/matching/run"),
+    ("GET", "/v1/profiles"),
+    ("GET", "/v1/profiles/{profile_id}/timeline"),
+    ("PUT", "/v1/computed-traits/{name}"),  # cross-field rules (sum needs property, ...)
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -9,8 +11,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, MetaData, String, Table, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
-from coreo.db import Base, Database, UTCDateTime
+from coreo.db import Base, Database, UTCDateTime, driver_datetime, insert_rows_sqlite
 from coreo.errors import ConfigurationError, ServiceUnavailableError
 
 
@@ -84,3 +88,95 @@ def test_utc_datetimes_round_trip_aware(database: Database) -> None:
             connection.execute(insert(table).values(id="b", at=datetime(2026, 1, 1)))  # noqa: DTZ001
     finally:
         metadata.drop_all(database.engine)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2025, 3, 14, 9, 21, 33, 123000, tzinfo=UTC),
+        datetime(2025, 3, 14, 9, 21, 33, tzinfo=UTC),
+        datetime(2025, 3, 14, 10, 21, 33, 5, tzinfo=timezone(timedelta(hours=1))),
+        datetime(1, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_driver_datetime_is_what_utc_datetime_binds(moment: datetime) -> None:
+    column = UTCDateTime()
+    for dialect in (sqlite.dialect(), postgresql.psycopg.dialect()):
+        bind = column.dialect_impl(dialect).bind_processor(dialect)
+        expected = bind(moment) if bind else column.process_bind_param(moment, dialect)
+        assert driver_datetime(moment, dialect.name) == expected
+    with pytest.raises(ValueError, match="naive"):
+        driver_datetime(moment.replace(tzinfo=None), "sqlite")
+
+
+@pytest.mark.parametrize("count", [0, 1, 5, 100, 300])
+def test_insert_rows_sqlite_keeps_every_row_in_order(tmp_path: Path, count: int) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'rows.db'}")
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (n INTEGER, s TEXT)")
+        insert_rows_sqlite(
+            connection, "INSERT INTO t (n, s) VALUES {values}", [(n, f"s{n}") for n in range(count)]
+        )
+        rows = connection.exec_driver_sql("SELECT n, s FROM t ORDER BY rowid").all()
+    assert [tuple(r) for r in rows] == [(n, f"s{n}") for n in range(count)]
+    database.dispose()
+
+
+def test_sqlite_writers_of_a_process_take_turns(tmp_path: Path) -> None:
+    # SQLite would serialise the writers too, but only from their first statement on (the
+    # session's BEGIN IMMEDIATE), after sleeps in its busy handler; the queue lets one
+    # writer at a time into the transaction block.
+    database = Database(f"sqlite:///{tmp_path / 'w.db'}")
+    with database.transaction() as session:
+        session.execute(text("CREATE TABLE t (n INTEGER)"))
+    inside = 0
+    most_inside = 0
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        nonlocal inside, most_inside
+        try:
+            for _ in range(10):
+                with database.transaction() as session:
+                    inside += 1
+                    most_inside = max(most_inside, inside)
+                    session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+                    time.sleep(0.002)  # let the other writers try to come in
+                    inside -= 1
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert most_inside == 1
+    with database.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 40
+    database.dispose()
+
+
+def test_a_stuck_sqlite_writer_still_fails_after_the_busy_timeout(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 's.db'}", busy_timeout_ms=200)
+    with database.transaction() as session:
+        session.execute(text("CREATE TABLE t (n INTEGER)"))
+    outcome: list[BaseException | None] = []
+    with database.transaction() as session:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+
+        def second_writer() -> None:
+            try:
+                with database.transaction() as other:
+                    other.execute(text("INSERT INTO t VALUES (2)"))
+                outcome.append(None)
+            except OperationalError as error:
+                outcome.append(error)
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(timeout=10)
+    assert len(outcome) == 1 and isinstance(outcome[0], OperationalError)
+    assert "locked" in str(outcome[0])
+    database.dispose()

@@ -28,6 +28,7 @@ from coreo.profiles.api import router as profiles_router
 from coreo.ratelimit import RateLimiter, build_rate_limiter
 from coreo.runtime.pipeline import default_stages
 from coreo.runtime.worker import Worker
+from coreo.traits.api import router as traits_router
 from coreo.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from coreo.web.openapi import install_openapi
 from coreo.web.ops import router as ops_router
@@ -128,5 +129,6 @@ def create_app(
     app.include_router(imports_router)
     app.include_router(profiles_router)
     app.include_router(identity_router)
+    app.include_router(traits_router)
     install_openapi(app, INGEST_SCHEMAS)
     return app

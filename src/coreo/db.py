@@ -3,12 +3,18 @@
 Embedded mode is one SQLite file (WAL, busy timeout, foreign keys); production is PostgreSQL
 through psycopg 3. Callers own transactions: use :meth:`Database.transaction` and pass the
 session to service functions, which never commit on their own.
+
+SQLite has one writer at a time. Write transactions of one process queue on a lock here
+before they ask SQLite for its write lock: SQLite's own busy handler polls with sleeps of
+1 to 100 ms, which under concurrent ingestion cost more time than the writes themselves.
+Other processes (``coreo worker``, the CLI) still meet the busy timeout as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +23,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import JSON, DateTime, Engine, ForeignKey, String, create_engine, event, text
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    String,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
@@ -43,6 +59,8 @@ __all__ = [
     "UTCDateTime",
     "WorkspaceScoped",
     "conflict_insert",
+    "driver_datetime",
+    "insert_rows_sqlite",
     "utcnow",
 ]
 
@@ -72,6 +90,46 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def driver_datetime(value: datetime, dialect_name: str) -> datetime | str:
+    """``value`` as :class:`UTCDateTime` hands it to the driver (SQLite: SQLAlchemy's text
+    format), for hot-path statements that skip SQLAlchemy's per-row type processing."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given; Coreo stores aware UTC datetimes only")
+    utc = value.astimezone(UTC)
+    if dialect_name != "sqlite":
+        return utc
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d} "
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}"
+    )
+
+
+_ROWS_PER_STATEMENT = (128, 64, 32, 16, 8, 4, 2, 1)
+
+
+def insert_rows_sqlite(
+    connection: Connection, statement: str, rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Run ``statement`` (``INSERT ... VALUES {values} ...``) for ``rows`` on SQLite, many
+    rows a statement.
+
+    The driver runs one statement at a time and releases the GIL around each; row by row
+    (``executemany``), a writer holding SQLite's lock must win the GIL back after every
+    row from the threads parsing requests. Chunk sizes are powers of two, so that the few
+    statement texts stay in the driver's statement cache.
+    """
+    start = 0
+    while start < len(rows):
+        size = next(n for n in _ROWS_PER_STATEMENT if n <= len(rows) - start)
+        chunk = rows[start : start + size]
+        marks = "(" + ", ".join("?" * len(chunk[0])) + ")"
+        values = ", ".join([marks] * size)
+        connection.exec_driver_sql(
+            statement.format(values=values), tuple(v for row in chunk for v in row)
+        )
+        start += size
 
 
 def conflict_insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
@@ -147,24 +205,47 @@ def _install_sqlite_behaviour(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+class _WriterQueue:
+    """The SQLite writers of this process, one at a time (see the module docstring)."""
+
+    def __init__(self, timeout: float) -> None:
+        # Re-entrant: a nested write transaction in one thread behaves as before (SQLite
+        # makes it wait for the outer one) instead of deadlocking here.
+        self._lock = threading.RLock()
+        self._timeout = timeout
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        # After the busy timeout the writer goes on without its turn and meets SQLite's own
+        # busy handling, so a stuck writer fails as before ("database is locked").
+        acquired = self._lock.acquire(timeout=self._timeout)
+        try:
+            yield
+        finally:
+            if acquired:
+                self._lock.release()
+
+
 class Database:
     """An engine plus session factories; one per process and database URL."""
 
     def __init__(self, url: str, *, pool_size: int = 10, busy_timeout_ms: int = 5000) -> None:
         self.url = make_url(url)
-        kwargs: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
+        kwargs: dict[str, Any] = {"hide_parameters": True}
         if self.url.get_backend_name() == "sqlite":
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            # No ping before each checkout (as for PostgreSQL): a file does not hang up.
             kwargs["connect_args"] = {"check_same_thread": False}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             _install_sqlite_behaviour(self.engine, busy_timeout_ms)
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._readers = sessionmaker(self.engine, class_=CoreoSession, expire_on_commit=False)
         self._writers = sessionmaker(writer, class_=CoreoSession, expire_on_commit=False)
+        self._sqlite_writers = _WriterQueue(busy_timeout_ms / 1000) if self.is_sqlite else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -195,8 +276,18 @@ class Database:
         self, *, workspace_id: str | None = None, write: bool = True
     ) -> Iterator[Session]:
         """Run a unit of work: commit when the block succeeds, roll back when it raises."""
-        with self.session(workspace_id=workspace_id, write=write) as session, session.begin():
+        with (
+            self._writer_turn(write),
+            self.session(workspace_id=workspace_id, write=write) as session,
+            session.begin(),
+        ):
             yield session
+
+    def _writer_turn(self, write: bool) -> AbstractContextManager[Any]:
+        """This process's turn to write to SQLite (a no-op for readers and PostgreSQL)."""
+        if write and self._sqlite_writers is not None:
+            return self._sqlite_writers.turn()
+        return nullcontext()
 
     def ping(self) -> None:
         """Raise ServiceUnavailableError unless the database answers a trivial query."""

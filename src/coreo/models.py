@@ -12,11 +12,13 @@ from coreo.identity.models import (
     MergeRecord,
     Profile,
     ProfileIdentity,
+    ProfileSplit,
     RefusedMerge,
 )
 from coreo.ingest.imports.models import ImportJob
 from coreo.ingest.models import DeadLetter, PlanViolation, SeenMessage, TrackingPlan
 from coreo.profiles.models import ProfileTrait
+from coreo.traits.models import TraitBackfill, TraitDefinitionRow, TraitDirty, TraitValue
 
 __all__ = [
     "ApiKey",
@@ -36,9 +38,14 @@ __all__ = [
     "PlanViolation",
     "Profile",
     "ProfileIdentity",
+    "ProfileSplit",
     "ProfileTrait",
     "RefusedMerge",
     "SeenMessage",
     "TrackingPlan",
+    "TraitBackfill",
+    "TraitDefinitionRow",
+    "TraitDirty",
+    "TraitValue",
     "Workspace",
 ]

@@ -89,6 +89,7 @@ COMMANDS = [
     ["events", "export"],
     ["import"],
     ["identity", "match"],
+    ["identity", "unmerge"],
     ["sim", "generate"],
     ["sim", "replay"],
     ["sim", "scenario"],

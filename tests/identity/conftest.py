@@ -59,3 +59,24 @@ def feed_profiles(database: Database, tenant: Any) -> Callable[..., list[str | N
         return [e.annotations.get("profile_id") for e in events]
 
     return run
+
+
+@pytest.fixture
+def feed_pipeline(database: Database, tenant: Any) -> Callable[..., list[str | None]]:
+    """Run messages through the identity, profile and history stages in one batch, as the
+    pipeline does (the history keeps each event's profile: what un-merge replays)."""
+    from coreo.history.stage import HistoryStage
+    from coreo.profiles.stage import ProfileStage, merge_traits
+
+    def run(*messages: dict[str, Any]) -> list[str | None]:
+        events = [
+            Event(0, n, tenant.workspace_id, {"receivedAt": m["timestamp"], **m})
+            for n, m in enumerate(messages)
+        ]
+        with database.transaction() as session:
+            IdentityStage(on_merge=(merge_traits,)).process(session, events)
+            ProfileStage().process(session, events)
+            HistoryStage().process(session, events)
+        return [e.annotations.get("profile_id") for e in events]
+
+    return run

@@ -17,6 +17,7 @@ from coreo.cli.imports import import_file
 from coreo.cli.pipeline import dlq_app, events_app, worker
 from coreo.cli.server import demo, serve
 from coreo.cli.sim import sim_app
+from coreo.cli.traits import traits_app
 from coreo.errors import CoreoError
 
 __all__ = ["app", "main"]
@@ -60,6 +61,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(events_app, name="events")
 app.add_typer(identity_app, name="identity")
 app.add_typer(sim_app, name="sim")
+app.add_typer(traits_app, name="traits")
 
 
 def _fail(message: str, code: int) -> None:

@@ -1,15 +1,19 @@
-"""`coreo identity`: match master records across systems."""
+"""`coreo identity`: match master records across systems, undo a wrong merge."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
 
 from coreo.cli._common import cli_actor, console, load_settings, open_database, workspace_by_slug
-from coreo.identity import master
+from coreo.errors import NotFoundError
+from coreo.identity import master, unmerge
 from coreo.identity.matching import MatchConfig
-from coreo.profiles.stage import merge_traits
+from coreo.identity.models import MergeRecord
+from coreo.profiles.stage import merge_traits, rederive_traits
+from coreo.traits.stage import merge_computed_traits, rederive_computed_traits
 
 __all__ = ["identity_app"]
 
@@ -48,11 +52,49 @@ def match(
             actor=cli_actor(),
             sources=chosen,
             config=MatchConfig(auto_merge=auto_merge, review=review),
-            on_merge=(merge_traits,),
+            on_merge=(merge_traits, merge_computed_traits),
         )
     console.print(
         f"{run.records:,} master records, {run.pairs:,} scored pairs: {run.merged:,} merged, "
         f"{run.refused:,} refused by the identity rules, {run.queued:,} queued for review "
         "(GET /v1/identity/reviews)."
+    )
+    database.dispose()
+
+
+@identity_app.command("unmerge")
+def unmerge_command(
+    merge_id: Annotated[
+        str, typer.Argument(help="The merge to undo (mrg_..., as listed in a profile's merges).")
+    ],
+) -> None:
+    """Undo a wrong merge: split the two profiles for good and re-derive both from their
+    events (identifiers, event attribution, traits). Audited.
+
+    Example: coreo identity unmerge mrg_01jd3k4m5n6p7q8r9s0t1v2w3x
+    """
+    database = open_database(load_settings())
+    with database.transaction(write=False) as session:
+        workspace_id = session.scalar(
+            select(MergeRecord.workspace_id).where(MergeRecord.id == merge_id)
+        )
+    if workspace_id is None:
+        raise NotFoundError(f"no merge {merge_id!r}")
+    with database.transaction(workspace_id=workspace_id) as session:
+        done = unmerge.undo_merge(
+            session,
+            workspace_id=workspace_id,
+            merge_id=merge_id,
+            actor=cli_actor(),
+            on_rederive=(rederive_traits, rederive_computed_traits),
+        )
+    held = done.identities
+    moved = ", ".join(done.profiles_moved)
+    console.print(
+        f"Undid merge {done.merge_id}: {done.merged_id} "
+        f"({len(held[done.merged_id])} identifiers) is apart from {done.survivor_id} "
+        f"({len(held[done.survivor_id])} identifiers) for good; {done.events_moved:,} events "
+        f"moved"
+        + (f", and the profiles merged in since that went with it: {moved}." if moved else ".")
     )
     database.dispose()

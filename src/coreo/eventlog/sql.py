@@ -10,22 +10,75 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import cast
+from typing import Any
 
-from sqlalchemy import Table, case, func, insert, select, update
+from sqlalchemy import Connection, CursorResult
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from coreo.db import Database, conflict_insert, utcnow
+from coreo.db import Database, driver_datetime, insert_rows_sqlite, utcnow
 from coreo.errors import ServiceUnavailableError
 from coreo.eventlog.base import EventLog, NewRecord, Record
-from coreo.eventlog.models import LogConsumer, LogHead, LogRecord
 
 __all__ = ["SqlEventLog"]
 
-_RECORDS = cast(Table, LogRecord.__table__)
-_HEADS = cast(Table, LogHead.__table__)
-_CONSUMERS = cast(Table, LogConsumer.__table__)
+# Every statement runs on the driver, without SQLAlchemy's compilation and per-row
+# parameter processing: on ingestion's and the worker's hot paths that overhead cost more
+# than the statements. Written for SQLite's ``?``; ``_run`` hands PostgreSQL ``%s``.
+# The tables are ``coreo.eventlog.models``.
+_ADVANCE_HEADS_SQLITE = """
+INSERT INTO event_log_heads (partition_no, last_offset) VALUES {values}
+ON CONFLICT (partition_no) DO UPDATE SET last_offset = last_offset + excluded.last_offset
+RETURNING partition_no, last_offset
+"""
+_ADVANCE_HEADS_POSTGRES = """
+INSERT INTO event_log_heads (partition_no, last_offset)
+SELECT * FROM unnest(%b::integer[], %b::bigint[])
+ON CONFLICT (partition_no)
+DO UPDATE SET last_offset = event_log_heads.last_offset + EXCLUDED.last_offset
+RETURNING partition_no, last_offset
+"""
+_INSERT_RECORDS_SQLITE = """
+INSERT INTO event_log (partition_no, log_offset, key, workspace_id, payload, appended_at)
+VALUES {values}
+"""
+_INSERT_RECORDS_POSTGRES = """
+INSERT INTO event_log (partition_no, log_offset, key, workspace_id, payload, appended_at)
+SELECT p, o, k, w, d, %s FROM unnest(%b::integer[], %b::bigint[], %b::varchar[], %b::varchar[],
+                                     %b::bytea[]) AS r(p, o, k, w, d)
+"""
+_READ = """
+SELECT log_offset, key, workspace_id, payload FROM event_log
+WHERE partition_no = ? AND log_offset > ? ORDER BY log_offset LIMIT ?
+"""
+_END_OFFSET = "SELECT max(log_offset) FROM event_log WHERE partition_no = ?"
+_CONSUMER_OFFSET = """
+SELECT log_offset FROM event_log_consumers WHERE consumer_group = ? AND partition_no = ?
+"""
+_CREATE_CONSUMER = """
+INSERT INTO event_log_consumers (consumer_group, partition_no, log_offset, updated_at)
+VALUES (?, ?, 0, ?) ON CONFLICT (consumer_group, partition_no) DO NOTHING
+"""
+_LOCK_CONSUMER = _CONSUMER_OFFSET.rstrip() + " FOR UPDATE\n"
+_COMMIT_CONSUMER = """
+INSERT INTO event_log_consumers (consumer_group, partition_no, log_offset, updated_at)
+VALUES (?, ?, ?, ?) ON CONFLICT (consumer_group, partition_no) DO UPDATE SET
+log_offset = CASE WHEN excluded.log_offset > event_log_consumers.log_offset
+             THEN excluded.log_offset ELSE event_log_consumers.log_offset END,
+updated_at = excluded.updated_at
+"""
+
+
+def _run(connection: Connection, statement: str, parameters: Any) -> CursorResult[*tuple[Any, ...]]:
+    """Run ``statement`` with the driver's placeholders (SQLite has no ``FOR UPDATE``: its
+    writer holds the whole database already)."""
+    if connection.dialect.name == "postgresql":
+        return connection.exec_driver_sql(statement.replace("?", "%s"), parameters)
+    return connection.exec_driver_sql(statement.replace(" FOR UPDATE", ""), parameters)
+
+
+def _bytes(value: bytes | memoryview) -> bytes:
+    return value if isinstance(value, bytes) else bytes(value)
 
 
 class SqlEventLog(EventLog):
@@ -44,40 +97,38 @@ class SqlEventLog(EventLog):
         except OperationalError as error:
             raise ServiceUnavailableError(f"the event log is unavailable: {error.orig}") from None
 
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection for one read: lighter than a session, which the worker would
+        otherwise open for every partition it polls."""
+        try:
+            with self.database.engine.connect() as connection:
+                yield connection
+        except OperationalError as error:
+            raise ServiceUnavailableError(f"the event log is unavailable: {error.orig}") from None
+
     def _advance_heads(self, session: Session, counts: dict[int, int]) -> dict[int, int]:
         """Reserve ``counts[p]`` offsets in each partition ``p`` with one statement; return
         the last offset reserved per partition.
 
         The head rows stay locked until the caller's transaction ends, so appenders of a
-        partition commit in offset order (one UPDATE locks its rows in a fixed order, which
-        keeps concurrent appenders free of deadlocks). Missing head rows are created first;
-        a concurrent creator makes the insert wait, then the update sees its row.
+        partition commit in offset order. The upsert creates missing head rows and locks
+        the existing ones in ascending partition order, which keeps concurrent appenders
+        free of deadlocks (a concurrent creator of a head row makes it wait, then update).
         """
         connection = session.connection()
         partitions = sorted(counts)
-
-        def advance(which: list[int]) -> dict[int, int]:
-            statement = (
-                update(_HEADS)
-                .where(_HEADS.c.partition_no.in_(which))
-                .values(
-                    last_offset=_HEADS.c.last_offset
-                    + case({p: counts[p] for p in which}, value=_HEADS.c.partition_no)
-                )
-                .returning(_HEADS.c.partition_no, _HEADS.c.last_offset)
+        if connection.dialect.name == "postgresql":
+            rows = connection.exec_driver_sql(
+                _ADVANCE_HEADS_POSTGRES, (partitions, [counts[p] for p in partitions])
             )
-            return {int(p): int(last) for p, last in connection.execute(statement)}
-
-        reserved = advance(partitions)
-        missing = [p for p in partitions if p not in reserved]
-        if missing:
-            connection.execute(
-                conflict_insert(session, _HEADS)
-                .values([{"partition_no": p, "last_offset": 0} for p in missing])
-                .on_conflict_do_nothing(index_elements=["partition_no"])
+        else:
+            values = ", ".join(["(?, ?)"] * len(partitions))
+            rows = connection.exec_driver_sql(
+                _ADVANCE_HEADS_SQLITE.format(values=values),
+                tuple(n for p in partitions for n in (p, counts[p])),
             )
-            reserved |= advance(missing)
-        return reserved
+        return {int(p): int(last) for p, last in rows}
 
     def append(
         self, records: Sequence[NewRecord], *, session: Session | None = None
@@ -88,50 +139,55 @@ class SqlEventLog(EventLog):
         for index, record in enumerate(records):
             by_partition.setdefault(self.partition_of(record.key), []).append(index)
         positions: list[tuple[int, int]] = [(0, 0)] * len(records)
-        now = utcnow()
         with self._session(session, write=True) as s:
-            rows = []
             last_offsets = self._advance_heads(s, {p: len(i) for p, i in by_partition.items()})
+            order: list[int] = []
             for partition in sorted(by_partition):
                 indexes = by_partition[partition]
-                last = last_offsets[partition]
-                first = last - len(indexes) + 1
+                first = last_offsets[partition] - len(indexes) + 1
                 for offset, index in enumerate(indexes, start=first):
-                    record = records[index]
                     positions[index] = (partition, offset)
-                    rows.append(
-                        {
-                            "partition_no": partition,
-                            "log_offset": offset,
-                            "key": record.key,
-                            "workspace_id": record.workspace_id,
-                            "payload": record.payload,
-                            "appended_at": now,
-                        }
-                    )
-            s.connection().execute(insert(_RECORDS), rows)
+                order.extend(indexes)
+            connection = s.connection()
+            dialect = connection.dialect.name
+            now = driver_datetime(utcnow(), dialect)
+            if dialect == "postgresql":
+                connection.exec_driver_sql(
+                    _INSERT_RECORDS_POSTGRES,
+                    (
+                        now,
+                        [positions[i][0] for i in order],
+                        [positions[i][1] for i in order],
+                        [records[i].key for i in order],
+                        [records[i].workspace_id for i in order],
+                        [records[i].payload for i in order],
+                    ),
+                )
+            else:
+                insert_rows_sqlite(
+                    connection,
+                    _INSERT_RECORDS_SQLITE,
+                    [
+                        (
+                            *positions[i],
+                            records[i].key,
+                            records[i].workspace_id,
+                            records[i].payload,
+                            now,
+                        )
+                        for i in order
+                    ],
+                )
         return positions
 
     def read(self, partition: int, after: int, limit: int) -> list[Record]:
-        with self._session(None, write=False) as s:
-            rows = s.execute(
-                select(
-                    _RECORDS.c.log_offset,
-                    _RECORDS.c.key,
-                    _RECORDS.c.workspace_id,
-                    _RECORDS.c.payload,
-                )
-                .where(_RECORDS.c.partition_no == partition, _RECORDS.c.log_offset > after)
-                .order_by(_RECORDS.c.log_offset)
-                .limit(limit)
-            ).all()
-        return [Record(partition, row[0], row[1], row[2], bytes(row[3])) for row in rows]
+        with self._reading() as connection:
+            rows = _run(connection, _READ, (partition, after, limit)).all()
+        return [Record(partition, row[0], row[1], row[2], _bytes(row[3])) for row in rows]
 
     def end_offset(self, partition: int) -> int:
-        with self._session(None, write=False) as s:
-            value = s.execute(
-                select(func.max(_RECORDS.c.log_offset)).where(_RECORDS.c.partition_no == partition)
-            ).scalar_one_or_none()
+        with self._reading() as connection:
+            value = _run(connection, _END_OFFSET, (partition,)).scalar_one_or_none()
         return int(value or 0)
 
     def committed(
@@ -139,44 +195,27 @@ class SqlEventLog(EventLog):
     ) -> int:
         """The group's committed offset; with ``lock`` (inside a caller's transaction) the
         group's row stays locked until that transaction ends, serialising its workers."""
+        if session is None and not lock:
+            with self._reading() as connection:
+                value = _run(connection, _CONSUMER_OFFSET, (group, partition)).scalar_one_or_none()
+            return int(value or 0)
         with self._session(session, write=lock) as s:
-            query = select(_CONSUMERS.c.log_offset).where(
-                _CONSUMERS.c.consumer_group == group, _CONSUMERS.c.partition_no == partition
-            )
+            connection = s.connection()
             if lock:
-                s.execute(
-                    conflict_insert(s, _CONSUMERS)
-                    .values(
-                        consumer_group=group,
-                        partition_no=partition,
-                        log_offset=0,
-                        updated_at=utcnow(),
-                    )
-                    .on_conflict_do_nothing(index_elements=["consumer_group", "partition_no"])
-                )
-                query = query.with_for_update()
-            value = s.execute(query).scalar_one_or_none()
+                now = driver_datetime(utcnow(), connection.dialect.name)
+                _run(connection, _CREATE_CONSUMER, (group, partition, now))
+                value = _run(connection, _LOCK_CONSUMER, (group, partition)).scalar_one_or_none()
+            else:
+                value = _run(connection, _CONSUMER_OFFSET, (group, partition)).scalar_one_or_none()
         return int(value or 0)
 
     def commit(
         self, group: str, partition: int, offset: int, *, session: Session | None = None
     ) -> None:
         with self._session(session, write=True) as s:
-            statement = conflict_insert(s, _CONSUMERS).values(
-                consumer_group=group, partition_no=partition, log_offset=offset, updated_at=utcnow()
-            )
-            newer = statement.excluded.log_offset > _CONSUMERS.c.log_offset
-            s.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["consumer_group", "partition_no"],
-                    set_={
-                        "log_offset": case(
-                            (newer, statement.excluded.log_offset), else_=_CONSUMERS.c.log_offset
-                        ),
-                        "updated_at": statement.excluded.updated_at,
-                    },
-                )
-            )
+            connection = s.connection()
+            now = driver_datetime(utcnow(), connection.dialect.name)
+            _run(connection, _COMMIT_CONSUMER, (group, partition, offset, now))
 
     def ping(self) -> None:
         self.database.ping()

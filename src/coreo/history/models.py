@@ -20,6 +20,7 @@ class EventRecord(WorkspaceScoped, Base):
         Index("ix_events_user", "workspace_id", "user_id", "timestamp"),
         Index("ix_events_anonymous", "workspace_id", "anonymous_id", "timestamp"),
         Index("ix_events_name", "workspace_id", "event", "timestamp"),
+        Index("ix_events_profile", "workspace_id", "profile_id", "timestamp"),
     )
 
     workspace_id: Mapped[str] = mapped_column(  # part of the key, so declared here
@@ -30,6 +31,9 @@ class EventRecord(WorkspaceScoped, Base):
     event: Mapped[str | None] = mapped_column(String(200))
     user_id: Mapped[str | None] = mapped_column(String(300))
     anonymous_id: Mapped[str | None] = mapped_column(String(300))
+    # The profile identity resolution gave the event when it was processed (the profile
+    # may since have merged into another: follow Profile.merged_into).
+    profile_id: Mapped[str | None] = mapped_column(String(32))
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     payload: Mapped[str] = mapped_column(Text)

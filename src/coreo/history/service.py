@@ -1,17 +1,28 @@
-"""Read the event history: counts and events of an identity in a time range."""
+"""Read the event history: counts and events of an identity or a profile in a time range."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import func, select
+import orjson
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from coreo.history.models import EventRecord
 
-__all__ = ["count_events", "events_of", "export_parquet"]
+__all__ = [
+    "count_events",
+    "events_of",
+    "export_parquet",
+    "messages_of_profiles",
+    "profile_events",
+    "reattribute_events",
+]
+
+_EVENTS = cast(Table, EventRecord.__table__)
 
 
 def count_events(*, session: Session, workspace_id: str) -> int:
@@ -107,3 +118,108 @@ def export_parquet(
             writer.write_table(pa.table(dict(zip(schema.names, batch, strict=True)), schema=schema))
             written += len(rows)
     return written
+
+
+def profile_events(
+    *,
+    session: Session,
+    workspace_id: str,
+    profile_ids: Collection[str],
+    before: tuple[datetime, str] | None = None,
+    types: Collection[str] = (),
+    event: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+) -> Sequence[EventRecord]:
+    """Return the events attributed to any of ``profile_ids``, newest first.
+
+    Args:
+        before: a page's position: only events older than this (timestamp, message id),
+            so pages stay stable while newer events arrive.
+        types: only these message types (``track``, ``identify``, ...); all when empty.
+        event: only this event name (a page's or screen's name counts as its event name).
+        since, until: only events in [since, until).
+    """
+    if not profile_ids:
+        return []
+    query = select(EventRecord).where(
+        EventRecord.workspace_id == workspace_id,
+        EventRecord.profile_id.in_(sorted(profile_ids)),
+    )
+    if before is not None:
+        at, message_id = before
+        # Spelled out rather than as a row comparison, so the index range on the
+        # timestamp is plain to both planners.
+        query = query.where(
+            EventRecord.timestamp <= at,
+            or_(EventRecord.timestamp < at, EventRecord.message_id < message_id),
+        )
+    if types:
+        query = query.where(EventRecord.type.in_(sorted(types)))
+    if event is not None:
+        query = query.where(EventRecord.event == event)
+    if since is not None:
+        query = query.where(EventRecord.timestamp >= since)
+    if until is not None:
+        query = query.where(EventRecord.timestamp < until)
+    query = query.order_by(EventRecord.timestamp.desc(), EventRecord.message_id.desc())
+    return session.execute(query.limit(limit)).scalars().all()
+
+
+def messages_of_profiles(
+    *, session: Session, workspace_id: str, profile_ids: Collection[str], chunk: int = 1000
+) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Yield the events attributed to any of ``profile_ids`` as (profile id, message), oldest
+    first by (timestamp, message id), ``chunk`` at a time: a replay's input, in flat
+    memory however long the history."""
+    if not profile_ids:
+        return
+    query = (
+        select(_EVENTS.c.profile_id, _EVENTS.c.payload)
+        .where(
+            _EVENTS.c.workspace_id == workspace_id,
+            _EVENTS.c.profile_id.in_(sorted(profile_ids)),
+        )
+        .order_by(_EVENTS.c.timestamp, _EVENTS.c.message_id)
+    )
+    # Keyset pages rather than one streaming cursor: the replay writes between chunks.
+    after: tuple[Any, str] | None = None
+    while True:
+        page = query
+        if after is not None:
+            page = page.where(
+                or_(
+                    _EVENTS.c.timestamp > after[0],
+                    and_(_EVENTS.c.timestamp == after[0], _EVENTS.c.message_id > after[1]),
+                )
+            )
+        rows = session.execute(
+            page.add_columns(_EVENTS.c.timestamp, _EVENTS.c.message_id).limit(chunk)
+        ).all()
+        if not rows:
+            return
+        yield [(str(r.profile_id), orjson.loads(r.payload)) for r in rows]
+        if len(rows) < chunk:
+            return
+        after = (rows[-1].timestamp, str(rows[-1].message_id))
+
+
+def reattribute_events(
+    *, session: Session, workspace_id: str, moves: Mapping[str, Collection[str]]
+) -> int:
+    """Attribute events to other profiles: ``{profile id: message ids}``; return how many."""
+    moved = 0
+    for profile_id, message_ids in moves.items():
+        ids = sorted(message_ids)
+        for start in range(0, len(ids), 500):
+            result = session.execute(
+                update(_EVENTS)
+                .where(
+                    _EVENTS.c.workspace_id == workspace_id,
+                    _EVENTS.c.message_id.in_(ids[start : start + 500]),
+                )
+                .values(profile_id=profile_id)
+            )
+            moved += int(getattr(result, "rowcount", 0) or 0)
+    return moved

@@ -4,25 +4,41 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any
 
 import orjson
-from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from coreo.db import conflict_insert
-from coreo.history.models import EventRecord
+from coreo.db import driver_datetime, insert_rows_sqlite
 from coreo.runtime.worker import Event
 
 __all__ = ["HistoryStage"]
 
-_EVENTS = cast(Table, EventRecord.__table__)
+# Run on the driver, many rows a statement. On PostgreSQL one array a column makes a batch
+# one statement instead of SQLAlchemy's executemany (a quarter of the time for 500 rows);
+# SQLite takes the same rows in multi-row VALUES (about as fast as SQLAlchemy there, kept
+# so that both share one row shape).
+_INSERT_SQLITE = """
+INSERT INTO events (workspace_id, message_id, type, event, user_id, anonymous_id,
+                    profile_id, timestamp, received_at, payload)
+VALUES {values}
+ON CONFLICT (workspace_id, message_id) DO NOTHING
+"""
+_INSERT_POSTGRES = """
+INSERT INTO events (workspace_id, message_id, type, event, user_id, anonymous_id,
+                    profile_id, timestamp, received_at, payload)
+SELECT * FROM unnest(%b::varchar[], %b::varchar[], %b::varchar[], %b::varchar[],
+                     %b::varchar[], %b::varchar[], %b::varchar[], %b::timestamptz[],
+                     %b::timestamptz[], %b::text[])
+ON CONFLICT (workspace_id, message_id) DO NOTHING
+"""
 
 
-def _time(value: object) -> datetime:
+def _time(value: object, dialect_name: str) -> datetime | str:
+    """A message timestamp as the driver takes it (a naive one is refused, as before)."""
     if not isinstance(value, str):
         raise ValueError("the event has no timestamp")
-    return datetime.fromisoformat(value)
+    return driver_datetime(datetime.fromisoformat(value), dialect_name)
 
 
 class HistoryStage:
@@ -31,25 +47,30 @@ class HistoryStage:
     name = "history"
 
     def process(self, session: Session, events: Sequence[Event]) -> None:
-        rows = []
+        connection = session.connection()
+        dialect = connection.dialect.name
+        rows: list[tuple[Any, ...]] = []
         for event in events:
             m = event.message
             rows.append(
-                {
-                    "workspace_id": event.workspace_id,
-                    "message_id": str(m["messageId"]),
-                    "type": str(m["type"]),
-                    "event": m.get("event") or m.get("name"),
-                    "user_id": m.get("userId"),
-                    "anonymous_id": m.get("anonymousId"),
-                    "timestamp": _time(m.get("timestamp")),
-                    "received_at": _time(m.get("receivedAt")),
-                    "payload": orjson.dumps(m).decode(),
-                }
+                (
+                    event.workspace_id,
+                    str(m["messageId"]),
+                    str(m["type"]),
+                    m.get("event") or m.get("name"),
+                    m.get("userId"),
+                    m.get("anonymousId"),
+                    event.annotations.get("profile_id"),
+                    _time(m.get("timestamp"), dialect),
+                    _time(m.get("receivedAt"), dialect),
+                    orjson.dumps(m).decode(),
+                )
             )
-        session.execute(
-            conflict_insert(session, _EVENTS).on_conflict_do_nothing(
-                index_elements=["workspace_id", "message_id"]
-            ),
-            rows,
-        )
+        if not rows:
+            return
+        if dialect == "postgresql":  # one array a column: one statement, however many rows
+            connection.exec_driver_sql(
+                _INSERT_POSTGRES, tuple(list(c) for c in zip(*rows, strict=True))
+            )
+        else:
+            insert_rows_sqlite(connection, _INSERT_SQLITE, rows)

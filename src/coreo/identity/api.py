@@ -1,4 +1,5 @@
-"""Routes of identity resolution: run the master-record matcher, decide queued pairs."""
+"""Routes of identity resolution: run the master-record matcher, decide queued pairs, undo
+a wrong merge."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from sqlalchemy import select
 
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
-from coreo.identity import master
+from coreo.identity import master, unmerge
 from coreo.identity.matching import MatchConfig
 from coreo.identity.models import MatchReview
-from coreo.profiles.stage import merge_traits
+from coreo.profiles.stage import merge_traits, rederive_traits
+from coreo.traits.stage import merge_computed_traits, rederive_computed_traits
 from coreo.web.dependencies import CallerSession, require_json_body
+from coreo.web.problems import PROBLEM_MEDIA_TYPE
 from coreo.web.state import runtime
 
 __all__ = ["router"]
@@ -92,7 +95,7 @@ async def run_matching(
         actor=principal.actor,
         sources=body.sources,
         config=config,
-        on_merge=(merge_traits,),
+        on_merge=(merge_traits, merge_computed_traits),
     )
     return MatchRunRead(
         records=run.records,
@@ -128,7 +131,7 @@ def _decide(
         review_id=review_id,
         accept=accept,
         actor=principal.actor,
-        on_merge=(merge_traits,),
+        on_merge=(merge_traits, merge_computed_traits),
     )
     return ReviewRead.model_validate(review)
 
@@ -141,3 +144,64 @@ def accept_review(review_id: str, principal: WriteKey, session: CallerSession) -
 @router.post("/reviews/{review_id}/reject", response_model=ReviewRead, summary="Keep them apart")
 def reject_review(review_id: str, principal: WriteKey, session: CallerSession) -> ReviewRead:
     return _decide(session, principal, review_id, accept=False)
+
+
+class IdentifierRead(BaseModel):
+    type: str
+    value: str
+
+
+class UnmergeRead(BaseModel):
+    """An undone merge: the two profiles, now kept apart for good, and what each holds."""
+
+    merge_id: str
+    survivor_id: str
+    merged_id: str
+    split_id: str
+    undone_at: datetime
+    survivor_identities: list[IdentifierRead]
+    merged_identities: list[IdentifierRead]
+    events_moved: int = Field(description="Events now attributed to the other profile.")
+    profiles_moved: list[str] = Field(
+        description="Profiles merged in after the undone merge that went with the merged one."
+    )
+
+
+@router.post(
+    "/merges/{merge_id}/undo",
+    response_model=UnmergeRead,
+    summary="Undo a wrong merge: split the profiles and re-derive both from their events",
+    responses={
+        409: {
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "description": "Already undone, or the survivor was merged away since.",
+        }
+    },
+)
+def undo_merge(merge_id: str, principal: WriteKey, session: CallerSession) -> UnmergeRead:
+    """The merged profile comes back with the identifiers it brought and those its events
+    link to it since; events and traits are re-derived from the history, and the two are
+    never merged again. Audited as ``identity.merge.undone``."""
+    done = unmerge.undo_merge(
+        session,
+        workspace_id=principal.workspace_id,
+        merge_id=merge_id,
+        actor=principal.actor,
+        on_rederive=(rederive_traits, rederive_computed_traits),
+    )
+    held = done.identities
+    return UnmergeRead(
+        merge_id=done.merge_id,
+        survivor_id=done.survivor_id,
+        merged_id=done.merged_id,
+        split_id=done.split_id,
+        undone_at=done.undone_at,
+        survivor_identities=[
+            IdentifierRead(type=i.type, value=i.value) for i in held[done.survivor_id]
+        ],
+        merged_identities=[
+            IdentifierRead(type=i.type, value=i.value) for i in held[done.merged_id]
+        ],
+        events_moved=done.events_moved,
+        profiles_moved=done.profiles_moved,
+    )

@@ -1,10 +1,12 @@
 """Probabilistic matching of customer master records (ERP, CRM, loyalty) with Splink.
 
 The matcher standardises records, scores candidate pairs with a Fellegi-Sunter model that
-Splink (DuckDB backend, in process) estimates from the data itself, and routes each pair by
-its match probability: auto-merge, review queue, or separate. Every pair carries the match
-weight of each comparison, so a link can always be explained. Nothing here touches the
-database: persisting links and the review queue is the identity service's job.
+Splink estimates from the data itself, and routes each pair by its match probability:
+auto-merge, review queue, or separate. Every pair carries the match weight of each
+comparison, so a link can always be explained. Splink runs on DuckDB in process, or on
+Spark (``MatchConfig(backend="spark")``, the ``coreo[spark]`` extra) for volumes beyond
+one machine's memory; both score the same pairs. Nothing here touches the database:
+persisting links and the review queue is the identity service's job.
 
 Training needs no labels: the prior comes from deterministic rules, u probabilities from a
 seeded random sample of pairs, m probabilities from expectation maximisation over two
@@ -21,9 +23,13 @@ can score later batches with ``model=``. Record standardisation lives in
 from __future__ import annotations
 
 import copy
+import functools
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import pyarrow as pa
@@ -33,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from splink import ColumnExpression, DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.blocking_rule_library import CustomRule
 
+from coreo.errors import ConfigurationError
 from coreo.identity.standardise import (
     RECORD_FIELDS,
     Records,
@@ -41,7 +48,9 @@ from coreo.identity.standardise import (
 )
 
 if TYPE_CHECKING:  # splink exports the level classes, not their common base
+    from pyspark.sql import DataFrame, SparkSession
     from splink.internals.comparison_level_creator import ComparisonLevelCreator
+    from splink.internals.database_api import DatabaseAPI
 
     Levels: TypeAlias = list[ComparisonLevelCreator | dict[str, Any]]
 
@@ -49,6 +58,7 @@ _log = logging.getLogger("coreo.identity.matching")
 
 __all__ = [
     "RECORD_FIELDS",
+    "Backend",
     "ComparisonWeight",
     "MatchConfig",
     "MatchResult",
@@ -64,6 +74,7 @@ __all__ = [
 
 
 PairDecision = Literal["auto_merge", "review", "separate"]
+Backend = Literal["duckdb", "spark"]
 
 
 class MatchConfig(BaseModel):
@@ -89,6 +100,12 @@ class MatchConfig(BaseModel):
     )
     default_country_code: str = Field(
         "41", pattern=r"^[1-9]\d{0,2}$", description="Calling code for national phone numbers."
+    )
+    backend: Backend = Field(
+        "duckdb", description="Splink backend: duckdb in process, or spark for large volumes."
+    )
+    spark_master: str = Field(
+        "local[*]", min_length=1, description="Spark master URL when the backend is spark."
     )
 
     @model_validator(mode="after")
@@ -165,15 +182,26 @@ def route_pairs(pairs: Sequence[ScoredPair], *, config: MatchConfig) -> RoutedPa
 
 # --- the Splink model --------------------------------------------------------------------
 
+# Splink's own levels write each backend's SQL; the custom levels below spell it out.
+_JARO_WINKLER: dict[Backend, str] = {"duckdb": "jaro_winkler_similarity", "spark": "jaro_winkler"}
+_DATE_FORMAT: dict[Backend, str] = {"duckdb": "%Y-%m-%d", "spark": "yyyy-MM-dd"}
+_PHONE_DIGITS_DIFFERING: dict[Backend, str] = {
+    "duckdb": "hamming(phone_l, phone_r)",
+    # Spark SQL has no Hamming distance: count the positions whose digits differ.
+    "spark": "aggregate(sequence(1, length(phone_l)), 0, "
+    "(n, i) -> n + if(substr(phone_l, i, 1) = substr(phone_r, i, 1), 0, 1))",
+}
 
-def _name_comparison(column: str) -> cl.CustomComparison:
+
+def _name_comparison(column: str, backend: Backend) -> cl.CustomComparison:
+    jaro_winkler = _JARO_WINKLER[backend]
     levels: Levels = [
         cll.NullLevel(column),
         cll.ExactMatchLevel(column, term_frequency_adjustments=True),
         # A swap is one piece of evidence: first_name scores it, last_name abstains.
         cll.CustomLevel(
-            'jaro_winkler_similarity("first_name_l", "last_name_r") >= 0.9 '
-            'AND jaro_winkler_similarity("last_name_l", "first_name_r") >= 0.9',
+            f"{jaro_winkler}(first_name_l, last_name_r) >= 0.9 "
+            f"AND {jaro_winkler}(last_name_l, first_name_r) >= 0.9",
             label_for_charts="First and last name swapped",
         ).configure(is_null_level=column == "last_name"),
         cll.JaroWinklerLevel(column, 0.92),
@@ -184,8 +212,8 @@ def _name_comparison(column: str) -> cl.CustomComparison:
     if column == "first_name":
         levels.append(
             cll.CustomLevel(
-                '(length("first_name_l") = 1 OR length("first_name_r") = 1) '
-                'AND left("first_name_l", 1) = left("first_name_r", 1)',
+                "(length(first_name_l) = 1 OR length(first_name_r) = 1) "
+                "AND left(first_name_l, 1) = left(first_name_r, 1)",
                 label_for_charts="Initial matches",
             )
         )
@@ -228,7 +256,7 @@ def _address_comparison() -> cl.CustomComparison:
         ),
         same_place().configure(label_for_charts="Same postcode or city"),
         cll.CustomLevel(
-            'left("postcode_l", 2) = left("postcode_r", 2)',
+            "left(postcode_l, 2) = left(postcode_r, 2)",
             label_for_charts="Same postcode region",
         ),
         cll.ElseLevel(),
@@ -250,15 +278,15 @@ def _email_comparison() -> cl.CustomComparison:
     return cl.CustomComparison(levels, output_column_name="email")
 
 
-def _phone_comparison() -> cl.CustomComparison:
+def _phone_comparison(backend: Backend) -> cl.CustomComparison:
     # Hamming distance catches a mistyped or swapped digit and is far cheaper than an
     # edit distance over millions of sampled pairs.
     levels: Levels = [
         cll.NullLevel("phone"),
         cll.ExactMatchLevel("phone"),
         cll.CustomLevel(
-            'CASE WHEN length("phone_l") = length("phone_r") '
-            'THEN hamming("phone_l", "phone_r") <= 2 ELSE false END',
+            "CASE WHEN length(phone_l) = length(phone_r) "
+            f"THEN {_PHONE_DIGITS_DIFFERING[backend]} <= 2 ELSE false END",
             label_for_charts="At most two digits differ",
         ),
         cll.ElseLevel(),
@@ -285,19 +313,21 @@ _EM_RULES = (
 )
 
 
-def _settings(link_type: Literal["dedupe_only", "link_only"], fields: set[str]) -> SettingsCreator:
-    comparisons = {
-        "first_name": lambda: _name_comparison("first_name"),
-        "last_name": lambda: _name_comparison("last_name"),
+def _settings(
+    link_type: Literal["dedupe_only", "link_only"], fields: set[str], backend: Backend
+) -> SettingsCreator:
+    comparisons: dict[str, Callable[[], cl.CustomComparison | cl.DateOfBirthComparison]] = {
+        "first_name": lambda: _name_comparison("first_name", backend),
+        "last_name": lambda: _name_comparison("last_name", backend),
         "birth_date": lambda: cl.DateOfBirthComparison(
             "birth_date",
             input_is_string=True,
-            datetime_format="%Y-%m-%d",
+            datetime_format=_DATE_FORMAT[backend],
             invalid_dates_as_null=False,
         ),
         "address": _address_comparison,
         "email": _email_comparison,
-        "phone": _phone_comparison,
+        "phone": lambda: _phone_comparison(backend),
     }
     # A field empty in every record carries no evidence and leaves levels untrainable.
     return SettingsCreator(
@@ -342,7 +372,14 @@ def _train(linker: Linker, config: MatchConfig, fields: set[str]) -> None:
             "too few records to estimate a model; train on the whole master data and pass "
             f"its MatchResult.model to score small batches ({error})"
         ) from error
-    training.estimate_u_using_random_sampling(max_pairs=config.u_sample_pairs, seed=config.seed)
+    training.estimate_u_using_random_sampling(
+        max_pairs=config.u_sample_pairs,
+        seed=config.seed,
+        # Splink counts u in chunks (after a probe) to stop once every level is seen often
+        # enough. On Spark each chunk is a job of its own, 66 instead of 6 for six
+        # comparisons and most of a small run's time: one job counts the whole sample.
+        num_chunks=1 if config.backend == "spark" else 10,
+    )
     rules = [rule for rule in _EM_RULES if fields.issuperset(rule)][:2]
     for rule in rules:
         try:
@@ -448,14 +485,119 @@ def _clusters(ids: Sequence[str], pairs: Sequence[ScoredPair], threshold: float)
     return {record_id: root(record_id) for record_id in ids}
 
 
+# --- backends ----------------------------------------------------------------------------
+
+
+def _spark_session(master: str) -> SparkSession:
+    """Return a new session, with its own temporary views, on the process's Spark context.
+
+    The first run starts the JVM (10-20 s), which stays up for later runs. A context that
+    is already running, the application's own or an earlier run's, is used as it is: its
+    master and settings win over ``master``. Splink's string-similarity functions come
+    from the jar inside the splink package, so nothing is downloaded.
+    """
+    try:
+        from pyspark.sql import SparkSession
+        from splink.backends.spark import similarity_jar_location
+    except ImportError as error:
+        raise ConfigurationError(
+            "the spark matching backend needs pyspark: pip install 'coreo[spark]'"
+        ) from error
+    # Only settings of a context not yet started; a running one keeps its own.
+    context = (
+        SparkSession.builder.master(master)
+        .appName("coreo-matching")
+        .config("spark.jars", similarity_jar_location())
+        # Splink keeps its tables in memory; the catalogue would create ./spark-warehouse.
+        .config("spark.sql.warehouse.dir", os.path.join(tempfile.gettempdir(), "coreo-spark"))
+        .config("spark.ui.enabled", "false")  # no web UI port
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.log.level", "ERROR")
+        .getOrCreate()
+    )
+    running = context.sparkContext.master or master
+    if running != master:
+        _log.info("matching runs on the running Spark context (%s), not %s", running, master)
+    session = context.newSession()
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    if running.startswith("local"):
+        # A few partitions per core: Spark's default of 200 is sized for clusters and
+        # makes each of Splink's many small steps schedule 200 tasks.
+        session.conf.set("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1)))
+    return session
+
+
+@dataclass
+class _SparkRun:
+    """The Spark session of one matching run and the tables Splink may have cached in it."""
+
+    session: SparkSession
+    tables: list[DataFrame] = field(default_factory=list)
+
+    def release(self) -> None:
+        """Free the cached tables and drop the run's temporary views."""
+        for table in self.tables:
+            if table.is_cached:
+                table.unpersist()
+        for view in self.session.sql("SHOW TABLES").collect():
+            if view.isTemporary:
+                self.session.catalog.dropTempView(view.tableName)
+
+
+@functools.cache
+def _spark_api() -> Callable[[_SparkRun], DatabaseAPI[Any]]:
+    from splink.backends.spark import SparkAPI
+
+    class RunSparkAPI(SparkAPI):
+        """Splink's Spark backend, telling the run which tables it may cache.
+
+        Splink keeps intermediate tables with ``persist`` (memory, spilling to disk; its
+        default, parquet, needs a checkpoint directory) and never frees them. Dropping the
+        views is not enough: some cached tables sit under a view of their repartitioning.
+        """
+
+        def __init__(self, run: _SparkRun) -> None:
+            self._run = run
+            super().__init__(  # type: ignore[no-untyped-call]  # splink leaves it unannotated
+                spark_session=run.session, break_lineage_method="persist"
+            )
+
+        def _repartition_if_needed(self, spark_df: DataFrame, templated_name: str) -> DataFrame:
+            # Splink persists the table this returns (sometimes repartitioned once more).
+            table: DataFrame = super()._repartition_if_needed(  # type: ignore[no-untyped-call]
+                spark_df, templated_name
+            )
+            self._run.tables.append(table)
+            return table
+
+    return RunSparkAPI
+
+
+def _database(spark: _SparkRun | None) -> DatabaseAPI[Any]:
+    if spark is None:
+        return DuckDBAPI()
+    db = _spark_api()(spark)
+    if not spark.session.catalog.functionExists("jaro_winkler"):
+        raise ConfigurationError(
+            "the Spark session was started without Splink's similarity jar; start it with "
+            "spark.jars set to splink.backends.spark.similarity_jar_location()"
+        )
+    return db
+
+
 def _linker(
     tables: Sequence[pa.Table],
     link_type: Literal["dedupe_only", "link_only"],
     settings: SettingsCreator | dict[str, Any],
+    db: DatabaseAPI[Any],
 ) -> Linker:
-    db = DuckDBAPI()
     names = ("left_records", "right_records") if link_type == "link_only" else ("records",)
-    inputs = [db.register(t, dataset_display_name=n) for t, n in zip(tables, names, strict=True)]
+    # A run's linkers share one Spark session, so each registers its tables afresh.
+    run = uuid.uuid4().hex[:8]
+    inputs = [
+        db.register(t, dataset_display_name=n, table_name=f"coreo_{n}_{run}")
+        for t, n in zip(tables, names, strict=True)
+    ]
     return Linker(inputs, settings, log_level=None)  # logging is the application's to set up
 
 
@@ -471,23 +613,37 @@ def _run(
     )
     if total_pairs == 0:
         raise ValueError("matching needs at least two records (one per side when linking)")
-    if model is None:
-        fields = {
-            name for t in tables for name in t.column_names if t.column(name).null_count < len(t)
-        }
-        trainer = _linker(tables, link_type, _settings(link_type, fields))
-        _train(trainer, config, fields)
-        model = _adjust_parameters(
-            trainer.misc.save_model_to_json(),
-            total_pairs=total_pairs,
-            sampled_pairs=config.u_sample_pairs,
+    if model is not None and model.get("sql_dialect", config.backend) != config.backend:
+        raise ValueError(
+            f"the model was trained with the {model['sql_dialect']} backend and holds its SQL; "
+            f"score with that backend or train again with {config.backend}"
         )
-    scorer = _linker(tables, link_type, {**model, "link_type": link_type})
-    trained = scorer.misc.save_model_to_json()
-    trained.pop("linker_uid", None)  # random per linker; the model is the rest
-    predictions = scorer.inference.predict(
-        threshold_match_probability=config.min_probability, warning_mode="never"
-    ).as_record_list()
+    spark = _SparkRun(_spark_session(config.spark_master)) if config.backend == "spark" else None
+    try:
+        if model is None:
+            fields = {
+                name
+                for t in tables
+                for name in t.column_names
+                if t.column(name).null_count < len(t)
+            }
+            settings = _settings(link_type, fields, config.backend)
+            trainer = _linker(tables, link_type, settings, _database(spark))
+            _train(trainer, config, fields)
+            model = _adjust_parameters(
+                trainer.misc.save_model_to_json(),
+                total_pairs=total_pairs,
+                sampled_pairs=config.u_sample_pairs,
+            )
+        scorer = _linker(tables, link_type, {**model, "link_type": link_type}, _database(spark))
+        trained = scorer.misc.save_model_to_json()
+        trained.pop("linker_uid", None)  # random per linker; the model is the rest
+        predictions = scorer.inference.predict(
+            threshold_match_probability=config.min_probability, warning_mode="never"
+        ).as_record_list()
+    finally:
+        if spark is not None:
+            spark.release()
     pairs = _pairs(predictions, trained)
     ids = [record_id for t in tables for record_id in t.column("record_id").to_pylist()]
     return MatchResult(

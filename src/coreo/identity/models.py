@@ -17,6 +17,7 @@ __all__ = [
     "MergeRecord",
     "Profile",
     "ProfileIdentity",
+    "ProfileSplit",
     "RefusedMerge",
 ]
 
@@ -80,6 +81,23 @@ class RefusedMerge(WorkspaceScoped, Base):
     reason: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ProfileSplit(WorkspaceScoped, Base):
+    """Two profiles an un-merge split apart: the identity graph never joins them again.
+
+    The pair holds for whatever the two profiles become: a profile merged into one of them
+    later is kept apart from the other one too.
+    """
+
+    __tablename__ = "profile_splits"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_id: Mapped[str] = mapped_column(String(32))  # the pair, sorted
+    second_id: Mapped[str] = mapped_column(String(32))
+    merge_id: Mapped[str] = mapped_column(String(32))  # the merge that was undone
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class IdentityRulesRow(WorkspaceScoped, Base):

@@ -7,7 +7,9 @@ the rules allow it:
 * a known identifier of another profile merges that profile in, unless the union would
   break a limit (two user ids, six e-mails…), which refuses the merge and records why;
 * a new identifier is attached, unless the group already holds its type's maximum;
-* a shared device or cookie (seen with more known users than allowed) links nothing.
+* a shared device or cookie (seen with more known users than allowed) links nothing;
+* profiles that an un-merge split apart (``ProfileSplit``) are never joined again, nor are
+  the profiles merged into them later.
 
 The oldest profile of the group survives; merged profiles point at it (``merged_into``),
 their identifiers move to it, and the merge is recorded with the identifier that caused it
@@ -28,8 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, func, select, text, tuple_, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, func, select, text, update
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from coreo.identity.identifiers import Identifier
@@ -38,6 +40,7 @@ from coreo.identity.models import (
     MergeRecord,
     Profile,
     ProfileIdentity,
+    ProfileSplit,
     RefusedMerge,
 )
 from coreo.identity.rules import DEFAULT_RULES, IdentityRules
@@ -49,6 +52,7 @@ __all__ = [
     "Resolver",
     "canonical_profile_id",
     "counts",
+    "kept_apart",
     "lock_workspace",
     "profile_identities",
     "rules_for",
@@ -92,6 +96,31 @@ def canonical_profile_id(session: Session, workspace_id: str, profile_id: str) -
     if row is None:
         return None
     return str(row.merged_into) if row.merged_into else profile_id
+
+
+def kept_apart(session: Session, workspace_id: str) -> dict[str, dict[str, str]]:
+    """The pairs of live profiles that un-merges split, both ways: ``{a: {b: merge id}}``.
+
+    A split pair is named by the profiles it split; each is mapped to its survivor here, so
+    a profile merged into one of them since is kept apart from the other one too.
+    """
+    first, second = aliased(Profile), aliased(Profile)
+    rows = session.execute(
+        select(
+            ProfileSplit.merge_id,
+            func.coalesce(first.merged_into, first.id),
+            func.coalesce(second.merged_into, second.id),
+        )
+        .join(first, first.id == ProfileSplit.first_id)
+        .join(second, second.id == ProfileSplit.second_id)
+        .where(ProfileSplit.workspace_id == workspace_id)
+    )
+    apart: dict[str, dict[str, str]] = {}
+    for merge_id, left, right in rows:
+        if left != right:
+            apart.setdefault(left, {})[right] = merge_id
+            apart.setdefault(right, {})[left] = merge_id
+    return apart
 
 
 def profile_identities(
@@ -173,22 +202,42 @@ class Resolver:
         self.rows: dict[Identifier, ProfileIdentity] = {}
         self.counts: dict[str, Counter[str]] = {}
         self.created: dict[str, tuple[datetime, str]] = {}
+        self._apart: dict[str, dict[str, str]] | None = None  # loaded when first needed
+
+    def _split_from(self, profiles: Sequence[str], candidate: str) -> str | None:
+        """Why ``candidate`` may not join ``profiles`` (an un-merge split them), or None."""
+        if not profiles:
+            return None
+        if self._apart is None:
+            self._apart = kept_apart(self.session, self.workspace_id)
+        splits = self._apart.get(candidate, {})
+        for profile_id in profiles:
+            if profile_id in splits:
+                return (
+                    f"{profile_id} and {candidate} were split by undoing merge "
+                    f"{splits[profile_id]}: they stay apart"
+                )
+        return None
 
     def preload(self, identifiers: Iterable[Identifier]) -> None:
-        keys = sorted(
-            {(i.type, i.value) for i in identifiers} - {(i.type, i.value) for i in self.rows}
-        )
-        for start in range(0, len(keys), 500):
-            rows = self.session.scalars(
-                select(ProfileIdentity).where(
-                    ProfileIdentity.workspace_id == self.workspace_id,
-                    tuple_(ProfileIdentity.type, ProfileIdentity.value).in_(
-                        keys[start : start + 500]
-                    ),
+        by_type: dict[str, set[str]] = {}
+        for i in identifiers:
+            if i not in self.rows:
+                by_type.setdefault(i.type, set()).add(i.value)
+        # One query per type: SQLite plans ``(type, value) IN (VALUES ...)`` as a full scan
+        # of the table, while ``type = ? AND value IN (...)`` uses the primary key.
+        for kind, found in sorted(by_type.items()):
+            values = sorted(found)
+            for start in range(0, len(values), 500):
+                rows = self.session.scalars(
+                    select(ProfileIdentity).where(
+                        ProfileIdentity.workspace_id == self.workspace_id,
+                        ProfileIdentity.type == kind,
+                        ProfileIdentity.value.in_(values[start : start + 500]),
+                    )
                 )
-            )
-            for row in rows:
-                self.rows[Identifier(row.type, row.value)] = row
+                for row in rows:
+                    self.rows[Identifier(row.type, row.value)] = row
         self._load_profiles({r.profile_id for r in self.rows.values()} - set(self.counts))
 
     def _load_profiles(self, profile_ids: set[str]) -> None:
@@ -249,7 +298,9 @@ class Resolver:
             if not rules.rule(identifier.type).links or row.shared:
                 fallback = fallback or row.profile_id
                 continue
-            reason = group.join_profile(row.profile_id, self.counts[row.profile_id])
+            reason = self._split_from(group.profiles, row.profile_id) or group.join_profile(
+                row.profile_id, self.counts[row.profile_id]
+            )
             if reason is not None:
                 refusals.append((identifier, [*group.profiles, row.profile_id], reason))
         result = self._apply(group, fallback, at, message_id)
@@ -318,7 +369,9 @@ class Resolver:
         self._load_profiles({first, second} - set(self.counts))
         group = _Group(self.rules)
         group.join_profile(first, self.counts[first])
-        refusal = group.join_profile(second, self.counts[second])
+        refusal = self._split_from([first], second) or group.join_profile(
+            second, self.counts[second]
+        )
         if refusal is not None:
             self.session.add(
                 RefusedMerge(
@@ -359,6 +412,11 @@ class Resolver:
             if row.profile_id == merged:
                 set_committed_value(row, "profile_id", survivor)
         self.counts[survivor].update(self.counts.pop(merged))
+        if self._apart is not None and merged in self._apart:  # the survivor inherits its splits
+            for other, merge_id in self._apart.pop(merged).items():
+                self._apart.setdefault(survivor, {})[other] = merge_id
+                self._apart[other].pop(merged, None)
+                self._apart[other][survivor] = merge_id
         for hook in self.on_merge:  # e.g. the profile's traits follow their identities
             hook(session, workspace_id, survivor, merged)
         session.execute(

@@ -24,7 +24,6 @@ from starlette.responses import Response
 from coreo.auth.dependencies import authenticate_token
 from coreo.auth.service import Principal
 from coreo.db import utcnow
-from coreo.ingest import plans
 from coreo.ingest import service as ingest_service
 from coreo.ingest.normalize import NormaliseOptions
 from coreo.ingest.service import IngestResult
@@ -196,23 +195,25 @@ def _ingest(
         raise ProblemError("service-unavailable", "ingestion is not configured on this server")
     _refuse_when_behind(state)
     received_at = utcnow()
-    with state.database.transaction(workspace_id=principal.workspace_id) as session:
-        plan = plans.compiled_plan(
-            session=session, workspace_id=principal.workspace_id, key_id=principal.key_id
-        )
-        result = ingest_service.ingest_messages(
-            session=session,
-            log=state.event_log,
-            workspace_id=principal.workspace_id,
-            messages=messages,
-            received_at=received_at,
-            options=NormaliseOptions.from_settings(settings),
-            dedupe_window=timedelta(hours=settings.ingest_dedupe_hours),
-            forced_type=forced_type,
-            batch_defaults=defaults,
-            max_message_bytes=settings.ingest_max_message_bytes,
-            key_id=principal.key_id,
-            plan=plan,
+    workspace_id = principal.workspace_id
+    plan = ingest_service.PLAN_CACHE.get(state.database, workspace_id, principal.key_id)
+    # Checking and serialising need no database: done before the write transaction opens,
+    # so that (on SQLite, one writer at a time) the write lock is held for writes only.
+    prepared = ingest_service.prepare_messages(
+        workspace_id=workspace_id,
+        messages=messages,
+        received_at=received_at,
+        options=NormaliseOptions.from_settings(settings),
+        dedupe_window=timedelta(hours=settings.ingest_dedupe_hours),
+        forced_type=forced_type,
+        batch_defaults=defaults,
+        max_message_bytes=settings.ingest_max_message_bytes,
+        key_id=principal.key_id,
+        plan=plan,
+    )
+    with state.database.transaction(workspace_id=workspace_id) as session:
+        result = ingest_service.store_prepared(
+            session=session, log=state.event_log, prepared=prepared
         )
     counter = state.metrics.ingested
     counter.labels("accepted").inc(len(result.accepted))

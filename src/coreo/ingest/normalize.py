@@ -58,6 +58,12 @@ def _iso(value: datetime) -> str:
     return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@lru_cache(maxsize=8)
+def _received_iso(value: datetime) -> str:
+    """``_iso`` of a request's arrival time, shared by all the messages of the request."""
+    return _iso(value)
+
+
 def normalise_email(value: str) -> str:
     """Trim and lower-case an e-mail address (the part every provider agrees on)."""
     return value.strip().lower()
@@ -128,8 +134,9 @@ def normalise(
 
     ``sent_at`` is the message's own ``sentAt`` or, failing that, the batch's.
     """
-    message.setdefault("messageId", str(uuid.uuid4()))
-    message["receivedAt"] = _iso(received_at)
+    if "messageId" not in message:
+        message["messageId"] = str(uuid.uuid4())
+    message["receivedAt"] = _received_iso(received_at)
     sent = message.get("timestamp") or message.get("originalTimestamp")
     if isinstance(sent, str):
         original = datetime.fromisoformat(sent)

@@ -1,4 +1,5 @@
-"""Routes of profiles (``profiles:read``): read a profile, look one up by any identifier.
+"""Routes of profiles (``profiles:read``): read a profile and its timeline, look one up by
+any identifier, search by trait.
 
 A merged profile's id answers ``308 Permanent Redirect`` to the surviving profile, so links
 and stored ids keep working after a merge.
@@ -6,24 +7,44 @@ and stored ids keep working after a merge.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.errors import InvalidInputError
 from coreo.identity.identifiers import Identifier
 from coreo.profiles import service
+from coreo.web.cursors import bad_cursor, decode_cursor, encode_cursor
 from coreo.web.dependencies import CallerSession
+from coreo.web.problems import PROBLEM_MEDIA_TYPE
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 ReadKey = Annotated[Principal, Depends(require_scope("profiles:read"))]
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range") from None
+
+
+UtcDateTime = Annotated[AwareDatetime, AfterValidator(_utc)]
+MessageType = Literal["identify", "track", "page", "screen", "group", "alias"]
+_NO_NUL = r"^[^\x00]*$"
+_BAD_CURSOR: dict[int | str, dict[str, Any]] = {
+    400: {
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "description": "The cursor is not one this listing gave out.",
+    }
+}
 
 
 class IdentityRead(BaseModel):
@@ -40,6 +61,8 @@ class MergeIdentity(BaseModel):
 
 
 class MergeRead(BaseModel):
+    id: str
+    undone_at: datetime | None
     survivor_id: str
     merged_id: str
     at: datetime
@@ -56,15 +79,86 @@ class TraitRead(BaseModel):
     personal: bool
 
 
+class EventRead(BaseModel):
+    """An event of a profile's history."""
+
+    message_id: str
+    type: str
+    event: str | None
+    timestamp: datetime
+    received_at: datetime
+    profile_id: str | None  # the profile it was attributed to (maybe one merged since)
+    properties: dict[str, Any]  # a track/page/screen call's properties, an identify's traits
+
+
 class ProfileRead(BaseModel):
-    """A unified profile: its traits with provenance, identities and merge history."""
+    """A unified profile: its traits with provenance, identities, merge history and its
+    most recent events (including those of profiles merged into it)."""
 
     id: str
     created_at: datetime
     updated_at: datetime
     traits: dict[str, TraitRead]
+    computed_traits: dict[str, Any] = Field(
+        description="Computed traits by name, evaluated at the time of the request "
+        "(see /v1/computed-traits)."
+    )
     identities: list[IdentityRead]
     merges: list[MergeRead]
+    recent_events: list[EventRead]
+
+
+class TimelinePage(BaseModel):
+    items: list[EventRead]
+    next_cursor: str | None  # pass as ``cursor`` for the next page; null on the last
+
+
+class ProfileHit(BaseModel):
+    id: str
+    traits: dict[str, Any]  # the searched trait, e-mail and names, where the profile has them
+
+
+class ProfileSearchPage(BaseModel):
+    items: list[ProfileHit]
+    next_cursor: str | None
+
+
+@router.get(
+    "",
+    response_model=ProfileSearchPage,
+    summary="Find profiles by a trait's value",
+    responses=_BAD_CURSOR,
+)
+def search_profiles(
+    principal: ReadKey,
+    session: CallerSession,
+    trait: Annotated[
+        str, Query(min_length=1, max_length=200, pattern=_NO_NUL, description="Trait name.")
+    ],
+    value: Annotated[str, Query(min_length=1, max_length=200, pattern=_NO_NUL)],
+    prefix: Annotated[bool, Query(description="Match values that start with value.")] = False,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ProfileSearchPage:
+    """Live profiles whose trait equals ``value`` (``?trait=city&value=Zürich``), or starts
+    with it (``&prefix=true``). Values compare exactly as stored, case and accents included;
+    e-mail addresses compare trimmed and lower-case, as ingestion stores them. Text values
+    of up to 200 characters, numbers (``42``) and booleans (``true``) are searchable; nested
+    values (an address's city) are not. Ordered by value, then profile id."""
+    after = decode_cursor(cursor, "search", 2) if cursor is not None else None
+    page = service.search(
+        session,
+        workspace_id=principal.workspace_id,
+        trait=trait,
+        value=value,
+        prefix=prefix,
+        after=(after[0], after[1]) if after is not None else None,
+        limit=limit,
+    )
+    return ProfileSearchPage(
+        items=[ProfileHit(id=i, traits=t) for i, t in page.hits],
+        next_cursor=encode_cursor("search", *page.next) if page.next is not None else None,
+    )
 
 
 _LOOKUP_FIELDS = ("user_id", "anonymous_id", "email", "phone", "device_id", "loyalty_card")
@@ -124,6 +218,66 @@ def lookup_profile(
 )
 def read_profile(profile_id: str, principal: ReadKey, session: CallerSession) -> Response:
     return _profile(session, principal, profile_id)
+
+
+@router.get(
+    "/{profile_id}/timeline",
+    response_model=TimelinePage,
+    summary="A profile's events, newest first",
+    responses={
+        308: {"description": "Merged: the Location is the surviving profile's timeline."},
+        **_BAD_CURSOR,
+    },
+)
+def read_timeline(
+    profile_id: str,
+    request: Request,
+    principal: ReadKey,
+    session: CallerSession,
+    type: Annotated[list[MessageType] | None, Query(description="Only these call types.")] = None,
+    event: Annotated[
+        str | None, Query(max_length=200, pattern=_NO_NUL, description="Only this event name.")
+    ] = None,
+    since: Annotated[UtcDateTime | None, Query(description="From this time on.")] = None,
+    until: Annotated[UtcDateTime | None, Query(description="Before this time.")] = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Response:
+    """The profile's events and those of the profiles merged into it, newest first, a page
+    at a time. Pages follow (timestamp, message id), so events arriving meanwhile never
+    shift them; a page event's name is a track call's event or a page's or screen's name."""
+    before = None
+    if cursor is not None:
+        at, message_id = decode_cursor(cursor, "timeline", 2)
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            raise bad_cursor() from None
+        if moment.tzinfo is None or moment.utcoffset() != timedelta(0):
+            raise bad_cursor()
+        before = (moment, message_id)
+    try:
+        page = service.timeline(
+            session,
+            workspace_id=principal.workspace_id,
+            profile_id=profile_id,
+            before=before,
+            types=type or (),
+            event=event,
+            since=since,
+            until=until,
+            limit=limit,
+        )
+    except service.Merged as merged:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/v1/profiles/{merged.survivor}/timeline{query}", 308)
+    body = TimelinePage(
+        items=[EventRead.model_validate(service.describe_event(e)) for e in page.events],
+        next_cursor=encode_cursor("timeline", page.next[0].isoformat(), page.next[1])
+        if page.next is not None
+        else None,
+    )
+    return JSONResponse(body.model_dump(mode="json"))
 
 
 def _profile(session: CallerSession, principal: Principal, profile_id: str) -> Response:

@@ -1,20 +1,45 @@
-"""Reading profiles: a profile with its identities and merge history, lookup by identifier."""
+"""Reading profiles: a profile with its identities, merge history and recent events; its
+timeline; lookup by identifier and search by trait."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+import orjson
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from coreo.errors import NotFoundError
+from coreo.history import service as history_service
+from coreo.history.models import EventRecord
 from coreo.identity.identifiers import Identifier
 from coreo.identity.models import MergeRecord, Profile, ProfileIdentity
-from coreo.profiles.models import ProfileTrait
+from coreo.profiles.models import ProfileTrait, search_key
 from coreo.profiles.traits import DEFAULT_SCHEMA, TraitSchema
+from coreo.traits import service as computed_traits
 
-__all__ = ["Merged", "ProfileView", "find_profile", "lookup", "view"]
+__all__ = [
+    "RECENT_EVENTS",
+    "SUMMARY_TRAITS",
+    "Merged",
+    "ProfileView",
+    "SearchPage",
+    "TimelinePage",
+    "describe",
+    "describe_event",
+    "find_profile",
+    "lookup",
+    "members",
+    "search",
+    "timeline",
+    "view",
+]
+
+RECENT_EVENTS = 10
+SUMMARY_TRAITS = ("email", "firstName", "lastName")  # shown with each search hit
 
 
 class Merged(Exception):
@@ -31,6 +56,20 @@ class ProfileView:
     identities: list[ProfileIdentity]
     merges: list[MergeRecord]
     traits: list[ProfileTrait]
+    events: Sequence[EventRecord]  # the most recent ones
+    computed: dict[str, Any]  # computed traits, evaluated now
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePage:
+    events: Sequence[EventRecord]
+    next: tuple[datetime, str] | None  # where the next page starts; None on the last
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    hits: list[tuple[str, dict[str, Any]]]  # profile id and its summary traits
+    next: tuple[str, str] | None  # (search value, profile id) after which the next starts
 
 
 def find_profile(session: Session, workspace_id: str, profile_id: str) -> Profile:
@@ -41,6 +80,17 @@ def find_profile(session: Session, workspace_id: str, profile_id: str) -> Profil
     if profile.merged_into is not None:
         raise Merged(profile.merged_into)
     return profile
+
+
+def members(session: Session, workspace_id: str, profile_id: str) -> list[str]:
+    """A live profile's id and the ids of every profile merged into it (events keep the
+    profile they were attributed to when processed)."""
+    merged = session.scalars(
+        select(Profile.id).where(
+            Profile.workspace_id == workspace_id, Profile.merged_into == profile_id
+        )
+    )
+    return [profile_id, *merged]
 
 
 def view(session: Session, workspace_id: str, profile_id: str) -> ProfileView:
@@ -72,7 +122,120 @@ def view(session: Session, workspace_id: str, profile_id: str) -> ProfileView:
             .order_by(ProfileTrait.name)
         )
     )
-    return ProfileView(profile, identities, merges, traits)
+    events = history_service.profile_events(
+        session=session,
+        workspace_id=workspace_id,
+        profile_ids=members(session, workspace_id, profile.id),
+        limit=RECENT_EVENTS,
+    )
+    computed = computed_traits.values_of(session, workspace_id, profile.id)
+    return ProfileView(profile, identities, merges, traits, events, computed)
+
+
+def timeline(
+    session: Session,
+    *,
+    workspace_id: str,
+    profile_id: str,
+    before: tuple[datetime, str] | None = None,
+    types: Collection[str] = (),
+    event: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+) -> TimelinePage:
+    """A page of a live profile's events (and those of profiles merged into it), newest
+    first; raises Merged or NotFoundError like ``find_profile``."""
+    profile = find_profile(session, workspace_id, profile_id)
+    found = history_service.profile_events(
+        session=session,
+        workspace_id=workspace_id,
+        profile_ids=members(session, workspace_id, profile.id),
+        before=before,
+        types=types,
+        event=event,
+        since=since,
+        until=until,
+        limit=limit + 1,
+    )
+    page = found[:limit]
+    more = len(found) > limit
+    return TimelinePage(page, (page[-1].timestamp, page[-1].message_id) if more else None)
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The least text above every text that starts with ``prefix`` (code point order)."""
+    chars = list(prefix)
+    while chars:
+        code = ord(chars[-1]) + 1
+        if 0xD800 <= code <= 0xDFFF:  # surrogates are no characters
+            code = 0xE000
+        if code <= 0x10FFFF:
+            chars[-1] = chr(code)
+            return "".join(chars)
+        chars.pop()
+    return None
+
+
+def search(
+    session: Session,
+    *,
+    workspace_id: str,
+    trait: str,
+    value: str,
+    prefix: bool = False,
+    after: tuple[str, str] | None = None,
+    limit: int = 50,
+) -> SearchPage:
+    """Live profiles whose trait ``trait`` is ``value`` (or starts with it), a page at a
+    time in (value, profile id) order, with their summary traits.
+
+    Values compare as ``profiles.models.search_key`` stores them: exactly, except e-mail
+    addresses (trimmed, lower-case).
+    """
+    key = search_key(trait, value)
+    if key is None:
+        return SearchPage([], None)
+    column = ProfileTrait.search_value
+    query = (
+        select(ProfileTrait.profile_id, column)
+        .join(Profile, Profile.id == ProfileTrait.profile_id)
+        .where(
+            ProfileTrait.workspace_id == workspace_id,
+            ProfileTrait.name == trait,
+            Profile.workspace_id == workspace_id,
+            Profile.merged_into.is_(None),
+        )
+        .order_by(column, ProfileTrait.profile_id)
+    )
+    if not prefix:
+        query = query.where(column == key)
+    elif key:
+        upper = _after_prefix(key)
+        query = query.where(column >= key, *([column < upper] if upper is not None else []))
+    else:
+        query = query.where(column.is_not(None))
+    if after is not None:
+        query = query.where(
+            or_(column > after[0], and_(column == after[0], ProfileTrait.profile_id > after[1]))
+        )
+    rows = session.execute(query.limit(limit + 1)).all()
+    page = rows[:limit]
+    summaries: dict[str, dict[str, Any]] = {r.profile_id: {} for r in page}
+    names = sorted({trait, *SUMMARY_TRAITS})
+    for profile_id, name, trait_value in session.execute(
+        select(ProfileTrait.profile_id, ProfileTrait.name, ProfileTrait.value).where(
+            ProfileTrait.workspace_id == workspace_id,
+            ProfileTrait.profile_id.in_(sorted(summaries)),
+            ProfileTrait.name.in_(names),
+        )
+    ):
+        summaries[profile_id][name] = trait_value
+    last = page[-1] if len(rows) > limit else None
+    return SearchPage(
+        [(r.profile_id, summaries[r.profile_id]) for r in page],
+        (str(last.search_value), str(last.profile_id)) if last is not None else None,
+    )
 
 
 def lookup(session: Session, workspace_id: str, identifier: Identifier) -> str:
@@ -87,6 +250,22 @@ def lookup(session: Session, workspace_id: str, identifier: Identifier) -> str:
     if profile_id is None:
         raise NotFoundError(f"no profile has {identifier.type} {identifier.value!r}")
     return str(profile_id)
+
+
+def describe_event(record: EventRecord) -> dict[str, Any]:
+    """An event as the API shows it: what happened, when, and its properties (a track,
+    page or screen call's ``properties``, an identify or group call's ``traits``)."""
+    message = orjson.loads(record.payload)
+    details = message.get("traits" if record.type in ("identify", "group") else "properties")
+    return {
+        "message_id": record.message_id,
+        "type": record.type,
+        "event": record.event,
+        "timestamp": record.timestamp,
+        "received_at": record.received_at,
+        "profile_id": record.profile_id,
+        "properties": details if isinstance(details, dict) else {},
+    }
 
 
 def describe(shown: ProfileView, schema: TraitSchema = DEFAULT_SCHEMA) -> dict[str, Any]:
@@ -116,8 +295,12 @@ def describe(shown: ProfileView, schema: TraitSchema = DEFAULT_SCHEMA) -> dict[s
             }
             for t in shown.traits
         },
+        "computed_traits": shown.computed,
+        "recent_events": [describe_event(e) for e in shown.events],
         "merges": [
             {
+                "id": m.id,
+                "undone_at": m.undone_at,
                 "survivor_id": m.survivor_id,
                 "merged_id": m.merged_id,
                 "at": m.at,

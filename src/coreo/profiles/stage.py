@@ -15,12 +15,13 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
+from coreo.history import service as history_service
 from coreo.identity.models import Profile
 from coreo.profiles.models import ProfileTrait
 from coreo.profiles.traits import DEFAULT_SCHEMA, TraitSchema, wins
 from coreo.runtime.worker import Event
 
-__all__ = ["ProfileStage", "merge_traits", "source_of", "traits_of"]
+__all__ = ["ProfileStage", "merge_traits", "rederive_traits", "source_of", "traits_of"]
 
 _TRAITS = cast(Table, ProfileTrait.__table__)
 _MAX_TRAITS = 200
@@ -146,6 +147,7 @@ def merge_traits(
                     "observed_at": row.observed_at,
                     "first_seen_at": row.first_seen_at,
                     "message_id": row.message_id,
+                    "search_value": row.search_value,
                 }
             )
             continue
@@ -168,3 +170,40 @@ def merge_traits(
     )
     if additions:
         session.execute(_TRAITS.insert(), additions)
+
+
+def rederive_traits(
+    session: Session,
+    workspace_id: str,
+    profile_ids: Sequence[str],
+    schema: TraitSchema = DEFAULT_SCHEMA,
+) -> None:
+    """Rebuild the traits of live profiles from their events in the history, through the
+    profile stage (an un-merge's ``on_rederive`` hook).
+
+    Each profile's events include those of the profiles merged into it. Traits of events
+    that never reached the history (it keeps each event's profile only since revision
+    2135567017ec) are not rebuilt.
+    """
+    canonical = {p: p for p in profile_ids}
+    for merged_id, survivor in session.execute(
+        select(Profile.id, Profile.merged_into).where(
+            Profile.workspace_id == workspace_id, Profile.merged_into.in_(sorted(profile_ids))
+        )
+    ):
+        canonical[merged_id] = str(survivor)
+    session.execute(
+        delete(ProfileTrait).where(
+            ProfileTrait.workspace_id == workspace_id,
+            ProfileTrait.profile_id.in_(sorted(canonical)),
+        )
+    )
+    stage = ProfileStage(schema)
+    for chunk in history_service.messages_of_profiles(
+        session=session, workspace_id=workspace_id, profile_ids=canonical
+    ):
+        events = [
+            Event(0, n, workspace_id, message, {"profile_id": canonical[profile_id]})
+            for n, (profile_id, message) in enumerate(chunk)
+        ]
+        stage.process(session, events)

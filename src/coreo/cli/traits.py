@@ -1,0 +1,120 @@
+"""`coreo traits`: define computed traits from YAML, back-fill them, list them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from coreo.cli._common import cli_actor, console, load_settings, open_database, workspace_by_slug
+from coreo.db import Database
+from coreo.errors import InvalidInputError
+from coreo.traits import backfill, service
+from coreo.traits.definitions import DefinitionError, load_yaml
+from coreo.traits.models import TraitBackfill
+
+__all__ = ["traits_app"]
+
+traits_app = typer.Typer(help="Computed traits (aggregates over each profile's events).",
+                         no_args_is_help=True)  # fmt: skip
+Workspace = Annotated[str, typer.Option("--workspace", "-w", help="Workspace (slug).")]
+
+
+@traits_app.command("apply")
+def apply(
+    file: Annotated[Path, typer.Argument(help="YAML file with a list of traits.")],
+    workspace: Workspace = "default",
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Also remove the workspace's traits not in FILE.")
+    ] = False,
+) -> None:
+    """Create or change computed traits from YAML and back-fill the changed ones from the
+    event history (see docs/computed-traits.md for the format).
+
+    Example: coreo traits apply traits.yml --workspace default
+    """
+    try:
+        definitions = load_yaml(file.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InvalidInputError(f"cannot read {file}: {error.strerror}") from None
+    except DefinitionError as error:
+        raise InvalidInputError(f"{file}: {error}") from None
+    database = open_database(load_settings())
+    with database.transaction(write=False) as session:
+        workspace_id = workspace_by_slug(session, workspace).id
+    with database.transaction(workspace_id=workspace_id) as session:
+        try:
+            change = service.put_definitions(
+                session, workspace_id, definitions, actor=cli_actor(), replace=replace
+            )
+        except DefinitionError as error:
+            raise InvalidInputError(f"{file}: {error}") from None
+        job = (
+            backfill.start_backfill(session, workspace_id, change.backfill)
+            if (change.backfill)
+            else None
+        )
+        job_id = job.id if job else None
+    if change.removed:
+        console.print(f"Removed: {', '.join(change.removed)}")
+    if job_id is None:
+        console.print(f"{len(definitions)} traits, none changed: nothing to back-fill.")
+        return
+    console.print(f"Back-filling {', '.join(change.backfill)} ({job_id}) ...")
+    _run(database, workspace_id, job_id)
+    database.dispose()
+
+
+def _run(database: Database, workspace_id: str, job_id: str) -> None:
+    with console.status("Back-filling from the event history ..."):
+        done = backfill.run_backfill(database, workspace_id, job_id)
+    console.print(
+        f"Done: {done.events_total:,} events read, {done.profiles_written:,} profiles written."
+    )
+
+
+@traits_app.command("backfill")
+def backfill_command(workspace: Workspace = "default") -> None:
+    """Run the workspace's unfinished back-fills (e.g. after the server stopped during one).
+
+    Example: coreo traits backfill --workspace default
+    """
+    database = open_database(load_settings())
+    with database.transaction(write=False) as session:
+        workspace_id = workspace_by_slug(session, workspace).id
+        jobs = list(
+            session.scalars(
+                select(TraitBackfill.id)
+                .where(
+                    TraitBackfill.workspace_id == workspace_id,
+                    TraitBackfill.status.in_(["pending", "running", "failed"]),
+                )
+                .order_by(TraitBackfill.created_at)
+            )
+        )
+    if not jobs:
+        console.print("No unfinished back-fill.")
+    for job_id in jobs:
+        _run(database, workspace_id, job_id)
+    database.dispose()
+
+
+@traits_app.command("list")
+def list_traits(workspace: Workspace = "default") -> None:
+    """List the workspace's computed traits.
+
+    Example: coreo traits list --workspace default
+    """
+    database = open_database(load_settings())
+    with database.transaction(write=False) as session:
+        workspace_id = workspace_by_slug(session, workspace).id
+        rows = service.definition_rows(session, workspace_id)
+    table = Table("name", "function", "window", "status", "version")
+    for row in rows:
+        d = row.definition
+        table.add_row(row.name, d["function"], d.get("window", "all"), row.status, str(row.version))
+    console.print(table)
+    database.dispose()

@@ -1,0 +1,1 @@
+"""Computed traits: declarative aggregates over each profile's events (M4)."""

@@ -1,0 +1,173 @@
+"""The pipeline stage that keeps computed traits up to date, event by event.
+
+It runs after identity (it needs the event's profile) and before the history stage, and
+the history is its guard against counting an event twice: a message id already in the
+history was applied before (a redelivery, a replayed dead letter), so it is skipped —
+counts are not idempotent the way "set this trait" is. Traits being back-filled are left
+to the back-fill; the profiles touched meanwhile are marked for it to recompute.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coreo.db import utcnow
+from coreo.history.models import EventRecord
+from coreo.identity.models import Profile
+from coreo.runtime.worker import Event
+from coreo.traits import engine, service
+from coreo.traits.definitions import Definition
+
+__all__ = ["ComputedTraitsStage", "merge_computed_traits", "rederive_computed_traits"]
+
+Clock = Callable[[], datetime]
+
+
+def _already_applied(session: Session, workspace_id: str, message_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(message_ids), 500):
+        found.update(
+            session.scalars(
+                select(EventRecord.message_id).where(
+                    EventRecord.workspace_id == workspace_id,
+                    EventRecord.message_id.in_(message_ids[start : start + 500]),
+                )
+            )
+        )
+    return found
+
+
+def _canonical(session: Session, workspace_id: str, profile_ids: set[str]) -> dict[str, str]:
+    rows = session.execute(
+        select(Profile.id, Profile.merged_into).where(
+            Profile.workspace_id == workspace_id, Profile.id.in_(sorted(profile_ids))
+        )
+    )
+    return {pid: into or pid for pid, into in rows}
+
+
+def apply(
+    session: Session,
+    workspace_id: str,
+    definitions: Sequence[Definition],
+    observed: dict[str, list[tuple[Definition, engine.Observation]]],
+    now: datetime,
+) -> None:
+    """Add observations (profile → [(definition, observation)]) to the stored state and
+    store the rows whose state or value changed (a trait no event has touched has no row:
+    readers evaluate it from an empty state)."""
+    stored = service.stored_rows(session, workspace_id, observed)
+    rows = []
+    for profile_id, seen in observed.items():
+        mine = stored.get(profile_id, {})
+        states = service.states_of(mine)
+        for definition, observation in seen:
+            states[definition.name] = engine.add(
+                definition, states.get(definition.name, {}), observation
+            )
+        values = engine.evaluate_all(definitions, states, now)
+        for definition in definitions:
+            name = definition.name
+            state = engine.prune(definition, states.get(name, {}), now)
+            old = mine.get(name)
+            unchanged = old.state == state and old.value == values[name] if old else not state
+            if not unchanged or (old is None and definition.function == "rfm" and values[name]):
+                rows.append(
+                    service.row_for(definition, workspace_id, profile_id, state, values[name], now)
+                )
+    service.write_rows(session, rows)
+
+
+class ComputedTraitsStage:
+    """Fold each new event into its profile's computed traits."""
+
+    name = "computed_traits"
+
+    def __init__(self, clock: Clock = utcnow) -> None:
+        self.clock = clock
+
+    def process(self, session: Session, events: Sequence[Event]) -> None:
+        by_workspace: dict[str, list[Event]] = defaultdict(list)
+        for event in events:
+            if event.annotations.get("profile_id"):
+                by_workspace[event.workspace_id].append(event)
+        for workspace_id, mine in sorted(by_workspace.items()):
+            self._process(session, workspace_id, mine)
+
+    def _process(self, session: Session, workspace_id: str, events: list[Event]) -> None:
+        loaded = service.definitions_of(session, workspace_id)
+        if not loaded.ready and not loaded.backfilling:
+            return
+        now = self.clock()
+        ids = [str(e.message.get("messageId")) for e in events]
+        applied = _already_applied(session, workspace_id, ids)
+        canonical = _canonical(
+            session, workspace_id, {str(e.annotations["profile_id"]) for e in events}
+        )
+        observed: dict[str, list[tuple[Definition, engine.Observation]]] = defaultdict(list)
+        touched: set[str] = set()
+        plain = [d for d in loaded.ready if d.function != "rfm"]
+        for event, message_id in zip(events, ids, strict=True):
+            if message_id in applied:
+                continue
+            applied.add(message_id)  # the same message twice in one batch counts once
+            profile_id = canonical[str(event.annotations["profile_id"])]
+            touched.add(profile_id)
+            for definition in plain:
+                seen = engine.observe(definition, event.message)
+                if seen is not None and engine.accepts(definition, seen, now):
+                    observed[profile_id].append((definition, seen))
+        if loaded.backfilling:
+            service.mark_dirty(session, workspace_id, touched)
+        if observed:
+            apply(session, workspace_id, loaded.ready, observed, now)
+
+    def merge(self, session: Session, workspace_id: str, survivor: str, merged: str) -> None:
+        """Merge hook: the survivor's state becomes both profiles' states together."""
+        loaded = service.definitions_of(session, workspace_id)
+        if loaded.backfilling:
+            service.mark_dirty(session, workspace_id, [survivor])
+        if not loaded.ready:
+            return
+        now = self.clock()
+        stored = service.stored_rows(session, workspace_id, [survivor, merged])
+        if merged not in stored:
+            return
+        ours = service.states_of(stored.get(survivor, {}))
+        theirs = service.states_of(stored[merged])
+        states = {
+            d.name: engine.prune(
+                d, engine.merge_states(d, ours.get(d.name, {}), theirs.get(d.name, {})), now
+            )
+            for d in loaded.ready
+        }
+        values = engine.evaluate_all(loaded.ready, states, now)
+        service.write_rows(
+            session,
+            [
+                service.row_for(d, workspace_id, survivor, states[d.name], values[d.name], now)
+                for d in loaded.ready
+            ],
+        )
+        for row in stored[merged].values():
+            session.delete(row)
+
+
+def merge_computed_traits(session: Session, workspace_id: str, survivor: str, merged: str) -> None:
+    """Merge hook on the wall clock (for merges outside the pipeline: matching, reviews)."""
+    ComputedTraitsStage().merge(session, workspace_id, survivor, merged)
+
+
+def rederive_computed_traits(
+    session: Session, workspace_id: str, profile_ids: Sequence[str]
+) -> None:
+    """Re-derive hook (after an un-merge): rebuild the profiles' computed traits from their
+    events (traits being back-filled: the back-fill's catch-up does it)."""
+    if service.definitions_of(session, workspace_id).backfilling:
+        service.mark_dirty(session, workspace_id, profile_ids)
+    service.recompute_profiles(session, workspace_id, profile_ids, now=utcnow())
