@@ -194,8 +194,8 @@ def _evidence(log: SqlEventLog, rules: IdentityRules, shared: set[Key]) -> _Evid
                 for name, key in _unread(message) if linking else ():
                     extra[name].append([*linking, key])
     for linking, previous in aliases:
-        kind = "user_id" if previous in user_ids else "anonymous_id"
-        read.link([*linking, (kind, previous)])
+        key = ("user_id" if previous in user_ids else "anonymous_id", previous)
+        read.link([*linking, key] if rules.rule(key[0]).links and key not in shared else linking)
     emails = {k for k in read.parent if k[0] == "email"}
     emails.update(k for groups in extra.values() for g in groups for k in g if k[0] == "email")
     extra[UNREAD[0]] = [[key, ("mailbox", _mailbox(key[1]))] for key in sorted(emails)]
@@ -312,8 +312,8 @@ def _evaluate(
     several = sorted(sorted(people) for people in people_in_component.values() if len(people) > 1)
     print(
         f"  in the main profile without evidence (matching, undetected shared device): "
-        f"{beyond:,}; evidence components holding several people: {len(several):,} "
-        + " ".join("+".join(people) for people in several[:5])
+        f"{beyond:,}; evidence components holding several people: {len(several):,}",
+        *("+".join(people) for people in several[:5]),
     )
     completeness = sums["together"] / sums["observed"]
     print(
