@@ -309,6 +309,8 @@ def test_demo_self_checks_and_prints_working_curl(tmp_path: Path) -> None:
     system = coreo(tmp_path / "home", "audit", "show", "--system")
     assert system.stdout.count("config.changed") == 1, system.stdout
     changed_port = free_port()
+    while changed_port == port:  # the kernel may hand out the same free port again
+        changed_port = free_port()
     third = coreo(tmp_path / "home", "demo", "--port", str(changed_port), "--exit-after-check")
     assert third.returncode == 0, third.stderr
     system = coreo(tmp_path / "home", "audit", "show", "--system")
