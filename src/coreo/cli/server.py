@@ -38,6 +38,7 @@ from coreo.observability.logs import configure_logging
 from coreo.sim.generate import Summary, generate
 from coreo.sim.replay import read_events, replay
 from coreo.sim.scenario import Scenario
+from coreo.traits.definitions import load_yaml
 
 __all__ = ["demo", "serve"]
 
@@ -210,6 +211,37 @@ def _demo_user(world: Summary) -> str | None:
     return None
 
 
+def _traits_check(base: str, keys: DemoKeys) -> tuple[str, str, bool]:
+    """Define the simulated retailer's computed traits (sim/traits.yml) through the API and
+    wait for their back-fills; unchanged definitions (a later demo run) need none."""
+    admin = {"Authorization": f"Bearer {keys.admin.token}"}
+    definitions = load_yaml((Path(sim_package.__file__).parent / "traits.yml").read_text())
+    jobs, ok = [], True
+    with httpx2.Client(base_url=base, timeout=10) as client:
+        for definition in definitions:
+            body = definition.model_dump(mode="json", exclude_defaults=True)
+            put = client.put(f"/v1/computed-traits/{definition.name}", json=body, headers=admin)
+            ok = ok and put.is_success
+            if put.is_success and put.json()["backfill"]:
+                jobs.append(put.json()["backfill"]["id"])
+        deadline = time.monotonic() + 60
+        pending = list(jobs)
+        while ok and pending and time.monotonic() < deadline:
+            job = client.get(f"/v1/computed-traits/backfills/{pending[0]}", headers=admin)
+            status = job.json().get("status") if job.is_success else "failed"
+            if status == "completed":
+                pending.pop(0)
+            elif status == "failed":
+                ok = False
+            else:
+                time.sleep(0.1)
+    return (
+        "PUT /v1/computed-traits: orders, revenue, favourite category, ...",
+        f"{len(definitions)} defined, {len(jobs)} back-filled from history",
+        ok and not pending,
+    )
+
+
 def _profile_check(base: str, keys: DemoKeys, user: str | None) -> tuple[str, str, bool]:
     """Look a customer up by login: one profile with their cookies, e-mail and traits."""
     admin = {"Authorization": f"Bearer {keys.admin.token}"}
@@ -219,7 +251,8 @@ def _profile_check(base: str, keys: DemoKeys, user: str | None) -> tuple[str, st
     return (
         f"GET /v1/profiles/lookup?user_id={user}",
         f"{found.status_code}: {len(body.get('identities', []))} identities, "
-        f"{len(body.get('traits', {}))} traits, {len(body.get('merges', []))} merges",
+        f"{len(body.get('traits', {}))} traits, {len(body.get('computed_traits', {}))} "
+        f"computed traits, {len(body.get('merges', []))} merges",
         found.status_code == 200 and bool(body.get("identities")),
     )
 
@@ -326,6 +359,10 @@ def _print_demo(
         f"  curl -s -u '{write}:' -H 'Content-Type: application/json' {base}/v1/track "
         """-d '{"userId":"u1","event":"Order Completed","properties":{"revenue":42}}'""",
         f"  curl -s {bearer} '{base}/v1/profiles/lookup?user_id={user}'   # one customer, unified",
+        f"  curl -s {bearer} '{base}/v1/profiles/<id>/timeline?limit=20'   # <id> from the "
+        "lookup: their events, newest first",
+        f"  curl -s {bearer} {base}/v1/computed-traits      # the computed traits defined from "
+        f"{Path(sim_package.__file__).parent / 'traits.yml'}",
         f"  curl -s {bearer} {base}/v1/dead-letters        # events that failed, with reasons",
         f"  curl -s {bearer} {base}/v1/audit               # every admin action, hash-chained",
         f"  curl -s {base}/metrics | grep coreo_stage      # the pipeline's metrics",
@@ -336,8 +373,10 @@ def _print_demo(
         f"  {coreo} import {world.out / 'exports' / 'newsletter.csv'} --workspace "
         f"{DEMO_WORKSPACE} --source newsletter --mapping "
         f"{Path(sim_package.__file__).parent / 'mappings' / 'newsletter.yml'}",
+        f"  {coreo} traits list --workspace {DEMO_WORKSPACE}",
         f"  {coreo} audit verify",
-        "More: README.md and docs/ (api.md, cli.md, imports.md, simulator.md).",
+        "More: README.md and docs/ (api.md, cli.md, imports.md, identity.md, "
+        "computed-traits.md, simulator.md).",
     ]
     console.rule("[bold]Coreo demo is running")
     for line in lines:
@@ -383,6 +422,7 @@ def demo(
     base = f"http://{settings.host}:{settings.port}"
     try:
         checks = _self_check(base, keys)
+        checks.append(_traits_check(base, keys))
         checks.append(_replay_world(base, keys, world, database))
         checks.append(_import_exports(base, keys, world))
         user = _demo_user(world)
