@@ -50,7 +50,9 @@ __all__ = [
     "MergeHook",
     "Resolution",
     "Resolver",
+    "canonical_ids",
     "canonical_profile_id",
+    "cluster_members",
     "counts",
     "kept_apart",
     "lock_workspace",
@@ -96,6 +98,48 @@ def canonical_profile_id(session: Session, workspace_id: str, profile_id: str) -
     if row is None:
         return None
     return str(row.merged_into) if row.merged_into else profile_id
+
+
+def canonical_ids(
+    session: Session, workspace_id: str, profile_ids: Iterable[str]
+) -> dict[str, str]:
+    """Each known id of ``profile_ids`` → its surviving profile (itself when not merged)."""
+    ids = sorted(set(profile_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(_PROFILES.c.id, _PROFILES.c.merged_into).where(
+                _PROFILES.c.workspace_id == workspace_id,
+                _PROFILES.c.id.in_(ids[start : start + 500]),
+            )
+        )
+        found.update({str(pid): str(into or pid) for pid, into in rows})
+    return found
+
+
+def cluster_members(
+    session: Session,
+    workspace_id: str,
+    profile_ids: Sequence[str],
+    *,
+    merged_by: datetime | None = None,
+) -> dict[str, str]:
+    """Every profile whose events count for one of ``profile_ids``: each of them and the
+    profiles merged into it (only those merged by ``merged_by``, when given) → the profile
+    they count for. Events keep the profile they were attributed to when processed."""
+    rows = session.execute(
+        select(_PROFILES.c.id, _PROFILES.c.merged_into, _PROFILES.c.merged_at).where(
+            _PROFILES.c.workspace_id == workspace_id,
+            _PROFILES.c.id.in_(profile_ids) | _PROFILES.c.merged_into.in_(profile_ids),
+        )
+    )
+    members: dict[str, str] = {}
+    for pid, into, merged_at in rows:
+        if into is None or pid in profile_ids:
+            members[pid] = pid
+        elif merged_by is None or (merged_at is not None and merged_at <= merged_by):
+            members[pid] = into
+    return members
 
 
 def kept_apart(session: Session, workspace_id: str) -> dict[str, dict[str, str]]:

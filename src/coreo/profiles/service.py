@@ -17,6 +17,7 @@ from coreo.history import service as history_service
 from coreo.history.models import EventRecord
 from coreo.identity.identifiers import Identifier
 from coreo.identity.models import MergeRecord, Profile, ProfileIdentity
+from coreo.identity.service import cluster_members
 from coreo.profiles.models import ProfileTrait, search_key
 from coreo.profiles.traits import DEFAULT_SCHEMA, TraitSchema
 from coreo.traits import service as computed_traits
@@ -85,12 +86,7 @@ def find_profile(session: Session, workspace_id: str, profile_id: str) -> Profil
 def members(session: Session, workspace_id: str, profile_id: str) -> list[str]:
     """A live profile's id and the ids of every profile merged into it (events keep the
     profile they were attributed to when processed)."""
-    merged = session.scalars(
-        select(Profile.id).where(
-            Profile.workspace_id == workspace_id, Profile.merged_into == profile_id
-        )
-    )
-    return [profile_id, *merged]
+    return list(cluster_members(session, workspace_id, [profile_id]))
 
 
 def view(session: Session, workspace_id: str, profile_id: str) -> ProfileView:

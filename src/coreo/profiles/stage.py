@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from coreo.history import service as history_service
 from coreo.identity.models import Profile
+from coreo.identity.service import canonical_ids
 from coreo.profiles.models import ProfileTrait
 from coreo.profiles.traits import DEFAULT_SCHEMA, TraitSchema, wins
 from coreo.runtime.worker import Event
@@ -47,13 +48,6 @@ def traits_of(message: dict[str, Any]) -> dict[str, Any]:
     return {str(k)[:200]: v for k, v in list(found.items())[:_MAX_TRAITS] if v is not None}
 
 
-def _canonical(session: Session, profile_ids: set[str]) -> dict[str, str]:
-    rows = session.execute(
-        select(Profile.id, Profile.merged_into).where(Profile.id.in_(sorted(profile_ids)))
-    )
-    return {r.id: r.merged_into or r.id for r in rows}
-
-
 class ProfileStage:
     """Apply each event's traits to its profile (idempotent: the same event again changes
     nothing, since its values are already the kept ones or lost to better ones)."""
@@ -68,7 +62,10 @@ class ProfileStage:
         work = [(e, t) for e, t in work if t and e.annotations.get("profile_id")]
         if not work:
             return
-        canonical = _canonical(session, {e.annotations["profile_id"] for e, _ in work})
+        canonical: dict[str, str] = {}
+        for workspace_id in {e.workspace_id for e, _ in work}:
+            mine = {e.annotations["profile_id"] for e, _ in work if e.workspace_id == workspace_id}
+            canonical.update(canonical_ids(session, workspace_id, mine))
         keys = {(e.workspace_id, canonical[e.annotations["profile_id"]]) for e, _ in work}
         kept: dict[tuple[str, str, str], ProfileTrait] = {}
         for workspace_id in {w for w, _ in keys}:

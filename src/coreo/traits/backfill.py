@@ -330,12 +330,7 @@ def _write_states(
     """Replace the traits' stored rows with the computed states, in chunks."""
     names = [d.name for d in definitions]
     with database.transaction(workspace_id=workspace_id) as session:
-        session.execute(
-            delete(service._VALUES).where(
-                service._VALUES.c.workspace_id == workspace_id,
-                service._VALUES.c.name.in_(names),
-            )
-        )
+        service.delete_values(session, workspace_id, names)
     profiles: set[str] = set()
     pending: list[dict[str, Any]] = []
 
@@ -395,15 +390,7 @@ def _reevaluate_rfm(session: Session, workspace_id: str, now: datetime) -> None:
     """rfm values combine other traits: evaluate them for every profile with state."""
     ready = service.definitions_of(session, workspace_id).ready
     rfm = [d for d in ready if d.function == "rfm"]
-    profiles = sorted(
-        set(
-            session.scalars(
-                select(service._VALUES.c.profile_id)
-                .where(service._VALUES.c.workspace_id == workspace_id)
-                .distinct()
-            )
-        )
-    )
+    profiles = service.profiles_with_values(session, workspace_id)
     for start in range(0, len(profiles), 2_000):
         chunk = profiles[start : start + 2_000]
         stored = service.stored_rows(session, workspace_id, chunk)

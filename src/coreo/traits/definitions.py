@@ -77,7 +77,6 @@ Function = Literal[
 AGGREGATES: frozenset[str] = frozenset(
     {"sum", "avg", "min", "max", "first", "last", "distinct_count", "most_frequent"}
 )
-_NEEDS_PROPERTY = AGGREGATES
 EventType = Literal["track", "page", "screen", "identify", "group", "alias"]
 Operator = Literal[
     "eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "exists", "not_exists",
@@ -214,7 +213,7 @@ class Definition(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         f = self.function
-        if f in _NEEDS_PROPERTY and self.property is None:
+        if f in AGGREGATES and self.property is None:
             raise ValueError(f"{f} aggregates a value: give property (e.g. properties.total)")
         if f in ("count", "recency", "rfm") and self.property is not None:
             raise ValueError(f"{f} takes no property")

@@ -15,15 +15,14 @@ from functools import lru_cache
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, delete, func, or_, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from coreo.audit import service as audit_service
 from coreo.db import conflict_insert, utcnow
 from coreo.errors import ConflictError, InvalidInputError, NotFoundError
 from coreo.history.models import EventRecord
-from coreo.identity.models import Profile
-from coreo.identity.service import lock_workspace
+from coreo.identity.service import canonical_ids, cluster_members, lock_workspace
 from coreo.traits import engine
 from coreo.traits.definitions import Definition, check_references
 from coreo.traits.models import TraitDefinitionRow, TraitDirty, TraitValue
@@ -34,8 +33,10 @@ __all__ = [
     "definition_rows",
     "definitions_of",
     "delete_definition",
+    "delete_values",
     "features_as_of",
     "mark_dirty",
+    "profiles_with_values",
     "put_definitions",
     "recompute_profiles",
     "refresh_expired",
@@ -153,8 +154,22 @@ def put_definitions(
 
 def _remove(session: Session, workspace_id: str, row: TraitDefinitionRow) -> None:
     session.delete(row)
+    delete_values(session, workspace_id, [row.name])
+
+
+def delete_values(session: Session, workspace_id: str, names: Sequence[str]) -> None:
+    """Drop every profile's stored state and value of these traits."""
     session.execute(
-        delete(_VALUES).where(_VALUES.c.workspace_id == workspace_id, _VALUES.c.name == row.name)
+        delete(_VALUES).where(_VALUES.c.workspace_id == workspace_id, _VALUES.c.name.in_(names))
+    )
+
+
+def profiles_with_values(session: Session, workspace_id: str) -> list[str]:
+    """The profiles that have stored computed-trait rows, sorted."""
+    return sorted(
+        session.scalars(
+            select(_VALUES.c.profile_id).where(_VALUES.c.workspace_id == workspace_id).distinct()
+        )
     )
 
 
@@ -268,24 +283,6 @@ def mark_dirty(session: Session, workspace_id: str, profile_ids: Iterable[str]) 
 # -- replay from history ------------------------------------------------------------------------
 
 
-def _members(
-    session: Session, workspace_id: str, profile_ids: Sequence[str], at: datetime | None
-) -> dict[str, str]:
-    """Every profile whose events count for ``profile_ids``: each one and the profiles
-    merged into it (only those merged by ``at``, when given) → the profile they count for."""
-    query = select(Profile.id, Profile.merged_into, Profile.merged_at).where(
-        Profile.workspace_id == workspace_id,
-        or_(Profile.id.in_(profile_ids), Profile.merged_into.in_(profile_ids)),
-    )
-    members: dict[str, str] = {}
-    for pid, into, merged_at in session.execute(query):
-        if into is None or pid in profile_ids:
-            members[pid] = pid
-        elif at is None or (merged_at is not None and merged_at <= at):
-            members[pid] = into
-    return members
-
-
 def replay(
     session: Session,
     workspace_id: str,
@@ -298,7 +295,7 @@ def replay(
     """Rebuild state from the event history: profile → trait → state, counting the events
     of the profiles merged into each (by ``until``, if given) and none after ``until``."""
     now = now or utcnow()
-    members = _members(session, workspace_id, profile_ids, until)
+    members = cluster_members(session, workspace_id, profile_ids, merged_by=until)
     states: dict[str, dict[str, engine.State]] = {p: {} for p in profile_ids}
     plain = [d for d in definitions if d.function != "rfm"]
     ids = sorted(members)
@@ -334,15 +331,9 @@ def recompute_profiles(
     profiles were written."""
     now = now or utcnow()
     canonical = sorted(
-        {
-            pid
-            for pid, into in session.execute(
-                select(Profile.id, Profile.merged_into).where(
-                    Profile.workspace_id == workspace_id, Profile.id.in_(sorted(set(profile_ids)))
-                )
-            )
-            if into is None
-        }
+        pid
+        for pid, survivor in canonical_ids(session, workspace_id, profile_ids).items()
+        if pid == survivor
     )
     wanted = definitions if definitions is not None else definitions_of(session, workspace_id).ready
     if not canonical or not wanted:
@@ -373,15 +364,7 @@ def features_as_of(
     if definitions.backfilling:
         names = ", ".join(sorted(definitions.backfilling))
         raise ConflictError(f"computed traits are being back-filled ({names}): try again later")
-    asked = sorted(set(profile_ids))
-    targets = {
-        pid: into or pid
-        for pid, into in session.execute(
-            select(Profile.id, Profile.merged_into).where(
-                Profile.workspace_id == workspace_id, Profile.id.in_(asked)
-            )
-        )
-    }
+    targets = canonical_ids(session, workspace_id, profile_ids)
     states = replay(
         session, workspace_id, definitions.ready, sorted(set(targets.values())), until=at, now=at
     )
@@ -417,14 +400,3 @@ def refresh_expired(
             rows.append(row_for(definition, workspace_id, profile_id, state, values[name], now))
     write_rows(session, rows)
     return len(due)
-
-
-def count_values(session: Session, workspace_id: str) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(TraitValue)
-            .where(TraitValue.workspace_id == workspace_id)
-        )
-        or 0
-    )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from coreo.db import utcnow
 from coreo.history.models import EventRecord
-from coreo.identity.models import Profile
+from coreo.identity.service import canonical_ids
 from coreo.runtime.worker import Event
 from coreo.traits import engine, service
 from coreo.traits.definitions import Definition
@@ -40,15 +40,6 @@ def _already_applied(session: Session, workspace_id: str, message_ids: list[str]
             )
         )
     return found
-
-
-def _canonical(session: Session, workspace_id: str, profile_ids: set[str]) -> dict[str, str]:
-    rows = session.execute(
-        select(Profile.id, Profile.merged_into).where(
-            Profile.workspace_id == workspace_id, Profile.id.in_(sorted(profile_ids))
-        )
-    )
-    return {pid: into or pid for pid, into in rows}
 
 
 def apply(
@@ -106,7 +97,7 @@ class ComputedTraitsStage:
         now = self.clock()
         ids = [str(e.message.get("messageId")) for e in events]
         applied = _already_applied(session, workspace_id, ids)
-        canonical = _canonical(
+        canonical = canonical_ids(
             session, workspace_id, {str(e.annotations["profile_id"]) for e in events}
         )
         observed: dict[str, list[tuple[Definition, engine.Observation]]] = defaultdict(list)
