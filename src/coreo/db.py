@@ -8,11 +8,19 @@ SQLite has one writer at a time. Write transactions of one process queue on a lo
 before they ask SQLite for its write lock: SQLite's own busy handler polls with sleeps of
 1 to 100 ms, which under concurrent ingestion cost more time than the writes themselves.
 Other processes (``coreo worker``, the CLI) still meet the busy timeout as before.
+
+SQLite plans queries from statistics that only ``ANALYZE`` gathers. Without them every
+``workspace_id = ?`` looks as selective as a profile id, and reading one profile scanned the
+workspace. The first write transaction of a process and then one an hour refresh them,
+sampling a bounded number of rows per index (fast on any size), as the SQLite documentation
+recommends for long-lived connections.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
@@ -65,6 +73,10 @@ __all__ = [
 ]
 
 JSONValue = JSON().with_variant(JSONB(), "postgresql")
+_log = logging.getLogger("coreo.db")
+# Rows of each index that ANALYZE samples: enough to tell a workspace id from a profile id,
+# milliseconds on a database of any size.
+STATISTICS_SAMPLE_ROWS = 1000
 
 
 def utcnow() -> datetime:
@@ -229,7 +241,16 @@ class _WriterQueue:
 class Database:
     """An engine plus session factories; one per process and database URL."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        busy_timeout_ms: int = 5000,
+        statistics_interval: float = 3600.0,
+    ) -> None:
+        """``statistics_interval``: seconds between refreshes of SQLite's planner
+        statistics (the first write transaction of the process refreshes them too)."""
         self.url = make_url(url)
         kwargs: dict[str, Any] = {"hide_parameters": True}
         if self.url.get_backend_name() == "sqlite":
@@ -243,9 +264,14 @@ class Database:
         if self.is_sqlite:
             _install_sqlite_behaviour(self.engine, busy_timeout_ms)
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._writer_engine = writer
         self._readers = sessionmaker(self.engine, class_=CoreoSession, expire_on_commit=False)
         self._writers = sessionmaker(writer, class_=CoreoSession, expire_on_commit=False)
         self._sqlite_writers = _WriterQueue(busy_timeout_ms / 1000) if self.is_sqlite else None
+        self.statistics_interval = statistics_interval
+        # A file, not ":memory:": a fresh pool would open a fresh, empty in-memory database.
+        self._keeps_statistics = self.is_sqlite and self.url.database not in (None, "", ":memory:")
+        self._statistics_due = time.monotonic()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -282,6 +308,28 @@ class Database:
             session.begin(),
         ):
             yield session
+        if write and self._keeps_statistics and time.monotonic() >= self._statistics_due:
+            self.refresh_statistics()
+
+    def refresh_statistics(self) -> None:
+        """Gather SQLite's planner statistics (``ANALYZE``, sampled) and start new
+        connections, which load them; PostgreSQL's autovacuum keeps its own. A failure
+        (another process holds the write lock) is logged and retried a minute later."""
+        if not self._keeps_statistics:
+            return
+        self._statistics_due = time.monotonic() + self.statistics_interval
+        try:
+            with self._writer_turn(True), self._writer_engine.connect() as connection:
+                connection.exec_driver_sql(f"PRAGMA analysis_limit={STATISTICS_SAMPLE_ROWS}")
+                connection.exec_driver_sql("ANALYZE")
+                connection.commit()
+        except OperationalError as error:
+            _log.warning("could not refresh the query planner's statistics: %s", error)
+            self._statistics_due = time.monotonic() + min(60.0, self.statistics_interval)
+            return
+        # Open connections keep the statistics they loaded; checked-out ones are closed
+        # when returned.
+        self.engine.dispose()
 
     def _writer_turn(self, write: bool) -> AbstractContextManager[Any]:
         """This process's turn to write to SQLite (a no-op for readers and PostgreSQL)."""

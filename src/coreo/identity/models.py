@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coreo.db import Base, JSONValue, UTCDateTime, WorkspaceScoped
@@ -26,11 +26,21 @@ class Profile(WorkspaceScoped, Base):
     """A person as Coreo knows them. A merged profile points at its survivor."""
 
     __tablename__ = "profiles"
+    # Only merged profiles: on a column that is mostly NULL, SQLite's statistics count the
+    # NULLs as one value and make "merged_into = ?" look unselective (a full scan).
+    __table_args__ = (
+        Index(
+            "ix_profiles_merged_into",
+            "merged_into",
+            sqlite_where=text("merged_into IS NOT NULL"),
+            postgresql_where=text("merged_into IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
+    merged_into: Mapped[str | None] = mapped_column(String(32))
     merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
