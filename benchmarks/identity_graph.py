@@ -64,7 +64,7 @@ from coreo.identity.rules import IdentityRules
 from coreo.identity.stage import IdentityStage
 from coreo.ingest.imports import service as imports
 from coreo.ingest.imports.mapping import load_mapping
-from coreo.ingest.normalize import NormaliseOptions, normalise_email, normalise_phone
+from coreo.ingest.normalize import NormaliseOptions, normalise_phone
 from coreo.ingest.service import ingest_messages
 from coreo.profiles.stage import ProfileStage, merge_traits
 from coreo.runtime.worker import Stage, Worker
@@ -92,7 +92,9 @@ EXPORTS = (
 Key = tuple[str, str]  # (identifier type, value)
 
 
-def _truth(path: Path, region: str) -> tuple[dict[Key, str], set[Key]]:
+def _truth(path: Path, region: str, rules: IdentityRules) -> tuple[dict[Key, str], set[Key]]:
+    """Each true identifier, keyed as the workspace's rules key it, → its person; and the
+    shared ones."""
     owner: dict[Key, str] = {}
     shared: set[Key] = set()
     with path.open(encoding="utf-8", newline="") as handle:
@@ -100,11 +102,10 @@ def _truth(path: Path, region: str) -> tuple[dict[Key, str], set[Key]]:
             kind = KINDS.get(row["kind"])
             if kind is None:
                 continue
-            value = row["value"].strip()
-            if kind == "email":
-                value = normalise_email(value)
-            elif kind == "phone":
-                value = normalise_phone(value, region)
+            raw = row["value"].strip()
+            value = rules.key(kind, normalise_phone(raw, region) if kind == "phone" else raw)
+            if value is None:
+                continue
             key = (kind, value)
             if row["shared_device"] == "True" or (key in owner and owner[key] != row["person_id"]):
                 shared.add(key)
@@ -149,14 +150,16 @@ def _mailbox(email: str) -> str:
     return f"{local}@{domain}"
 
 
-def _unread(message: dict[str, Any]) -> list[tuple[str, Key]]:
-    """Identifiers a message carries where the resolver does not look for them."""
+def _unread(message: dict[str, Any], rules: IdentityRules) -> list[tuple[str, Key]]:
+    """Identifiers a message carries in places the default rules did not read until they
+    were configurable (read now: with the default rules, these add no evidence)."""
     found = []
     properties, traits = message.get("properties"), message.get("traits")
     if message.get("event") == "Order Completed" and isinstance(properties, dict):
         email = properties.get("email")
-        if isinstance(email, str) and email.strip():
-            found.append((UNREAD[1], ("email", normalise_email(email))))
+        key = rules.key("email", email) if isinstance(email, str) else None
+        if key is not None:
+            found.append((UNREAD[1], ("email", key)))
     if message.get("type") == "identify" and isinstance(traits, dict):
         card = traits.get("loyaltyCard")
         if isinstance(card, str | int) and str(card).strip():
@@ -183,7 +186,7 @@ def _evidence(log: SqlEventLog, rules: IdentityRules, shared: set[Key]) -> _Evid
             after = records[-1].offset
             for record in records:
                 message = orjson.loads(record.payload)
-                keys = [(i.type, i.value) for i in identifiers_of(message)]
+                keys = [(i.type, i.value) for i in identifiers_of(message, rules)]
                 user_ids.update(value for kind, value in keys if kind == "user_id")
                 linking = [k for k in keys if rules.rule(k[0]).links and k not in shared]
                 previous = previous_id(message)
@@ -191,7 +194,7 @@ def _evidence(log: SqlEventLog, rules: IdentityRules, shared: set[Key]) -> _Evid
                     aliases.append((linking, previous))
                     continue
                 read.link(linking)
-                for name, key in _unread(message) if linking else ():
+                for name, key in _unread(message, rules) if linking else ():
                     extra[name].append([*linking, key])
     for linking, previous in aliases:
         key = ("user_id" if previous in user_ids else "anonymous_id", previous)
@@ -231,7 +234,10 @@ def _evaluate(
             select(func.count()).select_from(ProfileIdentity).where(ProfileIdentity.shared)
         )
     refused = {  # profiles a limit kept apart (shared devices are counted on their own)
-        merged_into.get(p) or p for ids, reason in refusals if "(limit" in reason for p in ids
+        merged_into.get(p) or p
+        for ids, reason in refusals
+        if "(limit" in reason or "no two known people" in reason
+        for p in ids
     }
     profile_of: dict[Key, str] = {}
     mine: dict[str, list[Key]] = defaultdict(list)
@@ -287,6 +293,16 @@ def _evaluate(
             people_in_component[evidence.read.find(key)].add(owner_of[key])
     mixed = sum(1 for people in people_in_profile.values() if len(people) > 1)
     profiles = set(profile_of.values())
+    # What ties strangers together: in each impure profile, the identifier types the
+    # people other than the profile's main person brought, and the shared devices in it.
+    intruders: Counter[str] = Counter()
+    for profile, people in people_in_profile.items():
+        if len(people) > 1:
+            held = [k for k in profile_of if profile_of[k] == profile]
+            main = _plurality(owner_of[k] for k in held if k in owner_of and k not in shared)[0]
+            others = sorted({k[0] for k in held if owner_of.get(k) not in (None, main)})
+            devices = sorted({k[0] for k in held if k in shared})
+            intruders[f"{'+'.join(others)} (shared: {'+'.join(devices) or 'none'})"] += 1
     print(
         f"profiles: {len(profiles):,}; merges {merges:,}; refused merges {len(refusals):,} "
         f"({sum('(limit' in r for _, r in refusals):,} by a limit); shared devices "
@@ -327,6 +343,8 @@ def _evaluate(
             f"{sums[f'{name} bounded']:,} identifiers the data ties to their person "
             f"({'MET' if share >= 0.97 else 'MISSED'} vs 0.97)"
         )
+    for pattern, count in intruders.most_common(5):
+        print(f"  impure: {count:,} profiles where others brought {pattern}")
     purity = mixed / len(profiles) if profiles else float("nan")
     print(
         f"impurity:     {purity * 100:.3f} % of profiles hold more than one person "
@@ -408,9 +426,11 @@ def main() -> None:
             f"({seconds / max(1, worker.processed) * 1e6:,.0f} µs/event; log held {total:,})"
         )
 
-        owner_of, shared = _truth(world / "truth" / "identifiers.csv", settings.ingest_phone_region)
         with database.transaction(write=False) as session:
             rules = identity_service.rules_for(session, workspace_id)
+        owner_of, shared = _truth(
+            world / "truth" / "identifiers.csv", settings.ingest_phone_region, rules
+        )
         started = time.perf_counter()
         evidence = _evidence(log, rules, shared)
         print(f"evidence graph of the log built in {time.perf_counter() - started:,.1f} s")

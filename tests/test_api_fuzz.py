@@ -41,6 +41,7 @@ _BEYOND_SCHEMA = {
     ("GET", "/v1/profiles"),
     ("GET", "/v1/profiles/{profile_id}/timeline"),
     ("PUT", "/v1/computed-traits/{name}"),  # cross-field rules (sum needs property, ...)
+    ("PUT", "/v1/identity/rules"),  # identifier types as mapping keys (a pattern on names)
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 __all__ = [
     "ConfigurationError",
     "ConflictError",
@@ -9,6 +11,7 @@ __all__ = [
     "InvalidInputError",
     "NotFoundError",
     "ServiceUnavailableError",
+    "first_problem",
 ]
 
 
@@ -42,3 +45,11 @@ class InvalidInputError(CoreoError):
 
 class ServiceUnavailableError(CoreoError):
     """A backing service (database, Redis, event log) cannot be reached."""
+
+
+def first_problem(error: ValidationError) -> str:
+    """A pydantic error's first problem as one line: ``where.it.is: what is wrong``."""
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

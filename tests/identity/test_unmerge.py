@@ -21,6 +21,7 @@ from coreo.history.models import EventRecord
 from coreo.history.stage import HistoryStage
 from coreo.identity import service, unmerge
 from coreo.identity.models import MergeRecord, Profile, ProfileIdentity, RefusedMerge
+from coreo.identity.rules import DEFAULT_RULES
 from coreo.identity.stage import IdentityStage
 from coreo.profiles.stage import rederive_traits
 from coreo.runtime.worker import Event
@@ -91,6 +92,15 @@ def test_a_wrong_merge_through_the_pipeline_is_undone_and_stays_undone(
     def at(minute: int) -> str:
         return f"2025-03-01T12:{minute:02d}:00.000Z"
 
+    # Rules under which a cookie links two known people (the defaults keep them apart),
+    # so that the mistake below happens.
+    with database.transaction() as session:
+        service.put_rules(
+            session,
+            tenant.workspace_id,
+            DEFAULT_RULES.model_copy(update={"devices_link_known": True}),
+            actor="test",
+        )
     send(
         {
             "type": "identify",

@@ -26,10 +26,10 @@ def test_a_profile_shows_its_identities_and_merges(
     assert [(i["type"], i["value"]) for i in body["identities"]] == [
         ("anonymous_id", "a1"),
         ("anonymous_id", "a2"),
-        ("email", "Anna@X.ch"),
+        ("email", "anna@x.ch"),  # the identifier is keyed by mailbox
         ("user_id", "u1"),
     ]
-    assert body["traits"]["email"]["value"] == "Anna@X.ch"  # the stage stores what it is given
+    assert body["traits"]["email"]["value"] == "Anna@X.ch"  # the trait is what it was given
     assert body["traits"]["email"]["personal"] is True
     (merge,) = body["merges"]
     assert (merge["survivor_id"], merge["merged_id"]) == (older, newer)

@@ -1,30 +1,99 @@
-"""`coreo identity`: match master records across systems, undo a wrong merge."""
+"""`coreo identity`: the workspace's identity rules, match master records across systems,
+undo a wrong merge."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from sqlalchemy import select
 
 from coreo.cli._common import cli_actor, console, load_settings, open_database, workspace_by_slug
-from coreo.errors import NotFoundError
+from coreo.errors import InvalidInputError, NotFoundError
 from coreo.identity import master, unmerge
+from coreo.identity import service as identity_service
 from coreo.identity.matching import MatchConfig
 from coreo.identity.models import MergeRecord
+from coreo.identity.rules import load_rules
 from coreo.profiles.stage import merge_traits, rederive_traits
 from coreo.traits.stage import merge_computed_traits, rederive_computed_traits
 
 __all__ = ["identity_app"]
 
 identity_app = typer.Typer(help="Identity resolution.", no_args_is_help=True)
+rules_app = typer.Typer(
+    help="The workspace's identity rules (see docs/identity.md).", no_args_is_help=True
+)
+identity_app.add_typer(rules_app, name="rules")
+Workspace = Annotated[str, typer.Option("--workspace", "-w", help="Workspace (slug).")]
+
+
+@rules_app.command("show")
+def rules_show(workspace: Workspace = "default") -> None:
+    """Print the rules in force as YAML (the defaults when the workspace set none); edit
+    and give them to `coreo identity rules apply`.
+
+    Example: coreo identity rules show > rules.yml
+    """
+    database = open_database(load_settings())
+    with database.transaction(write=False) as session:
+        rules = identity_service.rules_for(session, workspace_by_slug(session, workspace).id)
+    typer.echo(yaml.safe_dump(rules.model_dump(mode="json"), sort_keys=False), nl=False)
+    database.dispose()
+
+
+@rules_app.command("apply")
+def rules_apply(
+    file: Annotated[Path, typer.Argument(help="YAML or JSON file with the rules.")],
+    workspace: Workspace = "default",
+) -> None:
+    """Replace the workspace's identity rules (fields left out take their defaults). They
+    apply to events resolved from now on. Audited.
+
+    Example: coreo identity rules apply rules.yml --workspace default
+    """
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InvalidInputError(f"cannot read {file}: {error.strerror}") from None
+    try:
+        rules = load_rules(text)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{file}: {error.message}") from None
+    database = open_database(load_settings())
+    with database.transaction(write=False) as session:
+        workspace_id = workspace_by_slug(session, workspace).id
+    with database.transaction(workspace_id=workspace_id) as session:
+        row = identity_service.put_rules(session, workspace_id, rules, actor=cli_actor())
+        version = row.version if row is not None else 0
+    console.print(
+        f"Identity rules version {version} in force for {workspace}: "
+        f"{len(rules.types)} identifier types, {len(rules.sources)} sources, "
+        f"e-mail keyed {rules.email_key}."
+    )
+    database.dispose()
+
+
+@rules_app.command("reset")
+def rules_reset(workspace: Workspace = "default") -> None:
+    """Return to the default identity rules. Audited.
+
+    Example: coreo identity rules reset --workspace default
+    """
+    database = open_database(load_settings())
+    with database.transaction(write=False) as session:
+        workspace_id = workspace_by_slug(session, workspace).id
+    with database.transaction(workspace_id=workspace_id) as session:
+        identity_service.put_rules(session, workspace_id, None, actor=cli_actor())
+    console.print(f"The default identity rules are in force for {workspace}.")
+    database.dispose()
 
 
 @identity_app.command("match")
 def match(
-    workspace: Annotated[str, typer.Option("--workspace", "-w", help="Workspace (slug).")] = (
-        "default"
-    ),
+    workspace: Workspace = "default",
     sources: Annotated[
         str, typer.Option(help="Comma-separated trait sources of master records.")
     ] = ",".join(master.MASTER_SOURCES),

@@ -1,5 +1,5 @@
-"""Routes of identity resolution: run the master-record matcher, decide queued pairs, undo
-a wrong merge."""
+"""Routes of identity resolution: the workspace's identity rules, run the master-record
+matcher, decide queued pairs, undo a wrong merge."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from sqlalchemy import select
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.identity import master, unmerge
+from coreo.identity import service as identity_service
 from coreo.identity.matching import MatchConfig
-from coreo.identity.models import MatchReview
+from coreo.identity.models import IdentityRulesRow, MatchReview
+from coreo.identity.rules import DEFAULT_RULES, IdentityRules
 from coreo.profiles.stage import merge_traits, rederive_traits
 from coreo.traits.stage import merge_computed_traits, rederive_computed_traits
-from coreo.web.dependencies import CallerSession, require_json_body
+from coreo.web.dependencies import AdminKey, CallerSession, require_json_body
 from coreo.web.problems import PROBLEM_MEDIA_TYPE
 from coreo.web.state import runtime
 
@@ -27,6 +29,58 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/identity", tags=["identity"])
 ReadKey = Annotated[Principal, Depends(require_scope("profiles:read"))]
 WriteKey = Annotated[Principal, Depends(require_scope("profiles:write"))]
+
+
+class RulesRead(BaseModel):
+    rules: IdentityRules
+    version: int = Field(description="0 while the workspace uses the defaults.")
+    default: bool
+    updated_at: datetime | None
+    updated_by: str | None
+
+
+def _rules(row: IdentityRulesRow | None) -> RulesRead:
+    if row is None:
+        return RulesRead(
+            rules=DEFAULT_RULES, version=0, default=True, updated_at=None, updated_by=None
+        )
+    return RulesRead(
+        rules=IdentityRules.model_validate(row.rules),
+        version=row.version,
+        default=False,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
+
+
+@router.get("/rules", response_model=RulesRead, summary="The workspace's identity rules")
+def read_rules(principal: ReadKey, session: CallerSession) -> RulesRead:
+    """Which identifier types link profiles, their priority and limits, where identifiers
+    are read from, how e-mail addresses are keyed and which placeholders are ignored. A
+    workspace that never set its own answers the defaults (``default: true``)."""
+    return _rules(session.get(IdentityRulesRow, principal.workspace_id))
+
+
+@router.put(
+    "/rules",
+    response_model=RulesRead,
+    summary="Replace the workspace's identity rules (admin)",
+    dependencies=[Depends(require_json_body)],
+)
+def put_rules(body: IdentityRules, principal: AdminKey, session: CallerSession) -> RulesRead:
+    """The whole rule set, as ``GET`` returns it under ``rules``; a field left out takes its
+    default. The rules apply to events resolved from now on; profiles already linked stay
+    as they are. Audited as ``identity.rules_changed``."""
+    row = identity_service.put_rules(session, principal.workspace_id, body, actor=principal.actor)
+    return _rules(row)
+
+
+@router.delete(
+    "/rules", response_model=RulesRead, summary="Return to the default identity rules (admin)"
+)
+def reset_rules(principal: AdminKey, session: CallerSession) -> RulesRead:
+    identity_service.put_rules(session, principal.workspace_id, None, actor=principal.actor)
+    return _rules(None)
 
 
 class MatchRunRequest(BaseModel):

@@ -1,11 +1,15 @@
 """The identifiers a Segment message carries, typed.
 
-``userId`` → ``user_id``, ``anonymousId`` → ``anonymous_id``, ``traits.email`` (identify)
-or ``context.traits.email`` → ``email``, the same for ``phone``, ``context.device.id`` →
+``userId`` → ``user_id``, ``anonymousId`` → ``anonymous_id``, ``context.device.id`` →
 ``device_id``, and ``context.externalIds`` → their own ``type`` (``loyalty_card``,
-``erp_customer_no``…). ``alias`` carries ``previousId`` and ``userId``: the previous id is
-a known user id when one exists, otherwise an anonymous id. ``group`` traits describe the
-group, not the person, and are not read.
+``erp_customer_no``…) are read from every call. Further fields are read as the workspace's
+identity rules name them (``IdentityRules.sources``; by default e-mail and phone from
+identify ``traits`` and every call's ``context.traits``, ``traits.loyaltyCard``, and
+``properties.email`` of ``Order Completed``, a guest checkout's buyer). Values are keyed as
+the rules say (e-mail by mailbox) and placeholders the rules ignore are dropped. ``alias``
+carries ``previousId`` and ``userId``: the previous id is a known user id when one exists,
+otherwise an anonymous id. ``group`` traits describe the group, not the person, and are not
+read.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from coreo.identity.rules import DEFAULT_RULES, IdentityRules
 
 __all__ = ["Identifier", "identifiers_of"]
 
@@ -45,27 +51,37 @@ def _external_type(value: Any) -> str | None:
     return kind if _TYPE.fullmatch(kind) else None
 
 
-def identifiers_of(message: dict[str, Any]) -> list[Identifier]:
+def _at(message: dict[str, Any], path: list[str]) -> Any:
+    value: Any = message
+    for name in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(name)
+    return value
+
+
+def identifiers_of(
+    message: dict[str, Any], rules: IdentityRules = DEFAULT_RULES
+) -> list[Identifier]:
     """Every identifier of the person a message is about, without duplicates, sorted."""
     found: set[Identifier] = set()
 
     def add(kind: str, value: Any) -> None:
         text = _text(value)
-        if text is not None:
-            found.add(Identifier(kind, text))
+        if text is None:
+            return
+        key = rules.key(kind, text)
+        if key is not None and not rules.ignores(kind, key):
+            found.add(Identifier(kind, key))
 
     kind = message.get("type")
     add("user_id", message.get("userId"))
     add("anonymous_id", message.get("anonymousId"))
+    if isinstance(kind, str):
+        for source in rules.sources_of(kind, message.get("event")):
+            add(source.type, _at(message, source.path))
     raw_context = message.get("context")
     context: dict[str, Any] = raw_context if isinstance(raw_context, dict) else {}
-    trait_sources = [context.get("traits")]
-    if kind == "identify":
-        trait_sources.append(message.get("traits"))
-    for traits in trait_sources:
-        if isinstance(traits, dict):
-            add("email", traits.get("email"))
-            add("phone", traits.get("phone"))
     device = context.get("device")
     if isinstance(device, dict):
         add("device_id", device.get("id"))

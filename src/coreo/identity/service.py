@@ -7,7 +7,10 @@ the rules allow it:
 * a known identifier of another profile merges that profile in, unless the union would
   break a limit (two user ids, six e-mails…), which refuses the merge and records why;
 * a new identifier is attached, unless the group already holds its type's maximum;
-* a shared device or cookie (seen with more known users than allowed) links nothing;
+* a shared device or cookie (seen with more known users than allowed) links nothing, and
+  no device or cookie merges two profiles that each hold a person's identifier (a login,
+  e-mail, phone, card or external id): on a family tablet, one person's guest checkout
+  must not join the profile of the person who logged in there;
 * profiles that an un-merge split apart (``ProfileSplit``) are never joined again, nor are
   the profiles merged into them later.
 
@@ -34,6 +37,8 @@ from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
+from coreo.audit import service as audit_service
+from coreo.db import utcnow
 from coreo.identity.identifiers import Identifier
 from coreo.identity.models import (
     IdentityRulesRow,
@@ -57,6 +62,7 @@ __all__ = [
     "kept_apart",
     "lock_workspace",
     "profile_identities",
+    "put_rules",
     "rules_for",
 ]
 
@@ -79,6 +85,37 @@ class Resolution:
 def rules_for(session: Session, workspace_id: str) -> IdentityRules:
     row = session.get(IdentityRulesRow, workspace_id)
     return IdentityRules.model_validate(row.rules) if row is not None else DEFAULT_RULES
+
+
+def put_rules(
+    session: Session, workspace_id: str, rules: IdentityRules | None, *, actor: str
+) -> IdentityRulesRow | None:
+    """Set the workspace's identity rules (None: back to the defaults), audited. They
+    apply to the events resolved from the commit on; profiles already linked stay as they
+    are (an un-merge re-derives a cluster under the rules of its time)."""
+    lock_workspace(session, workspace_id)  # not while a batch of this workspace resolves
+    row = session.get(IdentityRulesRow, workspace_id)
+    version = (row.version + 1) if row is not None else 1
+    if rules is None:
+        if row is not None:
+            session.delete(row)
+    else:
+        document = rules.model_dump(mode="json")
+        if row is None:
+            row = IdentityRulesRow(workspace_id=workspace_id, version=0)
+            session.add(row)
+        row.rules, row.version = document, version
+        row.updated_at, row.updated_by = utcnow(), actor
+    audit_service.record(
+        session=session,
+        chain=workspace_id,
+        actor=actor,
+        action="identity.rules_reset" if rules is None else "identity.rules_changed",
+        target=f"workspace:{workspace_id}",
+        details={"version": version},
+    )
+    session.flush()
+    return row if rules is not None else None
 
 
 def lock_workspace(session: Session, workspace_id: str) -> None:
@@ -195,6 +232,7 @@ class _Group:
         self.rules = rules
         self.profiles: list[str] = []
         self.counts: Counter[str] = Counter()
+        self.joined: Counter[str] = Counter()  # the counts of the profiles joined, not new ones
         self.new: list[Identifier] = []
 
     def _breaks(self, adding: Counter[str]) -> str | None:
@@ -205,11 +243,27 @@ class _Group:
                 return f"the profile would have {total} {kind} (limit {limit})"
         return None
 
+    def _knows_someone(self, counts: Counter[str]) -> bool:
+        rule = self.rules.rule
+        return any(n and rule(kind).links and not rule(kind).device for kind, n in counts.items())
+
+    def strangers(self, counts: Counter[str]) -> str | None:
+        """Why a device may not bring in a profile with these counts: both it and a profile
+        the group already joined hold a person's identifier (unless the rules let devices
+        link known people). Identifiers new to the graph are no second person: a login or an
+        address seen first with a cookie is taken to be the cookie's person."""
+        if self.rules.devices_link_known or not (
+            self._knows_someone(self.joined) and self._knows_someone(counts)
+        ):
+            return None
+        return "a device links no two known people (each holds a person's identifier)"
+
     def join_profile(self, profile_id: str, counts: Counter[str]) -> str | None:
         reason = self._breaks(counts)
         if reason is None:
             self.profiles.append(profile_id)
             self.counts.update(counts)
+            self.joined.update(counts)
         return reason
 
     def attach(self, identifier: Identifier) -> str | None:
@@ -342,8 +396,17 @@ class Resolver:
             if not rules.rule(identifier.type).links or row.shared:
                 fallback = fallback or row.profile_id
                 continue
-            reason = self._split_from(group.profiles, row.profile_id) or group.join_profile(
-                row.profile_id, self.counts[row.profile_id]
+            counts = self.counts[row.profile_id]
+            strangers = group.strangers(counts) if rules.rule(identifier.type).device else None
+            if strangers is not None and _seen_with_another(row, group, ordered, rules):
+                strangers = (
+                    f"{strangers}; seen with more than {rules.shared_after_users} known "
+                    "people: shared, it links no profiles any more"
+                )
+            reason = (
+                self._split_from(group.profiles, row.profile_id)
+                or strangers
+                or group.join_profile(row.profile_id, counts)
             )
             if reason is not None:
                 refusals.append((identifier, [*group.profiles, row.profile_id], reason))
@@ -511,6 +574,31 @@ def _note_users(
                 row.shared = True
                 shared.append(identifier)
     return shared
+
+
+def _seen_with_another(
+    row: ProfileIdentity, group: _Group, ordered: Sequence[Identifier], rules: IdentityRules
+) -> bool:
+    """Note on a device that it was seen with the person ``group`` is (its login, else its
+    first person identifier) besides the person of its own profile; mark it shared past
+    ``shared_after_users``. True when it became shared now."""
+    person = next(
+        (
+            i.value if i.type == "user_id" else str(i)
+            for i in ordered
+            if rules.rule(i.type).links and not rules.rule(i.type).device
+        ),
+        None,
+    )
+    users = list(row.users or []) or [f"profile:{row.profile_id}"]
+    if person is None or person in users:
+        return False
+    users.append(person)
+    row.users = users[: rules.shared_after_users + 1]
+    if len(users) > rules.shared_after_users:
+        row.shared = True
+        return True
+    return False
 
 
 def counts(session: Session, workspace_id: str) -> Counter[str]:

@@ -43,7 +43,10 @@ class IdentityStage:
             service.lock_workspace(session, workspace_id)
             rules = service.rules_for(session, workspace_id)
             resolvers[workspace_id] = service.Resolver(session, workspace_id, rules, self.on_merge)
-        found = [(event, identifiers_of(event.message)) for event in events]
+        found = [
+            (event, identifiers_of(event.message, resolvers[event.workspace_id].rules))
+            for event in events
+        ]
         for workspace_id, resolver in resolvers.items():
             resolver.preload(i for e, ids in found if e.workspace_id == workspace_id for i in ids)
         for event, identifiers in found:

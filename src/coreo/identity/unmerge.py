@@ -143,8 +143,10 @@ def _subtree(root: str, children: dict[str, list[MergeRecord]]) -> list[str]:
     return found
 
 
-def _event_identifiers(message: dict[str, Any], user_ids: set[str]) -> list[Identifier]:
-    found = identifiers_of(message)
+def _event_identifiers(
+    message: dict[str, Any], user_ids: set[str], rules: IdentityRules
+) -> list[Identifier]:
+    found = identifiers_of(message, rules)
     previous = previous_id(message)
     if previous is not None:  # as the identity stage reads an alias
         found.append(Identifier("user_id" if previous in user_ids else "anonymous_id", previous))
@@ -252,7 +254,7 @@ class _Split:
             session=self.session, workspace_id=self.workspace_id, profile_ids=self.members
         ):
             for profile_id, message in chunk:
-                found = [i for i in _event_identifiers(message, user_ids) if i in self.rows]
+                found = [i for i in _event_identifiers(message, user_ids, rules) if i in self.rows]
                 unit = _replay_unit(found, self.owner, self.rows, self.sides, rules)
                 unit = unit or self.unit_of.get(profile_id, self.survivor)
                 for identifier in found:

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.errors import InvalidInputError
+from coreo.identity import service as identity_service
 from coreo.identity.identifiers import Identifier
 from coreo.profiles import service
 from coreo.web.cursors import bad_cursor, decode_cursor, encode_cursor
@@ -186,7 +187,8 @@ def lookup_profile(
     value: Annotated[str | None, Query(max_length=300)] = None,
 ) -> Response:
     """Exactly one identifier: ``?email=anna@example.ch`` or ``?type=erp_customer_no&value=1001``.
-    E-mail addresses are compared as ingestion stores them (trimmed, lower-case)."""
+    E-mail addresses are keyed as the identity rules say (by default by mailbox, so
+    ``Anna.Meier+shop@googlemail.com`` finds ``annameier@gmail.com``)."""
     given = {
         name: v
         for name, v in zip(
@@ -205,7 +207,10 @@ def lookup_profile(
             "look up exactly one identifier, e.g. ?email=anna@example.ch", field="query"
         )
     ((kind, raw),) = given.items()
-    text = raw.strip().lower() if kind == "email" else raw.strip()
+    rules = identity_service.rules_for(session, principal.workspace_id)
+    text = rules.key(kind, raw.strip())
+    if text is None:
+        raise InvalidInputError("not an e-mail address", field=f"query.{kind}")
     profile_id = service.lookup(session, principal.workspace_id, Identifier(kind, text))
     return _profile(session, principal, profile_id)
 

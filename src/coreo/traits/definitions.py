@@ -48,6 +48,8 @@ from pydantic import (
     model_validator,
 )
 
+from coreo.errors import first_problem
+
 __all__ = [
     "AGGREGATES",
     "Definition",
@@ -274,13 +276,6 @@ class Definition(BaseModel):
 _MANY = TypeAdapter(list[Definition])
 
 
-def _problem(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
-
-
 def check_references(definitions: Sequence[Definition]) -> None:
     """Refuse repeated names and rfm traits naming what is not there (or another rfm)."""
     names = [d.name for d in definitions]
@@ -302,7 +297,7 @@ def parse(data: Any) -> Definition:
     try:
         return Definition.model_validate(data)
     except ValidationError as error:
-        raise DefinitionError(_problem(error)) from None
+        raise DefinitionError(first_problem(error)) from None
 
 
 def load_yaml(text: str) -> list[Definition]:
@@ -320,6 +315,6 @@ def load_yaml(text: str) -> list[Definition]:
     try:
         definitions = _MANY.validate_python(data)
     except ValidationError as error:
-        raise DefinitionError(f"traits.{_problem(error)}") from None
+        raise DefinitionError(f"traits.{first_problem(error)}") from None
     check_references(definitions)
     return definitions
