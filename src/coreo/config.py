@@ -26,6 +26,7 @@ from coreo.errors import ConfigurationError
 
 __all__ = [
     "LogFormat",
+    "MatchingBackend",
     "RateLimitBackend",
     "Settings",
     "config_file_keys",
@@ -45,6 +46,11 @@ class RateLimitBackend(StrEnum):
 
 
 EventLogBackend = Literal["sql", "nats"]
+
+
+class MatchingBackend(StrEnum):
+    DUCKDB = "duckdb"
+    SPARK = "spark"
 
 
 class LogFormat(StrEnum):
@@ -181,6 +187,16 @@ class Settings(BaseSettings):
     )
     worker_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="Events a worker processes per transaction."
+    )
+    matching_backend: MatchingBackend = Field(
+        default=MatchingBackend.DUCKDB,
+        description="Splink backend of master-record matching: duckdb (in process) or spark "
+        "(large volumes; needs the coreo[spark] extra and Java).",
+    )
+    matching_spark_master: str = Field(
+        default="local[*]",
+        min_length=1,
+        description="Spark master URL when matching_backend is spark (local[*], spark://host:7077).",
     )
 
     @classmethod

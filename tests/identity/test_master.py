@@ -14,10 +14,11 @@ from sqlalchemy import select
 
 import coreo.sim as sim_package
 from coreo.audit.models import AuditEntry
-from coreo.config import Settings
+from coreo.config import MatchingBackend, Settings
 from coreo.db import Database, utcnow
 from coreo.eventlog.sql import SqlEventLog
 from coreo.identity import master
+from coreo.identity.matching import MatchConfig
 from coreo.identity.models import MatchReview, MergeRecord, Profile, ProfileIdentity
 from coreo.identity.stage import IdentityStage
 from coreo.ingest.imports import service as imports
@@ -144,3 +145,32 @@ def test_reviews_are_accepted_or_rejected_through_the_api(
     assert bad.status_code == 422
     write_key = client.get("/v1/identity/reviews", headers=tenant.bearer(tenant.write_token))
     assert write_key.status_code == 403
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_the_api_matches_on_the_backend_the_settings_name(
+    database: Database,
+    settings: Settings,
+    tenant: Any,
+    world: Path,
+    app_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``matching_backend`` / ``matching_spark_master`` reach the matcher. (Spark itself is
+    checked against DuckDB in test_matching_spark.py; here the run goes on on DuckDB.)"""
+    _load_erp(database, settings, tenant.workspace_id, world)
+    asked: list[MatchConfig] = []
+    real = master.deduplicate
+
+    def spy(records: Any, *, config: MatchConfig) -> Any:
+        asked.append(config)
+        return real(records, config=config.model_copy(update={"backend": "duckdb"}))
+
+    monkeypatch.setattr(master, "deduplicate", spy)
+    with app_factory(
+        matching_backend=MatchingBackend.SPARK, matching_spark_master="local[1]"
+    ) as client:
+        response = client.post("/v1/identity/matching/run", headers=tenant.admin, json={})
+    assert response.status_code == 200, response.text
+    assert response.json()["merged"] > 10
+    assert [(c.backend, c.spark_master) for c in asked] == [("spark", "local[1]")]

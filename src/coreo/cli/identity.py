@@ -11,6 +11,7 @@ import yaml
 from sqlalchemy import select
 
 from coreo.cli._common import cli_actor, console, load_settings, open_database, workspace_by_slug
+from coreo.config import MatchingBackend
 from coreo.errors import InvalidInputError, NotFoundError
 from coreo.identity import master, unmerge
 from coreo.identity import service as identity_service
@@ -103,24 +104,39 @@ def match(
     review: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="Queue pairs at or above this for review.")
     ] = 0.5,
+    backend: Annotated[
+        MatchingBackend | None,
+        typer.Option(help="Splink backend (default: the matching_backend setting)."),
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master URL (default: the matching_spark_master setting)."),
+    ] = None,
 ) -> None:
     """Match master records (ERP, CRM, loyalty): merge sure pairs, queue likely ones.
 
-    Example: coreo identity match --workspace default --sources erp,crm
+    Example: coreo identity match --workspace default --sources erp,crm [--backend spark]
     """
     if review > auto_merge:
         raise typer.BadParameter("must not exceed --auto-merge", param_hint="--review")
     chosen = [s.strip() for s in sources.split(",") if s.strip()]
-    database = open_database(load_settings())
+    settings = load_settings()
+    config = MatchConfig(
+        auto_merge=auto_merge,
+        review=review,
+        backend=(backend or settings.matching_backend).value,
+        spark_master=spark_master or settings.matching_spark_master,
+    )
+    database = open_database(settings)
     with database.transaction(write=False) as session:
         workspace_id = workspace_by_slug(session, workspace).id
-    with console.status("Matching master records ..."):
+    with console.status(f"Matching master records ({config.backend}) ..."):
         run = master.run_matching(
             database,
             workspace_id=workspace_id,
             actor=cli_actor(),
             sources=chosen,
-            config=MatchConfig(auto_merge=auto_merge, review=review),
+            config=config,
             on_merge=(merge_traits, merge_computed_traits),
         )
     console.print(

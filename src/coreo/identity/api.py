@@ -141,7 +141,13 @@ async def run_matching(
     body: MatchRunRequest, request: Request, principal: WriteKey
 ) -> MatchRunRead:
     review = body.review if body.review is not None else min(0.5, body.auto_merge)
-    config = MatchConfig(auto_merge=body.auto_merge, review=review)
+    settings = runtime(request).settings
+    config = MatchConfig(
+        auto_merge=body.auto_merge,
+        review=review,
+        backend=settings.matching_backend.value,
+        spark_master=settings.matching_spark_master,
+    )
     run = await run_in_threadpool(
         master.run_matching,
         runtime(request).database,
