@@ -87,6 +87,8 @@ def create_app(
                 default_stages(),
                 batch_size=settings.worker_batch_size,
                 metrics=state.metrics.pipeline,
+                lease_ttl=settings.worker_lease_seconds,
+                lease_renew_interval=settings.worker_lease_seconds / 5,
             )
             thread = threading.Thread(
                 target=worker.run, args=(stop,), name="coreo-worker", daemon=True

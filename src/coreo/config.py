@@ -188,6 +188,13 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="Events a worker processes per transaction."
     )
+    worker_lease_seconds: float = Field(
+        default=10.0,
+        ge=1.0,
+        le=600.0,
+        description="How long a worker's partition leases live without renewal (renewed every "
+        "fifth of it); a stalled or killed worker's partitions move on after this.",
+    )
     matching_backend: MatchingBackend = Field(
         default=MatchingBackend.DUCKDB,
         description="Splink backend of master-record matching: duckdb (in process) or spark "

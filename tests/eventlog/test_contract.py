@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -162,3 +163,18 @@ def test_unreachable_database_is_service_unavailable() -> None:
     log = SqlEventLog(Database("postgresql+psycopg://nobody@127.0.0.1:1/none"), 2)
     with pytest.raises(ServiceUnavailableError):
         log.append([NewRecord("k", "ws", b"x")])
+
+
+@pytest.mark.nats
+def test_nats_keeps_a_republished_record_once(make_nats_log: Any) -> None:
+    """A retry after a failed commit publishes the same record again: JetStream keeps one
+    (``Nats-Msg-Id``), and the retry is acknowledged with the first offset."""
+    event_log = make_nats_log(PARTITIONS)
+    record = NewRecord("user-1", "ws", b"order", dedupe_id="ws:m-1")
+    first = event_log.append([record, NewRecord("user-1", "ws", b"other", dedupe_id="ws:m-2")])
+    again = event_log.append([record])
+    assert again == [first[0]]
+    partition = event_log.partition_of("user-1")
+    assert [r.payload for r in event_log.read(partition, 0, 10)] == [b"order", b"other"]
+    plain = event_log.append([NewRecord("user-1", "ws", b"order")] * 2)  # no id: both kept
+    assert [offset for _, offset in plain] == [3, 4]

@@ -180,14 +180,12 @@ def test_explicit_partitions_take_no_leases(database: Database, tenant: Tenant) 
 
 # `coreo worker` as shipped, plus a stage recording which process applied which event in a
 # table without a unique key (a NATS record processed by both workers would show twice).
-# Leases renew every 0.5 s instead of 2 s so that the workers rebalance sooner.
+# Leases live 2.5 s (COREO_WORKER_LEASE_SECONDS below) and renew every 0.5 s instead of
+# 2 s, so that the workers rebalance sooner.
 _COREO_WORKER = """
 import os, sys
 from sqlalchemy import text
 import coreo.runtime.pipeline as pipeline
-import coreo.runtime.worker
-
-coreo.runtime.worker.Worker.__init__.__kwdefaults__["lease_renew_interval"] = 0.5
 
 class Applications:
     name = "applications"
@@ -251,7 +249,9 @@ def test_two_worker_processes_on_nats_process_every_event_once(
                     processes.append(
                         subprocess.Popen(
                             [sys.executable, "-c", _COREO_WORKER],
-                            env=deployment.env(COREO_LOG_LEVEL="WARNING"),
+                            env=deployment.env(
+                                COREO_LOG_LEVEL="WARNING", COREO_WORKER_LEASE_SECONDS="2.5"
+                            ),
                             stdout=subprocess.PIPE,
                             stderr=stderr,
                             text=True,

@@ -41,7 +41,14 @@ def worker(
     configure_logging(level=settings.log_level, fmt=settings.log_format.value)
     database = open_database(settings)
     log = build_event_log(settings, database)
-    runner = Worker(database, log, default_stages(), batch_size=settings.worker_batch_size)
+    runner = Worker(
+        database,
+        log,
+        default_stages(),
+        batch_size=settings.worker_batch_size,
+        lease_ttl=settings.worker_lease_seconds,
+        lease_renew_interval=settings.worker_lease_seconds / 5,
+    )
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

@@ -19,11 +19,17 @@ __all__ = ["EventLog", "NewRecord", "Record", "partition_for"]
 
 @dataclass(frozen=True, slots=True)
 class NewRecord:
-    """A record to append: its partitioning key, its workspace and its bytes."""
+    """A record to append: its partitioning key, its workspace and its bytes.
+
+    ``dedupe_id`` names the record for a backend that publishes outside the caller's
+    transaction (NATS): the same id published again within the backend's window is kept
+    once, so a retry after a failed commit does not append twice. The SQL log appends in
+    the caller's transaction and needs none."""
 
     key: str
     workspace_id: str
     payload: bytes
+    dedupe_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ __all__ = ["NatsEventLog"]
 T = TypeVar("T")
 _KEY_HEADER = "Coreo-Key"
 _WORKSPACE_HEADER = "Coreo-Workspace"
+_MSG_ID_HEADER = "Nats-Msg-Id"
 
 
 class NatsEventLog(EventLog):
@@ -113,6 +114,8 @@ class NatsEventLog(EventLog):
             for record in records:  # one connection keeps publish order per subject
                 partition = self.partition_of(record.key)
                 headers = {_KEY_HEADER: record.key, _WORKSPACE_HEADER: record.workspace_id}
+                if record.dedupe_id is not None:  # JetStream keeps one per duplicate window
+                    headers[_MSG_ID_HEADER] = record.dedupe_id
                 futures.append(
                     (
                         partition,

@@ -341,7 +341,8 @@ def store_prepared(*, session: Session, log: EventLog, prepared: PreparedMessage
             result.duplicates.append(Accepted(ready.index, ready.message_id))
             continue
         result.accepted.append(Accepted(ready.index, ready.message_id))
-        records.append(NewRecord(ready.key, workspace_id, ready.payload))
+        dedupe_id = f"{workspace_id}:{ready.message_id}"  # a retry after a failed commit
+        records.append(NewRecord(ready.key, workspace_id, ready.payload, dedupe_id))
     if records:
         if isinstance(log, SqlEventLog):  # joins this transaction: all or nothing
             log.append(records, session=session)
