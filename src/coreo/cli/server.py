@@ -363,6 +363,8 @@ def _print_demo(
         "lookup: their events, newest first",
         f"  curl -s {bearer} {base}/v1/computed-traits      # the computed traits defined from "
         f"{Path(sim_package.__file__).parent / 'traits.yml'}",
+        f"  curl -s {bearer} {base}/v1/identity/rules      # how identifiers link profiles "
+        f"(coreo identity rules show)",
         f"  curl -s {bearer} {base}/v1/dead-letters        # events that failed, with reasons",
         f"  curl -s {bearer} {base}/v1/audit               # every admin action, hash-chained",
         f"  curl -s {base}/metrics | grep coreo_stage      # the pipeline's metrics",
