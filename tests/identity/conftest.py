@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from coreo.db import Database
+from coreo.identity.rules import DEFAULT_RULES
+from coreo.identity.service import put_rules
 from coreo.identity.stage import IdentityStage
 from coreo.runtime.worker import Event
 
@@ -29,6 +31,14 @@ def message(kind: str = "track", at: int = 0, **fields: Any) -> dict[str, Any]:
 
 
 Feed = Callable[..., list[str | None]]
+
+DEVICES_LINK_KNOWN = DEFAULT_RULES.model_copy(update={"devices_link_known": True})
+
+
+def let_devices_link_known(database: Database, workspace_id: str) -> None:
+    """Rules under which a cookie may merge two known people (the defaults keep them apart)."""
+    with database.transaction() as session:
+        put_rules(session, workspace_id, DEVICES_LINK_KNOWN, actor="test")
 
 
 @pytest.fixture

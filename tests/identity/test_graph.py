@@ -15,10 +15,16 @@ from coreo.db import Database
 from coreo.identity import service
 from coreo.identity.identifiers import Identifier, identifiers_of
 from coreo.identity.models import IdentityRulesRow, MergeRecord, ProfileIdentity, RefusedMerge
-from coreo.identity.rules import DEFAULT_RULES
 from coreo.identity.stage import IdentityStage
 from coreo.runtime.worker import Event
-from tests.identity.conftest import T0, Feed, _ids, message
+from tests.identity.conftest import (
+    DEVICES_LINK_KNOWN,
+    T0,
+    Feed,
+    _ids,
+    let_devices_link_known,
+    message,
+)
 
 
 def graph(database: Database, workspace_id: str) -> dict[str, str]:
@@ -142,13 +148,7 @@ def test_a_cookie_joins_the_person_first_seen_with_it(feed: Feed) -> None:
 def test_rules_can_let_devices_link_known_people(
     feed: Feed, database: Database, tenant: Any
 ) -> None:
-    with database.transaction() as session:
-        service.put_rules(
-            session,
-            tenant.workspace_id,
-            DEFAULT_RULES.model_copy(update={"devices_link_known": True}),
-            actor="test",
-        )
+    let_devices_link_known(database, tenant.workspace_id)
     anna, ben, checkout = feed(
         message("identify", 0, userId="anna", anonymousId="tablet"),
         message("identify", 1, anonymousId="nl-ben", traits={"email": "ben@x.ch"}),
@@ -277,7 +277,7 @@ def test_event_order_does_not_change_the_graph(
     here (``devices_link_known``)."""
     people, events = data
     results = []
-    rules = DEFAULT_RULES.model_copy(update={"devices_link_known": True})
+    rules = DEVICES_LINK_KNOWN
     for order in (events, shuffle.sample(events, len(events))):
         with database.transaction() as session:
             ws = auth_service.create_workspace(session=session, slug=f"w{next(_ids)}", actor="test")

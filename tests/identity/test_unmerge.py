@@ -21,13 +21,12 @@ from coreo.history.models import EventRecord
 from coreo.history.stage import HistoryStage
 from coreo.identity import service, unmerge
 from coreo.identity.models import MergeRecord, Profile, ProfileIdentity, RefusedMerge
-from coreo.identity.rules import DEFAULT_RULES
 from coreo.identity.stage import IdentityStage
 from coreo.profiles.stage import rederive_traits
 from coreo.runtime.worker import Event
 from tests.cli.test_cli import assert_one_line_error, coreo
 from tests.helpers import assert_problem
-from tests.identity.conftest import message
+from tests.identity.conftest import let_devices_link_known, message
 from tests.ingest.conftest import drain, ingest_client
 
 __all__ = ["drain", "ingest_client"]
@@ -94,13 +93,7 @@ def test_a_wrong_merge_through_the_pipeline_is_undone_and_stays_undone(
 
     # Rules under which a cookie links two known people (the defaults keep them apart),
     # so that the mistake below happens.
-    with database.transaction() as session:
-        service.put_rules(
-            session,
-            tenant.workspace_id,
-            DEFAULT_RULES.model_copy(update={"devices_link_known": True}),
-            actor="test",
-        )
+    let_devices_link_known(database, tenant.workspace_id)
     send(
         {
             "type": "identify",

@@ -73,6 +73,12 @@ def workspace_by_slug(session: Session, slug: str) -> Workspace:
     return workspace
 
 
+def workspace_id_of(database: Database, slug: str) -> str:
+    """The id of the workspace named ``slug``; NotFoundError names the way to list them."""
+    with database.transaction(write=False) as session:
+        return workspace_by_slug(session, slug).id
+
+
 def ensure_port_free(host: str, port: int) -> None:
     """Fail with one clear line when the address cannot be bound."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -10,7 +10,14 @@ import typer
 import yaml
 from sqlalchemy import select
 
-from coreo.cli._common import cli_actor, console, load_settings, open_database, workspace_by_slug
+from coreo.cli._common import (
+    cli_actor,
+    console,
+    load_settings,
+    open_database,
+    workspace_by_slug,
+    workspace_id_of,
+)
 from coreo.config import MatchingBackend
 from coreo.errors import InvalidInputError, NotFoundError
 from coreo.identity import master, unmerge
@@ -64,8 +71,7 @@ def rules_apply(
     except InvalidInputError as error:
         raise InvalidInputError(f"{file}: {error.message}") from None
     database = open_database(load_settings())
-    with database.transaction(write=False) as session:
-        workspace_id = workspace_by_slug(session, workspace).id
+    workspace_id = workspace_id_of(database, workspace)
     with database.transaction(workspace_id=workspace_id) as session:
         row = identity_service.put_rules(session, workspace_id, rules, actor=cli_actor())
         version = row.version if row is not None else 0
@@ -84,8 +90,7 @@ def rules_reset(workspace: Workspace = "default") -> None:
     Example: coreo identity rules reset --workspace default
     """
     database = open_database(load_settings())
-    with database.transaction(write=False) as session:
-        workspace_id = workspace_by_slug(session, workspace).id
+    workspace_id = workspace_id_of(database, workspace)
     with database.transaction(workspace_id=workspace_id) as session:
         identity_service.put_rules(session, workspace_id, None, actor=cli_actor())
     console.print(f"The default identity rules are in force for {workspace}.")
@@ -128,8 +133,7 @@ def match(
         spark_master=spark_master or settings.matching_spark_master,
     )
     database = open_database(settings)
-    with database.transaction(write=False) as session:
-        workspace_id = workspace_by_slug(session, workspace).id
+    workspace_id = workspace_id_of(database, workspace)
     with console.status(f"Matching master records ({config.backend}) ..."):
         run = master.run_matching(
             database,

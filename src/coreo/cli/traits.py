@@ -9,7 +9,14 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from coreo.cli._common import cli_actor, console, load_settings, open_database, workspace_by_slug
+from coreo.cli._common import (
+    cli_actor,
+    console,
+    load_settings,
+    open_database,
+    workspace_by_slug,
+    workspace_id_of,
+)
 from coreo.db import Database
 from coreo.errors import InvalidInputError
 from coreo.traits import backfill, service
@@ -43,8 +50,7 @@ def apply(
     except DefinitionError as error:
         raise InvalidInputError(f"{file}: {error}") from None
     database = open_database(load_settings())
-    with database.transaction(write=False) as session:
-        workspace_id = workspace_by_slug(session, workspace).id
+    workspace_id = workspace_id_of(database, workspace)
     with database.transaction(workspace_id=workspace_id) as session:
         try:
             change = service.put_definitions(
