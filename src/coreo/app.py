@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from coreo.profiles.api import router as profiles_router
 from coreo.ratelimit import RateLimiter, build_rate_limiter
 from coreo.runtime.pipeline import default_stages
 from coreo.runtime.worker import Worker
+from coreo.traits.api import BackgroundBackfills
 from coreo.traits.api import router as traits_router
 from coreo.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from coreo.web.openapi import install_openapi
@@ -45,6 +47,8 @@ Authenticate with an API key: `Authorization: Bearer coreo_sk_…`, or as the HT
 name (how Segment SDKs send write keys). Every error is an RFC 9457 problem
 (`application/problem+json`) with a stable `type` and a `request_id` to quote.
 """
+
+_log = logging.getLogger("coreo.app")
 
 
 def create_app(
@@ -75,6 +79,7 @@ def create_app(
     state.event_log = event_log
     state.readiness_checks["event_log"] = event_log.ping
     imports = BackgroundImports(database, event_log, settings)
+    backfills = BackgroundBackfills(database)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -94,6 +99,10 @@ def create_app(
                 target=worker.run, args=(stop,), name="coreo-worker", daemon=True
             )
             thread.start()
+        try:
+            backfills.resume()  # back-fills a stopped server left: run again from history
+        except Exception:  # the server still serves; `coreo traits backfill` runs them too
+            _log.warning("could not resume unfinished back-fills", exc_info=True)
         yield
         imports.close()  # running imports stop after their current chunk, resumable
         stop.set()  # the worker finishes its current batch (graceful drain), then exits
@@ -115,6 +124,7 @@ def create_app(
     app.state.runtime = state
     app.state.key_cache = KeyCache(settings.auth_cache_seconds)
     app.state.imports = imports
+    app.state.backfills = backfills
     install_problem_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -18,8 +18,9 @@ from coreo.cli._common import (
     workspace_id_of,
 )
 from coreo.db import Database
-from coreo.errors import InvalidInputError
-from coreo.traits import backfill, service
+from coreo.errors import ConflictError, InvalidInputError
+from coreo.runtime.owners import new_owner
+from coreo.traits import backfill, jobs, service
 from coreo.traits.definitions import DefinitionError, load_yaml
 from coreo.traits.models import TraitBackfill
 
@@ -76,7 +77,7 @@ def apply(
 
 def _run(database: Database, workspace_id: str, job_id: str) -> None:
     with console.status("Back-filling from the event history ..."):
-        done = backfill.run_backfill(database, workspace_id, job_id)
+        done = jobs.run_owned(database, workspace_id, job_id, new_owner())
     console.print(
         f"Done: {done.events_total:,} events read, {done.profiles_written:,} profiles written."
     )
@@ -91,7 +92,7 @@ def backfill_command(workspace: Workspace = "default") -> None:
     database = open_database(load_settings())
     with database.transaction(write=False) as session:
         workspace_id = workspace_by_slug(session, workspace).id
-        jobs = list(
+        unfinished = list(
             session.scalars(
                 select(TraitBackfill.id)
                 .where(
@@ -101,10 +102,13 @@ def backfill_command(workspace: Workspace = "default") -> None:
                 .order_by(TraitBackfill.created_at)
             )
         )
-    if not jobs:
+    if not unfinished:
         console.print("No unfinished back-fill.")
-    for job_id in jobs:
-        _run(database, workspace_id, job_id)
+    for job_id in unfinished:
+        try:
+            _run(database, workspace_id, job_id)
+        except ConflictError as error:  # a server runs it: leave it there
+            console.print(f"Skipped: {error.message}.")
     database.dispose()
 
 

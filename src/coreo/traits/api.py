@@ -15,8 +15,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.db import Database
-from coreo.errors import InvalidInputError, NotFoundError
-from coreo.traits import backfill, service
+from coreo.errors import ConflictError, InvalidInputError, NotFoundError
+from coreo.runtime.owners import new_owner
+from coreo.traits import backfill, jobs, service
 from coreo.traits.definitions import DefinitionError, parse
 from coreo.traits.models import TraitBackfill, TraitDefinitionRow
 from coreo.web.dependencies import CallerSession, require_json_body
@@ -103,22 +104,42 @@ def _backfill(job: TraitBackfill) -> BackfillRead:
 
 
 class BackgroundBackfills:
-    """Back-fills running in this server's threads."""
+    """Back-fills running in this server's threads, each claimed with a heartbeat; at start
+    the server takes over those a stopped runner left behind (``resume``)."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
         self.threads: dict[str, threading.Thread] = {}
 
     def start(self, workspace_id: str, job_id: str) -> None:
+        """Claim the back-fill (ConflictError while another runner has it) and run it."""
+        owner = new_owner()
+        jobs.claim(self.database, workspace_id, job_id, owner)
         thread = threading.Thread(
-            target=self._run, args=(workspace_id, job_id), name=f"coreo-{job_id}", daemon=True
+            target=self._run,
+            args=(workspace_id, job_id, owner),
+            name=f"coreo-{job_id}",
+            daemon=True,
         )
         self.threads[job_id] = thread
         thread.start()
 
-    def _run(self, workspace_id: str, job_id: str) -> None:
+    def resume(self) -> list[str]:
+        """Run the back-fills that stopped runners left; returns their ids."""
+        started = []
+        for workspace_id, job_id in jobs.orphans(self.database):
+            try:
+                self.start(workspace_id, job_id)
+            except (ConflictError, NotFoundError):  # another server was quicker
+                continue
+            _log.info("resuming back-fill %s left by a stopped runner", job_id)
+            started.append(job_id)
+        return started
+
+    def _run(self, workspace_id: str, job_id: str, owner: str) -> None:
         try:
-            backfill.run_backfill(self.database, workspace_id, job_id)
+            with jobs.running(self.database, workspace_id, job_id, owner):
+                backfill.run_backfill(self.database, workspace_id, job_id)
         except Exception:  # the job records why; the server goes on
             _log.warning("back-fill %s failed", job_id, exc_info=True)
         finally:

@@ -76,3 +76,5 @@ class TraitBackfill(WorkspaceScoped, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    owner: Mapped[str | None] = mapped_column(String(200))  # host/pid/random of its runner
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

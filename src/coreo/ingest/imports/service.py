@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
-import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -47,6 +45,7 @@ from coreo.ingest.models import DeadLetter
 from coreo.ingest.normalize import NormaliseOptions
 from coreo.ingest.plans import compiled_plan
 from coreo.ingest.service import dead_letter, ingest_messages
+from coreo.runtime.owners import new_owner, owner_is_gone
 from coreo.runtime.worker import DEFAULT_GROUP
 
 __all__ = [
@@ -201,26 +200,6 @@ def prepare_job(
     return job, False
 
 
-def new_owner() -> str:
-    """Who runs a job: host, process id and a random part."""
-    return f"{socket.gethostname()[:60]}/{os.getpid()}/{new_id('own')}"
-
-
-def _owner_is_gone(owner: str | None) -> bool:
-    """True when ``owner`` was a process on this host that no longer exists (``kill -9``)."""
-    host, _, rest = (owner or "").partition("/")
-    pid = rest.partition("/")[0]
-    if host != socket.gethostname()[:60] or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # it exists but belongs to someone else
-        return False
-    return False
-
-
 def claim_job(database: Database, *, workspace_id: str, job_id: str, owner: str) -> None:
     """Take the job to run it; refused while another live process runs it.
 
@@ -233,7 +212,7 @@ def claim_job(database: Database, *, workspace_id: str, job_id: str, owner: str)
         current = session.execute(
             select(table.c.owner).where(table.c.id == job_id, table.c.workspace_id == workspace_id)
         ).scalar()
-        gone = current if _owner_is_gone(current) else owner
+        gone = current if owner_is_gone(current) else owner
         claimed = session.execute(
             update(table)
             .where(
