@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from tests.traits.test_engine import STREAMED
 
 from coreo.traits import engine
-from coreo.traits.backfill import compile_trait, compute_states
+from coreo.traits.backfill import compile_trait, compute_rows, compute_states
 from coreo.traits.definitions import Definition, parse
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -98,18 +99,18 @@ def definitions(draw: Any) -> Definition:
     return parse(data)
 
 
-def history(messages: list[dict[str, Any]]) -> Any:
+def history(messages: list[dict[str, Any]], owners: list[str] | None = None) -> Any:
     connection = duckdb.connect()
     connection.execute(
         "CREATE TABLE history (profile_id VARCHAR, message_id VARCHAR, ms BIGINT, day BIGINT,"
         " type VARCHAR, event VARCHAR, payload VARCHAR)"
     )
-    for m in messages:
+    for i, m in enumerate(messages):
         ms = engine.millis(datetime.fromisoformat(m["timestamp"]))
         row = [m["messageId"], ms, ms // engine.DAY_MS, m["type"], engine.event_name(m)]
         connection.execute(
             "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ["p1", *row, orjson.dumps(m).decode()],
+            [owners[i] if owners else "p1", *row, orjson.dumps(m).decode()],
         )
     return connection
 
@@ -144,3 +145,79 @@ def test_paths_are_parameters_not_sql() -> None:
     )  # fmt: skip
     statement, params = compile_trait(trait, 20000)
     assert "DROP" not in statement and "x'; DROP TABLE history; --" in params
+
+
+def _close(found: Any, expected: Any) -> bool:
+    """Equal, floats to rounding (sums add up in another order); bool is not a number."""
+    if isinstance(found, dict) and isinstance(expected, dict):
+        return found.keys() == expected.keys() and all(_close(found[k], expected[k]) for k in found)
+    if isinstance(found, list) and isinstance(expected, list):
+        return len(found) == len(expected) and all(map(_close, found, expected))
+    if isinstance(found, bool) or isinstance(expected, bool):
+        return found is expected
+    if isinstance(found, int | float) and isinstance(expected, int | float):
+        return math.isclose(found, expected, rel_tol=1e-9, abs_tol=1e-9)
+    return bool(found == expected)
+
+
+def stored_rows(connection: Any) -> dict[tuple[str, str], tuple[Any, Any, int | None]]:
+    rows = connection.execute(
+        "SELECT profile_id, name, state, value, expires_day FROM trait_rows"
+    ).fetchall()
+    return {(p, n): (orjson.loads(s), orjson.loads(v), e) for p, n, s, v, e in rows}
+
+
+def expiry_day(definition: Definition, state: engine.State) -> int | None:
+    expires = engine.expires_at(definition, state, NOW)
+    return None if expires is None else engine.day_of(engine.millis(expires))
+
+
+@settings(max_examples=300, deadline=None)
+@given(definitions(), _messages)
+def test_the_stored_rows_match_the_engine(
+    definition: Definition, messages: list[dict[str, Any]]
+) -> None:
+    """State, value and expiry as the engine stores them, from one statement per trait."""
+    expected = incremental(definition, messages)
+    connection = history(messages)
+    compute_rows(connection, [definition], NOW)
+    rows = stored_rows(connection)
+    if not expected:
+        assert rows == {}
+        return
+    state, value, expires_day = rows["p1", "t"]
+    assert _close(state, expected)
+    assert _close(value, engine.evaluate(definition, expected, NOW))
+    assert expires_day == expiry_day(definition, expected)
+
+
+RFM_INPUTS = [
+    parse({"name": "seen", "function": "recency", "event": "Order"}),
+    parse({"name": "orders", "function": "count", "event": "Order", "window": "30d"}),
+    parse({"name": "spent", "function": "sum", "property": "properties.value"}),
+    parse({"name": "top", "function": "most_frequent", "property": "properties.other"}),
+]
+RFM = parse(
+    {"name": "score", "function": "rfm", "recency": "seen", "frequency": "orders",
+     "monetary": "spent", "bins": {"recency": [1, 3, 9, 20], "frequency": [0, 1, 2, 3],
+                                   "monetary": [-5, 0, 5, 1e6]}}
+)  # fmt: skip
+RFM_ON_TOP = parse({"name": "score2", "function": "rfm", "recency": "seen",
+                    "frequency": "top", "monetary": "orders"})  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(_messages, st.lists(st.sampled_from(["p1", "p2", "p3"]), min_size=30, max_size=30))
+def test_rfm_is_scored_as_the_engine_scores_it(
+    messages: list[dict[str, Any]], owners: list[str]
+) -> None:
+    """rfm from the stored values of its inputs, for every profile with a row."""
+    connection = history(messages, owners)
+    compute_rows(connection, [*RFM_INPUTS, RFM, RFM_ON_TOP], NOW, rfm=[RFM, RFM_ON_TOP])
+    rows = stored_rows(connection)
+    for profile in {p for p, _ in rows}:
+        mine = [m for m, o in zip(messages, owners, strict=False) if o == profile]
+        states = {d.name: incremental(d, mine) for d in RFM_INPUTS}
+        values = engine.evaluate_all([*RFM_INPUTS, RFM, RFM_ON_TOP], states, NOW)
+        for trait in (RFM, RFM_ON_TOP):
+            assert rows[profile, trait.name] == ({}, values[trait.name], expiry_day(trait, {}))

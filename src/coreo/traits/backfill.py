@@ -1,151 +1,56 @@
 """Back-fill computed traits from the event history with DuckDB.
 
 A new or changed definition is computed for every profile at once: the workspace's history
-is streamed out of the database (oldest first, in chunks, attributed to each event's
-current canonical profile) into an embedded DuckDB, one generated SQL statement per trait
-produces the same bucket partials as the pipeline's engine (:mod:`coreo.traits.engine`),
-and the states and values are written back in chunks. While it runs the pipeline leaves
-those traits alone and marks the profiles it touches; the last step, in one transaction
-under the workspace's identity lock, recomputes the marked profiles from history and
-makes the traits ``ready``, so no event is counted twice or lost between the two.
+is streamed out of the database (driver cursors, in chunks, handed to DuckDB as Arrow
+tables, each event attributed to its profile's current survivor) into an embedded DuckDB.
+The payloads are parsed once for every path the traits read, then one generated statement
+per trait (:mod:`coreo.traits._backfill_sql`) gives each profile's row as the engine
+(:mod:`coreo.traits.engine`) would store it — state, value and expiry — and rfm traits are
+scored from those values; the rows go back to the database in chunks (``executemany`` on
+SQLite, ``COPY`` on PostgreSQL) without passing through Python objects one by one. While
+it runs the pipeline leaves those traits alone and marks the profiles it touches; the
+last step, in one transaction under the workspace's identity lock, recomputes the marked
+profiles from history and makes the traits ``ready``, so no event is counted twice or
+lost between the two.
 
 Progress is kept on the job row (phase, events read, profiles written).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, delete, select, text, update
 from sqlalchemy.orm import Session
 
-from coreo.db import Database, utcnow
-from coreo.history.models import EventRecord
+from coreo.db import Database, driver_datetime, utcnow
 from coreo.identity.models import Profile
 from coreo.identity.service import lock_workspace
 from coreo.ids import new_id
 from coreo.traits import engine, service
-from coreo.traits.definitions import Definition, Predicate, path_segments
+from coreo.traits._backfill_sql import compile_trait, floor_day, parse_paths, rfm_rows, trait_rows
+from coreo.traits.definitions import Definition
 from coreo.traits.models import TraitBackfill, TraitDefinitionRow, TraitDirty
 
-__all__ = ["compile_trait", "compute_states", "extract", "run_backfill", "start_backfill"]
+__all__ = [
+    "compile_trait",
+    "compute_rows",
+    "compute_states",
+    "extract",
+    "run_backfill",
+    "start_backfill",
+]
 
 _DIRTY = cast(Table, TraitDirty.__table__)
-_NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')"
-_SCALAR = "('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT', 'BOOLEAN')"
-_CHUNK = 50_000
+_CHUNK = 50_000  # events a chunk read from the database
+_WRITE_CHUNK = 100_000  # rows a transaction written back
+_HISTOGRAMS = ("distinct_count", "most_frequent")
 
 Progress = Callable[[str, int, int], None]
-
-
-def _json_path(path: str) -> str:
-    return "$." + ".".join(f'"{segment}"' for segment in path_segments(path))
-
-
-class _Sql:
-    """SQL text with its parameters, built up piece by piece."""
-
-    def __init__(self) -> None:
-        self.params: list[Any] = []
-
-    def value(self, value: Any) -> str:
-        """A numbered placeholder: pieces are built in another order than they are read."""
-        self.params.append(value)
-        return f"${len(self.params)}"
-
-    def path(self, path: str) -> tuple[str, str, str]:
-        """(json type, string value, json value) expressions for a path of the payload."""
-        p = self.value(_json_path(path))
-        return (
-            f"json_type(payload, {p})",
-            f"json_extract_string(payload, {p})",
-            f"json_extract(payload, {p})",
-        )
-
-    def equal(self, kind: str, text: str, wanted: Any) -> str:
-        if isinstance(wanted, bool):
-            return f"({kind} = 'BOOLEAN' AND {text} = {self.value('true' if wanted else 'false')})"
-        if isinstance(wanted, str):
-            return f"({kind} = 'VARCHAR' AND {text} = {self.value(wanted)})"
-        number = self.value(float(wanted))
-        return f"({kind} IN {_NUMERIC} AND TRY_CAST({text} AS DOUBLE) = {number})"
-
-    def predicate(self, predicate: Predicate) -> str:
-        kind, text, _ = self.path(predicate.path)
-        present = f"({kind} IS NOT NULL AND {kind} <> 'NULL')"
-        op, wanted = predicate.op, predicate.value
-        if op == "exists":
-            return present
-        if op == "not_exists":
-            return f"NOT {present}"
-        if op in ("eq", "ne", "in", "not_in"):
-            options = wanted if op in ("in", "not_in") else [wanted]
-            any_equal = " OR ".join(self.equal(kind, text, w) for w in options)
-            negate = "NOT " if op in ("ne", "not_in") else ""
-            return f"({present} AND {negate}({any_equal}))"
-        if op == "contains":
-            return f"({kind} = 'VARCHAR' AND contains({text}, {self.value(wanted)}))"
-        if op == "starts_with":
-            return f"({kind} = 'VARCHAR' AND starts_with({text}, {self.value(wanted)}))"
-        symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
-        number = self.value(float(wanted))
-        return f"({kind} IN {_NUMERIC} AND TRY_CAST({text} AS DOUBLE) {symbol} {number})"
-
-
-def compile_trait(definition: Definition, today: int) -> tuple[str, list[Any]]:
-    """One statement giving ``(profile_id, state_json)`` for a trait, from the table
-    ``history(profile_id, message_id, ms, day, type, event, payload)``."""
-    sql = _Sql()
-    where = ["TRUE"]
-    if definition.types:
-        where.append(f"type IN ({', '.join(sql.value(t) for t in definition.types)})")
-    if definition.events:
-        where.append(f"event IN ({', '.join(sql.value(e) for e in definition.events)})")
-    where.extend(sql.predicate(p) for p in definition.where)
-    function = definition.function
-    value = "NULL"
-    if definition.property is not None:
-        kind, text, raw = sql.path(definition.property)
-        if function in ("sum", "avg", "min", "max", "trend"):
-            value = f"CASE WHEN {kind} IN {_NUMERIC} THEN TRY_CAST({text} AS DOUBLE) END"
-            if function != "trend":
-                where.append(f"{kind} IN {_NUMERIC}")
-        else:
-            value = f"CASE WHEN {kind} IN {_SCALAR} THEN {raw} END"
-            where.append(f"{kind} IN {_SCALAR}")
-    kept = definition.kept_days
-    if kept is not None:
-        where.append(f"day >= {int(today - kept + 1)}")
-    bucket = "'all'" if kept is None else "CAST(day AS VARCHAR)"
-    order = "(ms, message_id)"  # the engine's order of events: time, then message id
-    partial = {
-        "count": "to_json(count(*))",
-        "sum": "to_json([count(*)::DOUBLE, sum(v)])",
-        "avg": "to_json([count(*)::DOUBLE, sum(v)])",
-        "trend": "to_json([count(*)::DOUBLE, coalesce(sum(v), 0)])",
-        "min": "to_json(min(v))",
-        "max": "to_json(max(v))",
-        "first": f"json_array(min(ms), arg_min(message_id, {order}), arg_min(v, {order}))",
-        "last": f"json_array(max(ms), arg_max(message_id, {order}), arg_max(v, {order}))",
-        "distinct_count": "to_json(histogram(v::VARCHAR))",
-        "most_frequent": "to_json(histogram(v::VARCHAR))",
-        "recency": "to_json(max(ms))",
-    }[function]
-    statement = f"""
-        WITH matched AS (
-            SELECT profile_id, message_id, ms, day, {value} AS v FROM history
-            WHERE {" AND ".join(where)}
-        ), buckets AS (
-            SELECT profile_id, {bucket} AS bucket, {partial} AS partial
-            FROM matched GROUP BY profile_id, bucket
-        )
-        SELECT profile_id, json_group_object(bucket, partial)::VARCHAR AS state
-        FROM buckets GROUP BY profile_id
-    """  # noqa: S608 - every value is a parameter; paths are checked by path_segments
-    return statement, sql.params
 
 
 def _canonical_counts(state: engine.State) -> engine.State:
@@ -168,13 +73,85 @@ def _canonical_counts(state: engine.State) -> engine.State:
 def _decode(definition: Definition, text: str) -> engine.State:
     state: engine.State = orjson.loads(text)
     function = definition.function
-    if function in ("distinct_count", "most_frequent"):
+    if function in _HISTOGRAMS:
         return _canonical_counts(state)
     if function in ("sum", "avg", "trend"):
         return {k: [int(v[0]), float(v[1])] for k, v in state.items()}
     if function in ("first", "last"):
         return {k: [int(v[0]), v[1], v[2]] for k, v in state.items()}
     return state
+
+
+# -- reading the history ------------------------------------------------------------------------
+
+# Events leave the database as they are stored: timestamps as text (SQLite) or epoch
+# microseconds (PostgreSQL), made the engine's milliseconds in DuckDB (``engine.millis``:
+# float seconds times 1000). Each event then counts for its profile's current survivor (an
+# event without a profile row is left out), joined in DuckDB: SQLite would look the profile
+# up event by event.
+_HISTORY = """
+    SELECT profile_id, message_id, {stamp}, type, event, payload FROM {events}
+    WHERE workspace_id = {mark} AND profile_id IS NOT NULL
+"""
+_ADD_ROWS = (
+    "INSERT INTO trait_rows SELECT profile_id, {name}, state, value, expires_day FROM ({statement})"
+)
+_MILLIS = "CAST(trunc(us::DOUBLE / 1000000::DOUBLE * 1000::DOUBLE) AS BIGINT)"
+
+
+def _driver(session: Session) -> Any:
+    """The DB-API connection under the session (sqlite3 or psycopg), for bulk transfers."""
+    driver = session.connection().connection.driver_connection
+    if driver is None:  # pragma: no cover - only after the connection was invalidated
+        raise RuntimeError("the database connection is gone")
+    return driver
+
+
+def _history_rows(
+    session: Session, workspace_id: str, until: datetime | None, sqlite: bool
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The history's rows in chunks, straight from the driver."""
+    raw = _driver(session)
+    mark = "?" if sqlite else "%s"
+    events = "events"
+    if sqlite and session.execute(text("SELECT count(*) FROM workspaces")).scalar_one() <= 1:
+        # The whole table is this workspace's: read it in order rather than through an
+        # index, a random page lookup per event.
+        events = "events NOT INDEXED"
+    stamp = "timestamp" if sqlite else "(extract(epoch FROM timestamp) * 1000000)::bigint"
+    statement = _HISTORY.format(stamp=stamp, events=events, mark=mark)
+    params: list[Any] = [workspace_id]
+    if until is not None:
+        statement += f" AND timestamp <= {mark}"
+        params.append(driver_datetime(until, "sqlite" if sqlite else "postgresql"))
+    # PostgreSQL: a server-side cursor, so that the history is never all in memory at once.
+    cursor = raw.cursor() if sqlite else raw.cursor(name="trait_backfill_history")
+    try:
+        cursor.execute(statement, params)
+        while rows := cursor.fetchmany(_CHUNK):
+            yield rows
+    finally:
+        cursor.close()
+
+
+def _attribute_to_survivors(connection: Any, session: Session, workspace_id: str) -> None:
+    """Give each event of ``history`` its profile's survivor; drop those without a profile."""
+    import pyarrow as pa
+
+    profiles = session.execute(
+        select(Profile.id, Profile.merged_into).where(Profile.workspace_id == workspace_id)
+    ).all()
+    ids, survivors = (list(c) for c in zip(*profiles, strict=True)) if profiles else ([], [])
+    owners = pa.table(
+        {"id": pa.array(ids, pa.string()), "merged_into": pa.array(survivors, pa.string())}
+    )
+    connection.register("owners", owners)
+    connection.execute("DELETE FROM history WHERE profile_id NOT IN (SELECT id FROM owners)")
+    connection.execute(
+        "UPDATE history SET profile_id = owners.merged_into FROM owners"
+        " WHERE history.profile_id = owners.id AND owners.merged_into IS NOT NULL"
+    )
+    connection.unregister("owners")
 
 
 def extract(
@@ -194,55 +171,45 @@ def extract(
         "CREATE TABLE history (profile_id VARCHAR, message_id VARCHAR, ms BIGINT, day BIGINT,"
         " type VARCHAR, event VARCHAR, payload VARCHAR)"
     )
-    owner = func.coalesce(Profile.merged_into, EventRecord.profile_id)
-    query = (
-        select(
-            owner,
-            EventRecord.message_id,
-            EventRecord.timestamp,
-            EventRecord.type,
-            EventRecord.event,
-            EventRecord.payload,
-        )
-        .join(
-            Profile,
-            (Profile.workspace_id == EventRecord.workspace_id)
-            & (Profile.id == EventRecord.profile_id),
-        )
-        .where(EventRecord.workspace_id == workspace_id)
-    )
-    if until is not None:
-        query = query.where(EventRecord.timestamp <= until)
+    sqlite = database.is_sqlite
+    stamp = "epoch_us(CAST(stamp AS TIMESTAMP))" if sqlite else "stamp"
+    insert = f"""
+        INSERT INTO history
+        SELECT profile_id, message_id, ms, {floor_day("ms")}, type, event, payload
+        FROM (SELECT *, {_MILLIS} AS ms FROM (SELECT *, {stamp} AS us FROM chunk))
+    """  # noqa: S608 - constant text
     read = 0
     with database.transaction(workspace_id=workspace_id, write=False) as session:
-        result = session.execute(query.execution_options(yield_per=_CHUNK))
-        for rows in result.partitions(_CHUNK):
-            owners, ids, stamps, types, events, payloads = zip(*rows, strict=True)
-            ms = [engine.millis(t) for t in stamps]
+        for rows in _history_rows(session, workspace_id, until, sqlite):
+            ids, messages, stamps, types, events, payloads = zip(*rows, strict=True)
             chunk = pa.table(
                 {
-                    "profile_id": pa.array(owners, pa.string()),
-                    "message_id": pa.array(ids, pa.string()),
-                    "ms": pa.array(ms, pa.int64()),
-                    "day": pa.array([m // engine.DAY_MS for m in ms], pa.int64()),
+                    "profile_id": pa.array(ids, pa.string()),
+                    "message_id": pa.array(messages, pa.string()),
+                    "stamp": pa.array(stamps, pa.string() if sqlite else pa.int64()),
                     "type": pa.array(types, pa.string()),
                     "event": pa.array(events, pa.string()),
                     "payload": pa.array(payloads, pa.string()),
                 }
             )
             connection.register("chunk", chunk)
-            connection.execute("INSERT INTO history SELECT * FROM chunk")
+            connection.execute(insert)
             connection.unregister("chunk")
             read += len(rows)
             if progress is not None:
                 progress(read)
+        _attribute_to_survivors(connection, session, workspace_id)
     return connection
+
+
+# -- computing ----------------------------------------------------------------------------------
 
 
 def compute_states(
     connection: Any, definitions: Sequence[Definition], now: datetime
 ) -> Iterator[tuple[Definition, str, engine.State]]:
-    """(definition, profile, state) for every profile with matching events."""
+    """(definition, profile, state) for every profile with matching events, one statement
+    a trait over the raw payloads (the reference :func:`compute_rows` is checked against)."""
     today = engine.day_of(engine.millis(now))
     for definition in definitions:
         if definition.function == "rfm":
@@ -250,8 +217,93 @@ def compute_states(
         statement, params = compile_trait(definition, today)
         cursor = connection.execute(statement, params)
         while batch := cursor.fetchmany(_CHUNK):
-            for profile_id, text in batch:
-                yield definition, profile_id, _decode(definition, text)
+            for profile_id, state in batch:
+                yield definition, profile_id, _decode(definition, state)
+
+
+def _expiry_day(definition: Definition, state: engine.State, now: datetime) -> int | None:
+    expires = engine.expires_at(definition, state, now)
+    return None if expires is None else engine.day_of(engine.millis(expires))
+
+
+def _rows_in_python(
+    connection: Any, definition: Definition, profile_ids: list[str], now: datetime
+) -> None:
+    """Add the rows of these profiles to ``trait_rows`` through the engine (histograms the
+    SQL cannot spell as the engine does)."""
+    connection.execute(
+        "CREATE OR REPLACE TEMP TABLE trait_history AS SELECT * FROM history"
+        " WHERE profile_id IN (SELECT unnest($1::VARCHAR[]))",
+        [profile_ids],
+    )
+    statement, params = compile_trait(
+        definition, engine.day_of(engine.millis(now)), source="trait_history"
+    )
+    rows = []
+    for profile_id, spelled in connection.execute(statement, params).fetchall():
+        state = _decode(definition, spelled)
+        value = engine.evaluate(definition, state, now)
+        rows.append(
+            (
+                profile_id,
+                definition.name,
+                orjson.dumps(state).decode(),
+                orjson.dumps(value).decode(),
+                _expiry_day(definition, state, now),
+            )
+        )
+    connection.executemany("INSERT INTO trait_rows VALUES (?, ?, ?, ?, ?)", rows)
+    connection.execute("DROP TABLE trait_history")
+
+
+def compute_rows(
+    connection: Any,
+    definitions: Sequence[Definition],
+    now: datetime,
+    *,
+    rfm: Sequence[Definition] = (),
+) -> None:
+    """Fill the DuckDB table ``trait_rows(profile_id, name, state, value, expires_day)``
+    from ``history``: every profile's stored row of every trait with matching events, as
+    the engine would write it (state and value as JSON text), then the ``rfm`` traits
+    (their inputs among ``definitions``) for each of those profiles."""
+    today = engine.day_of(engine.millis(now))
+    plain = [d for d in definitions if d.function != "rfm"]
+    parsed, params, columns = parse_paths(plain)
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE trait_events AS {parsed}", params)
+    connection.execute(
+        "CREATE OR REPLACE TEMP TABLE trait_rows (profile_id VARCHAR, name VARCHAR,"
+        " state VARCHAR, value VARCHAR, expires_day BIGINT)"
+    )
+    for definition in plain:
+        statement, params = trait_rows(definition, today, columns)
+        name = f"${len(params) + 1}"
+        if definition.function not in _HISTOGRAMS:
+            connection.execute(
+                _ADD_ROWS.format(name=name, statement=statement),
+                [*params, definition.name],
+            )
+            continue
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE trait_one AS {statement}", params)
+        connection.execute(
+            "INSERT INTO trait_rows SELECT profile_id, $1, state, value, expires_day"
+            " FROM trait_one WHERE NOT fallback",
+            [definition.name],
+        )
+        left = connection.execute("SELECT profile_id FROM trait_one WHERE fallback").fetchall()
+        if left:
+            _rows_in_python(connection, definition, [p for (p,) in left], now)
+    connection.execute("DROP TABLE trait_events")
+    by_name = {d.name: d for d in plain}
+    for definition in rfm:
+        statement, params = rfm_rows(definition, by_name, today)
+        connection.execute(
+            _ADD_ROWS.format(name=f"${len(params) + 1}", statement=statement),
+            [*params, definition.name],
+        )
+
+
+# -- the job ------------------------------------------------------------------------------------
 
 
 def start_backfill(session: Session, workspace_id: str, names: Sequence[str]) -> TraitBackfill:
@@ -274,6 +326,24 @@ def _set(database: Database, workspace_id: str, job_id: str, **fields: Any) -> N
         session.execute(update(TraitBackfill).where(TraitBackfill.id == job_id).values(**fields))
 
 
+def _rfm_to_score(
+    session: Session, workspace_id: str, definitions: Sequence[Definition]
+) -> list[Definition]:
+    """The rfm traits to score in DuckDB: those the back-fill changes (itself or an input)
+    whose inputs it all computes."""
+    changed = {d.name for d in definitions}
+    computed = {d.name for d in definitions if d.function != "rfm"}
+    ours = [d for d in definitions if d.function == "rfm"]
+    ready = [
+        d
+        for d in service.definitions_of(session, workspace_id).ready
+        if d.function == "rfm" and d.name not in changed
+    ]
+    return [
+        d for d in [*ours, *ready] if ({d.name, *d.inputs} & changed) and set(d.inputs) <= computed
+    ]
+
+
 def run_backfill(
     database: Database, workspace_id: str, job_id: str, *, now: datetime | None = None
 ) -> TraitBackfill:
@@ -289,9 +359,10 @@ def run_backfill(
                 select(TraitDefinitionRow).where(TraitDefinitionRow.workspace_id == workspace_id)
             )
         }
-    names = [n for n in job.names if n in rows]
-    versions = {n: rows[n].version for n in names}
-    definitions = [Definition.model_validate(rows[n].definition) for n in names]
+        names = [n for n in job.names if n in rows]
+        versions = {n: rows[n].version for n in names}
+        definitions = [Definition.model_validate(rows[n].definition) for n in names]
+        scored = _rfm_to_score(session, workspace_id, definitions)
     _set(database, workspace_id, job_id, status="running", phase="reading history",
          started_at=utcnow())  # fmt: skip
     try:
@@ -301,11 +372,14 @@ def run_backfill(
             progress=lambda n: _set(database, workspace_id, job_id, events_total=n),
         )
         _set(database, workspace_id, job_id, phase="computing")
-        written = _write_states(database, workspace_id, job_id, definitions, connection, now)
+        compute_rows(connection, definitions, now, rfm=scored)
+        _set(database, workspace_id, job_id, phase="writing")
+        names_written = [*names, *(d.name for d in scored if d.name not in names)]
+        written = _write_states(database, workspace_id, job_id, names_written, connection, now)
         connection.close()
         _set(database, workspace_id, job_id, phase="catching up")
         with database.transaction(workspace_id=workspace_id) as session:
-            _finish(session, workspace_id, definitions, versions, now)
+            _finish(session, workspace_id, definitions, versions, now, scored=scored)
         _set(database, workspace_id, job_id, status="completed", phase="",
              profiles_written=written, finished_at=utcnow())  # fmt: skip
     except Exception as error:
@@ -319,36 +393,115 @@ def run_backfill(
         return done
 
 
+# -- writing ------------------------------------------------------------------------------------
+
+_COLUMNS = "workspace_id, profile_id, name, state, value, expires_at, updated_at"
+_UPSERT = (
+    "ON CONFLICT (workspace_id, profile_id, name) DO UPDATE SET state = excluded.state,"
+    " value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at"
+)
+# Rows in key order (the indexes grow at their ends rather than page by random page), the
+# expiry day as UTCDateTime stores it: SQLAlchemy's text on SQLite, UTC on PostgreSQL.
+_SQLITE_ROWS = """
+    SELECT profile_id, name, state, value,
+           strftime(make_timestamp(expires_day * 86400000000), '%Y-%m-%d %H:%M:%S.%f')
+    FROM trait_rows ORDER BY profile_id, name
+"""
+_SQLITE_INSERT = """
+    INSERT INTO computed_trait_values
+        (workspace_id, profile_id, name, state, value, expires_at, updated_at)
+    VALUES ({workspace}, ?, ?, ?, ?, ?, {updated})
+    ON CONFLICT (workspace_id, profile_id, name) DO UPDATE SET state = excluded.state,
+        value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at
+"""
+_POSTGRES_ROWS = """
+    SELECT $1 AS workspace_id, profile_id, name, state, value,
+           strftime(make_timestamp(expires_day * 86400000000), '%Y-%m-%d %H:%M:%S.%f') || '+00'
+               AS expires_at,
+           $2 AS updated_at
+    FROM trait_rows ORDER BY profile_id, name
+"""
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _write_states(
     database: Database,
     workspace_id: str,
     job_id: str,
-    definitions: Sequence[Definition],
+    names: Sequence[str],
     connection: Any,
     now: datetime,
 ) -> int:
-    """Replace the traits' stored rows with the computed states, in chunks."""
-    names = [d.name for d in definitions]
+    """Replace the traits' stored rows with ``trait_rows``, in chunks; returns how many
+    profiles got rows."""
     with database.transaction(workspace_id=workspace_id) as session:
         service.delete_values(session, workspace_id, names)
     profiles: set[str] = set()
-    pending: list[dict[str, Any]] = []
+    if database.is_sqlite:
+        updated = driver_datetime(now, "sqlite")
+        insert = _SQLITE_INSERT.format(
+            workspace=_literal(workspace_id), updated=_literal(str(updated))
+        )
+        cursor = connection.execute(_SQLITE_ROWS)
+        while rows := cursor.fetchmany(_WRITE_CHUNK):
+            with database.transaction(workspace_id=workspace_id) as session:
+                session.connection().exec_driver_sql(insert, rows)
+            profiles.update(row[0] for row in rows)
+            _set(database, workspace_id, job_id, profiles_written=len(profiles))
+        return len(profiles)
+    import pyarrow.csv as pa_csv
 
-    def flush() -> None:
-        with database.transaction(workspace_id=workspace_id) as session:
-            service.write_rows(session, pending)
-        pending.clear()
+    relation = connection.sql(
+        _POSTGRES_ROWS,
+        params=[workspace_id, now.isoformat()],
+    )
+    options = pa_csv.WriteOptions(include_header=False)
+    for batch in relation.to_arrow_reader(_WRITE_CHUNK):
+        csv = io.BytesIO()
+        pa_csv.write_csv(batch, csv, options)
+        _copy_rows(database, workspace_id, csv.getbuffer())
+        profiles.update(batch.column(1).to_pylist())
         _set(database, workspace_id, job_id, profiles_written=len(profiles))
-
-    for definition, profile_id, state in compute_states(connection, definitions, now):
-        value = engine.evaluate(definition, state, now)
-        pending.append(service.row_for(definition, workspace_id, profile_id, state, value, now))
-        profiles.add(profile_id)
-        if len(pending) >= 5_000:
-            flush()
-    if pending:
-        flush()
     return len(profiles)
+
+
+def _copy_rows(database: Database, workspace_id: str, data: memoryview) -> None:
+    """COPY rows (CSV) into ``computed_trait_values`` on PostgreSQL. The table holds none
+    of them unless written since they were deleted (an rfm row the pipeline wrote for a
+    profile it touched meanwhile): then the chunk goes again, through an upsert."""
+    from psycopg.errors import UniqueViolation
+
+    copy_in = "COPY {table} ({columns}) FROM STDIN (FORMAT csv)"
+    try:
+        with database.transaction(workspace_id=workspace_id) as session:
+            raw = _driver(session)
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(
+                    copy_in.format(table="computed_trait_values", columns=_COLUMNS)
+                ) as copy,
+            ):
+                copy.write(data)
+        return
+    except UniqueViolation:
+        pass
+    with database.transaction(workspace_id=workspace_id) as session:
+        raw = _driver(session)
+        raw.execute(
+            "CREATE TEMP TABLE trait_values_load (LIKE computed_trait_values) ON COMMIT DROP"
+        )
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(copy_in.format(table="trait_values_load", columns=_COLUMNS)) as copy,
+        ):
+            copy.write(data)
+        raw.execute(
+            f"INSERT INTO computed_trait_values ({_COLUMNS}) SELECT {_COLUMNS}"  # noqa: S608
+            f" FROM trait_values_load {_UPSERT}"
+        )
 
 
 def _finish(
@@ -357,9 +510,12 @@ def _finish(
     definitions: Sequence[Definition],
     versions: dict[str, int],
     now: datetime,
+    *,
+    scored: Sequence[Definition] = (),
 ) -> None:
     """Under the workspace lock: recompute what the pipeline touched meanwhile, re-evaluate
-    rfm traits, and make the traits ready (unless changed again meanwhile)."""
+    rfm traits not ``scored`` with the states, and make the traits ready (unless changed
+    again meanwhile)."""
     lock_workspace(session, workspace_id)
     dirty = list(
         session.scalars(
@@ -380,9 +536,13 @@ def _finish(
             )
             .values(status="ready")
         )
-    # rfm values combine other traits: re-evaluate them when they or their inputs changed.
+    # rfm values combine other traits: re-evaluate them when they or their inputs changed
+    # (unless scored with the states, by the same definition).
     changed = {d.name for d in definitions}
-    if any(d.function == "rfm" and ({d.name, *d.inputs} & changed) for d in ready_now):
+    if any(
+        d.function == "rfm" and ({d.name, *d.inputs} & changed) and d not in scored
+        for d in ready_now
+    ):
         _reevaluate_rfm(session, workspace_id, now)
 
 
