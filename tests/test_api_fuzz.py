@@ -42,6 +42,8 @@ _BEYOND_SCHEMA = {
     ("GET", "/v1/profiles/{profile_id}/timeline"),
     ("PUT", "/v1/computed-traits/{name}"),  # cross-field rules (sum needs property, ...)
     ("PUT", "/v1/identity/rules"),  # identifier types as mapping keys (a pattern on names)
+    ("POST", "/v1/consents"),  # purpose and channel, basis and purpose go together
+    ("GET", "/v1/consents/check"),  # marketing needs a channel, the others none
 }
 
 

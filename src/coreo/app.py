@@ -14,6 +14,7 @@ from coreo.audit.api import router as audit_router
 from coreo.auth.api import router as auth_router
 from coreo.auth.dependencies import KeyCache
 from coreo.config import Settings, get_settings
+from coreo.consent.api import router as consent_router
 from coreo.db import Database
 from coreo.eventlog import build_event_log
 from coreo.identity.api import router as identity_router
@@ -142,5 +143,6 @@ def create_app(
     app.include_router(profiles_router)
     app.include_router(identity_router)
     app.include_router(traits_router)
+    app.include_router(consent_router)
     install_openapi(app, INGEST_SCHEMAS)
     return app

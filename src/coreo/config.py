@@ -188,6 +188,11 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="Events a worker processes per transaction."
     )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="The master key (32 bytes, base64) that keys personal-data hashes and will "
+        "wrap encryption keys. Without it, COREO_HOME/master.key is used (created on first use).",
+    )
     worker_lease_seconds: float = Field(
         default=10.0,
         ge=1.0,

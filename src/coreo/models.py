@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from coreo.audit.models import AuditChain, AuditEntry
 from coreo.auth.models import ApiKey, Workspace
+from coreo.consent.models import ConsentRecord
 from coreo.eventlog.models import LogConsumer, LogHead, LogLease, LogMember, LogRecord
 from coreo.history.models import EventRecord
 from coreo.identity.models import (
@@ -24,6 +25,7 @@ __all__ = [
     "ApiKey",
     "AuditChain",
     "AuditEntry",
+    "ConsentRecord",
     "DeadLetter",
     "EventRecord",
     "IdentityRulesRow",

@@ -1,0 +1,1 @@
+"""Consent: the purposes personal data is used for, the ledger, and the policy check."""

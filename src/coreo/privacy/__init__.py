@@ -1,0 +1,1 @@
+"""Privacy: keys for personal data, data subject requests, retention."""
