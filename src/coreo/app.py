@@ -90,7 +90,7 @@ def create_app(
             worker = Worker(
                 database,
                 event_log,
-                default_stages(),
+                default_stages(settings),
                 batch_size=settings.worker_batch_size,
                 metrics=state.metrics.pipeline,
                 lease_ttl=settings.worker_lease_seconds,

@@ -28,7 +28,7 @@ def ingest_client(app_factory: Callable[..., TestClient]) -> Iterator[TestClient
 def drain(database: Database, settings: Any) -> Callable[[], None]:
     def run() -> None:
         log = SqlEventLog(database, settings.event_log_partitions)
-        Worker(database, log, default_stages()).drain()
+        Worker(database, log, default_stages(settings)).drain()
 
     return run
 

@@ -44,7 +44,7 @@ def worker(
     runner = Worker(
         database,
         log,
-        default_stages(),
+        default_stages(settings),
         batch_size=settings.worker_batch_size,
         lease_ttl=settings.worker_lease_seconds,
         lease_renew_interval=settings.worker_lease_seconds / 5,

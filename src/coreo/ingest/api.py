@@ -11,6 +11,7 @@ import base64
 import binascii
 import time
 import zlib
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -165,6 +166,11 @@ async def _principal(request: Request, data: dict[str, Any]) -> Principal:
     return principal
 
 
+def _gpc(request: Request) -> bool:
+    """Whether the request carries the Global Privacy Control signal (``Sec-GPC: 1``)."""
+    return request.headers.get("sec-gpc", "").strip() == "1"
+
+
 def _refuse_when_behind(state: Runtime) -> None:
     """Back-pressure: answer 503 rather than accept events the pipeline cannot keep up with."""
     limit = state.settings.ingest_max_lag
@@ -189,6 +195,7 @@ def _ingest(
     messages: list[Any],
     forced_type: str | None,
     defaults: dict[str, Any],
+    gpc: bool = False,
 ) -> IngestResult:
     settings = state.settings
     if state.event_log is None:
@@ -203,7 +210,7 @@ def _ingest(
         workspace_id=workspace_id,
         messages=messages,
         received_at=received_at,
-        options=NormaliseOptions.from_settings(settings),
+        options=replace(NormaliseOptions.from_settings(settings), gpc=gpc),
         dedupe_window=timedelta(hours=settings.ingest_dedupe_hours),
         forced_type=forced_type,
         batch_defaults=defaults,
@@ -227,7 +234,7 @@ async def _single(request: Request, call: str) -> Response:
     limit = state.settings.ingest_max_message_bytes + 1024  # room for the writeKey envelope
     data = _parse_json(await _read_body(request, limit))
     principal = await _principal(request, data)
-    result = await run_in_threadpool(_ingest, state, principal, [data], call, {})
+    result = await run_in_threadpool(_ingest, state, principal, [data], call, {}, _gpc(request))
     if result.rejected:
         rejection = result.rejected[0]
         raise ProblemError(
@@ -253,7 +260,9 @@ async def _batch(request: Request) -> Response:
     defaults: dict[str, Any] = {
         k: data[k] for k in ("context", "integrations", "sentAt") if k in data
     }
-    result = await run_in_threadpool(_ingest, state, principal, messages, None, defaults)
+    result = await run_in_threadpool(
+        _ingest, state, principal, messages, None, defaults, _gpc(request)
+    )
     return _json(
         {
             "success": True,

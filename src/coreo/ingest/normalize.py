@@ -41,6 +41,7 @@ _IDENTITY_CONTAINERS = ("traits", "properties")
 class NormaliseOptions:
     phone_region: str = "CH"
     truncate_ip: bool = False
+    gpc: bool = False  # the request carried Sec-GPC: 1 (Global Privacy Control)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NormaliseOptions:
@@ -123,6 +124,16 @@ def _normalise_identity_fields(container: Any, options: NormaliseOptions) -> Non
         container["phone"] = normalise_phone(phone, options.phone_region)
 
 
+def _mark_gpc(message: dict[str, Any]) -> None:
+    context = message.get("context")
+    if not isinstance(context, dict):
+        context = message["context"] = {}
+    consent = context.get("consent")
+    if not isinstance(consent, dict):
+        consent = context["consent"] = {}
+    consent["gpc"] = True
+
+
 def normalise(
     message: dict[str, Any],
     *,
@@ -154,6 +165,8 @@ def normalise(
         message["sentAt"] = _iso(sent_at)
     for name in _IDENTITY_CONTAINERS:
         _normalise_identity_fields(message.get(name), options)
+    if options.gpc:  # the browser's opt-out travels with the event: context.consent.gpc
+        _mark_gpc(message)
     context = message.get("context")
     if isinstance(context, dict):
         _normalise_identity_fields(context.get("traits"), options)

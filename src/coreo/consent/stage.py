@@ -1,0 +1,149 @@
+"""The pipeline stage that turns consent signals carried by events into ledger records.
+
+Read from every event of a resolved profile:
+
+* ``context.consent.categoryPreferences`` as Segment's consent management sends it
+  (``{"Analytics": true, "Advertising": false}``): each category named in
+  ``CATEGORY_PURPOSES`` grants or denies its purposes; other categories (strictly
+  necessary, unknown names) are not read;
+* ``context.consent.gpc`` (set at ingestion from the ``Sec-GPC: 1`` request header, or sent
+  by the client): the Global Privacy Control signal, an opt-out of selling and sharing
+  (``third_party_sharing`` withdrawn).
+
+A banner sends its state with every event, so a signal is recorded only when it differs
+from the last one the events gave for that purpose: an unchanged banner does not override
+a withdrawal made elsewhere (preference centre, API), and an event processed again changes
+nothing. The record's time is the event's; the proof is its IP address and user agent,
+kept as keyed hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coreo.consent import service
+from coreo.consent.models import ConsentRecord
+from coreo.db import utcnow
+from coreo.identity.service import cluster_members
+from coreo.runtime.worker import Event
+
+__all__ = ["CATEGORY_PURPOSES", "ConsentStage", "signals_of"]
+
+CATEGORY_PURPOSES: dict[str, tuple[str, ...]] = {
+    "analytics": ("analytics",),
+    "performance": ("analytics",),
+    "statistics": ("analytics",),
+    "measurement": ("analytics",),
+    "functional": ("personalisation",),
+    "personalisation": ("personalisation",),
+    "personalization": ("personalisation",),
+    "preferences": ("personalisation",),
+    # Advertising cookies send behaviour to ad platforms: sharing with third parties.
+    "advertising": ("third_party_sharing",),
+    "targeting": ("third_party_sharing",),
+    "marketing": ("third_party_sharing",),
+}
+"""Consent-banner categories (lower-cased) → the purposes they decide."""
+
+Signal = tuple[str, service.Status]  # purpose, status
+
+
+def signals_of(message: dict[str, Any]) -> list[Signal]:
+    """The purposes an event's consent context grants, denies or withdraws."""
+    context = message.get("context")
+    consent = context.get("consent") if isinstance(context, dict) else None
+    if not isinstance(consent, dict):
+        return []
+    decided: dict[str, service.Status] = {}
+    preferences = consent.get("categoryPreferences")
+    if isinstance(preferences, dict):
+        for category, given in preferences.items():
+            if not isinstance(given, bool) or not isinstance(category, str):
+                continue
+            for purpose in CATEGORY_PURPOSES.get(category.strip().lower(), ()):
+                # two categories of one purpose: a refusal of either wins
+                if decided.get(purpose) != "denied":
+                    decided[purpose] = "granted" if given else "denied"
+    if consent.get("gpc") is True:
+        decided["third_party_sharing"] = "withdrawn"
+    return sorted(decided.items())
+
+
+class ConsentStage:
+    """Record the consent signals of each event for its profile (see the module)."""
+
+    name = "consent"
+
+    def __init__(self, proof_key: Callable[[], bytes]) -> None:
+        self._proof_key = proof_key
+
+    def process(self, session: Session, events: Sequence[Event]) -> None:
+        found = [
+            (event, signals)
+            for event in events
+            if "profile_id" in event.annotations and (signals := signals_of(event.message))
+        ]
+        if not found:
+            return
+        key = self._proof_key()
+        for workspace_id in sorted({e.workspace_id for e, _ in found}):
+            mine = [(e, s) for e, s in found if e.workspace_id == workspace_id]
+            last = _last_event_signals(
+                session, workspace_id, [str(e.annotations["profile_id"]) for e, _ in mine]
+            )
+            for event, signals in mine:
+                profile_id = str(event.annotations["profile_id"])
+                for purpose, status in signals:
+                    if last.get((profile_id, purpose)) == status:
+                        continue
+                    service.record(
+                        session,
+                        workspace_id,
+                        profile_id,
+                        _input(event.message, purpose, status),
+                        actor="pipeline",
+                        proof_key=key,
+                    )
+                    last[(profile_id, purpose)] = status
+
+
+def _input(message: dict[str, Any], purpose: str, status: service.Status) -> service.ConsentInput:
+    context = message.get("context")
+    context = context if isinstance(context, dict) else {}
+    ip, agent = context.get("ip"), context.get("userAgent")
+    name = message.get("event") if message.get("type") == "track" else message.get("type")
+    return service.ConsentInput(
+        purpose=purpose,
+        status=status,
+        source="event",
+        collection_point=f"event:{name}"[:200],
+        at=min(datetime.fromisoformat(str(message["timestamp"])), utcnow()),
+        ip=ip if isinstance(ip, str) else None,
+        user_agent=agent if isinstance(agent, str) else None,
+    )
+
+
+def _last_event_signals(
+    session: Session, workspace_id: str, profile_ids: Sequence[str]
+) -> dict[tuple[str, str], str]:
+    """(live profile, purpose) → the status of the newest record events gave."""
+    members = cluster_members(session, workspace_id, sorted(set(profile_ids)))
+    last: dict[tuple[str, str], str] = {}
+    rows = session.execute(
+        select(ConsentRecord.profile_id, ConsentRecord.purpose, ConsentRecord.status)
+        .where(
+            ConsentRecord.workspace_id == workspace_id,
+            ConsentRecord.profile_id.in_(sorted(members)),
+            ConsentRecord.source == "event",
+            ConsentRecord.channel.is_(None),
+        )
+        .order_by(ConsentRecord.at, ConsentRecord.recorded_at, ConsentRecord.id)
+    )
+    for profile_id, purpose, status in rows:
+        last[(members[profile_id], purpose)] = status
+    return last
