@@ -30,6 +30,7 @@ from coreo.profiles.api import router as profiles_router
 from coreo.ratelimit import RateLimiter, build_rate_limiter
 from coreo.runtime.pipeline import default_stages
 from coreo.runtime.worker import Worker
+from coreo.traits import jobs
 from coreo.traits.api import BackgroundBackfills
 from coreo.traits.api import router as traits_router
 from coreo.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -50,6 +51,18 @@ name (how Segment SDKs send write keys). Every error is an RFC 9457 problem
 """
 
 _log = logging.getLogger("coreo.app")
+
+
+def _resume_backfills(backfills: BackgroundBackfills, stop: threading.Event) -> None:
+    """Run the back-fills stopped runners left, at start and then every heartbeat timeout
+    (a runner that stops while this server runs is taken over too)."""
+    while True:
+        try:
+            backfills.resume()
+        except Exception:  # the server still serves; `coreo traits backfill` runs them too
+            _log.warning("could not resume unfinished back-fills", exc_info=True)
+        if stop.wait(jobs.TIMEOUT.total_seconds()):
+            return
 
 
 def create_app(
@@ -100,15 +113,16 @@ def create_app(
                 target=worker.run, args=(stop,), name="coreo-worker", daemon=True
             )
             thread.start()
-        try:
-            backfills.resume()  # back-fills a stopped server left: run again from history
-        except Exception:  # the server still serves; `coreo traits backfill` runs them too
-            _log.warning("could not resume unfinished back-fills", exc_info=True)
+        resumer = threading.Thread(
+            target=_resume_backfills, args=(backfills, stop), name="coreo-resume", daemon=True
+        )
+        resumer.start()
         yield
         imports.close()  # running imports stop after their current chunk, resumable
         stop.set()  # the worker finishes its current batch (graceful drain), then exits
         if thread is not None:
             thread.join(timeout=30)
+        resumer.join(timeout=5)
         event_log.close()
         rate_limiter.close()
         if state.owns_database:

@@ -141,3 +141,40 @@ def test_a_starting_server_runs_the_back_fill_a_killed_server_left(
     with database.transaction(write=False) as session:
         done = session.get(TraitBackfill, job_id)
         assert done is not None and done.owner is not None and "own_gone" not in done.owner
+
+
+def test_a_runner_that_lost_its_back_fill_stops_without_writing(
+    database: Database, tenant: Any, feed: Feed
+) -> None:
+    ws = tenant.workspace_id
+    feed(order("anna", 3, 40, "web"))
+    job_id = _job(database, ws)
+    stalled, taker = new_owner(), new_owner()
+    jobs.claim(database, ws, job_id, stalled)
+    _set(database, job_id, heartbeat_at=utcnow() - jobs.TIMEOUT - timedelta(seconds=1))
+    jobs.claim(database, ws, job_id, taker)  # the stalled runner's heartbeat had stopped
+    with pytest.raises(backfill.LostBackfill):
+        backfill.run_backfill(database, ws, job_id, owner=stalled)
+    with database.transaction(write=False) as session:
+        job = session.get(TraitBackfill, job_id)
+        assert job is not None and (job.owner, job.status) == (taker, "running")
+        assert service.definitions_of(session, ws).backfilling == {"revenue"}
+    done = backfill.run_backfill(database, ws, job_id, owner=taker)
+    assert (done.status, done.profiles_written) == ("completed", 1)
+
+
+def test_a_running_server_takes_over_a_back_fill_whose_runner_stopped(
+    database: Database,
+    tenant: Any,
+    feed: Feed,
+    app_factory: Callable[..., TestClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jobs, "TIMEOUT", timedelta(seconds=0.3))  # look again soon
+    ws = tenant.workspace_id
+    feed(order("anna", 3, 40, "web"))
+    with app_factory() as client:
+        time.sleep(0.1)  # the server has started and found nothing to resume
+        job_id = _job(database, ws, status="running", owner=new_owner(), heartbeat_at=utcnow())
+        job = wait_for(client, tenant, job_id)  # its heartbeat stops: the server takes over
+    assert job["status"] == "completed"

@@ -139,7 +139,7 @@ class BackgroundBackfills:
     def _run(self, workspace_id: str, job_id: str, owner: str) -> None:
         try:
             with jobs.running(self.database, workspace_id, job_id, owner):
-                backfill.run_backfill(self.database, workspace_id, job_id)
+                backfill.run_backfill(self.database, workspace_id, job_id, owner=owner)
         except Exception:  # the job records why; the server goes on
             _log.warning("back-fill %s failed", job_id, exc_info=True)
         finally:
@@ -224,7 +224,7 @@ async def put_trait(
 
     trait, job, created = await run_in_threadpool(put)
     if job is not None:
-        _backfills(request).start(workspace_id, job.id)
+        await run_in_threadpool(_backfills(request).start, workspace_id, job.id)
     body_out = TraitPut(trait=trait, backfill=job).model_dump(mode="json")
     return JSONResponse(body_out, status_code=201 if created else 200)
 

@@ -28,6 +28,7 @@ from sqlalchemy import Table, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from coreo.db import Database, driver_datetime, utcnow
+from coreo.errors import ConflictError
 from coreo.identity.models import Profile
 from coreo.identity.service import lock_workspace
 from coreo.ids import new_id
@@ -321,9 +322,23 @@ def start_backfill(session: Session, workspace_id: str, names: Sequence[str]) ->
     return job
 
 
-def _set(database: Database, workspace_id: str, job_id: str, **fields: Any) -> None:
+class LostBackfill(ConflictError):
+    """Another runner took the back-fill over (this one stalled past the heartbeat timeout)."""
+
+
+def _set(
+    database: Database, workspace_id: str, job_id: str, *, owner: str | None, **fields: Any
+) -> None:
+    """Update the job row; with ``owner``, only while that runner still holds the job
+    (LostBackfill otherwise, so a runner that lost it stops before writing more)."""
     with database.transaction(workspace_id=workspace_id) as session:
-        session.execute(update(TraitBackfill).where(TraitBackfill.id == job_id).values(**fields))
+        query = update(TraitBackfill).where(TraitBackfill.id == job_id)
+        if owner is not None:  # a step of the runner is a heartbeat too
+            query = query.where(TraitBackfill.owner == owner)
+            fields.setdefault("heartbeat_at", utcnow())
+        changed = session.execute(query.values(**fields))
+        if owner is not None and getattr(changed, "rowcount", 0) != 1:
+            raise LostBackfill(f"back-fill {job_id} was taken over by another runner")
 
 
 def _rfm_to_score(
@@ -345,9 +360,16 @@ def _rfm_to_score(
 
 
 def run_backfill(
-    database: Database, workspace_id: str, job_id: str, *, now: datetime | None = None
+    database: Database,
+    workspace_id: str,
+    job_id: str,
+    *,
+    now: datetime | None = None,
+    owner: str | None = None,
 ) -> TraitBackfill:
-    """Run a back-fill job to the end (see the module docstring); returns the job."""
+    """Run a back-fill job to the end (see the module docstring); returns the job. With
+    ``owner`` (the runner that claimed it, ``coreo.traits.jobs``), every step first checks
+    the job is still its own and stops with LostBackfill when another runner took it."""
     now = now or utcnow()
     with database.transaction(workspace_id=workspace_id, write=False) as session:
         job = session.get(TraitBackfill, job_id)
@@ -363,28 +385,36 @@ def run_backfill(
         versions = {n: rows[n].version for n in names}
         definitions = [Definition.model_validate(rows[n].definition) for n in names]
         scored = _rfm_to_score(session, workspace_id, definitions)
-    _set(database, workspace_id, job_id, status="running", phase="reading history",
-         started_at=utcnow())  # fmt: skip
+
+    def mark(**fields: Any) -> None:
+        _set(database, workspace_id, job_id, owner=owner, **fields)
+
+    mark(status="running", phase="reading history", started_at=utcnow())
     try:
         connection = extract(
             database,
             workspace_id,
-            progress=lambda n: _set(database, workspace_id, job_id, events_total=n),
+            progress=lambda n: mark(events_total=n),
         )
-        _set(database, workspace_id, job_id, phase="computing")
+        mark(phase="computing")
         compute_rows(connection, definitions, now, rfm=scored)
-        _set(database, workspace_id, job_id, phase="writing")
+        mark(phase="writing")
         names_written = [*names, *(d.name for d in scored if d.name not in names)]
-        written = _write_states(database, workspace_id, job_id, names_written, connection, now)
+        written = _write_states(
+            database, workspace_id, job_id, names_written, connection, now, owner=owner
+        )
         connection.close()
-        _set(database, workspace_id, job_id, phase="catching up")
+        mark(phase="catching up")
         with database.transaction(workspace_id=workspace_id) as session:
+            held = session.scalar(select(TraitBackfill.owner).where(TraitBackfill.id == job_id))
+            if owner is not None and held != owner:  # not ours any more: make nothing ready
+                raise LostBackfill(f"back-fill {job_id} was taken over by another runner")
             _finish(session, workspace_id, definitions, versions, now, scored=scored)
-        _set(database, workspace_id, job_id, status="completed", phase="",
-             profiles_written=written, finished_at=utcnow())  # fmt: skip
+        mark(status="completed", phase="", profiles_written=written, finished_at=utcnow())
+    except LostBackfill:
+        raise  # the job is the other runner's now: leave its row alone
     except Exception as error:
-        _set(database, workspace_id, job_id, status="failed", error=str(error)[:500],
-             finished_at=utcnow())  # fmt: skip
+        mark(status="failed", error=str(error)[:500], finished_at=utcnow())
         raise
     with database.transaction(workspace_id=workspace_id, write=False) as session:
         done = session.get(TraitBackfill, job_id)
@@ -434,6 +464,8 @@ def _write_states(
     names: Sequence[str],
     connection: Any,
     now: datetime,
+    *,
+    owner: str | None = None,
 ) -> int:
     """Replace the traits' stored rows with ``trait_rows``, in chunks; returns how many
     profiles got rows."""
@@ -450,7 +482,7 @@ def _write_states(
             with database.transaction(workspace_id=workspace_id) as session:
                 session.connection().exec_driver_sql(insert, rows)
             profiles.update(row[0] for row in rows)
-            _set(database, workspace_id, job_id, profiles_written=len(profiles))
+            _set(database, workspace_id, job_id, owner=owner, profiles_written=len(profiles))
         return len(profiles)
     import pyarrow.csv as pa_csv
 
@@ -464,7 +496,7 @@ def _write_states(
         pa_csv.write_csv(batch, csv, options)
         _copy_rows(database, workspace_id, csv.getbuffer())
         profiles.update(batch.column(1).to_pylist())
-        _set(database, workspace_id, job_id, profiles_written=len(profiles))
+        _set(database, workspace_id, job_id, owner=owner, profiles_written=len(profiles))
     return len(profiles)
 
 

@@ -63,7 +63,7 @@ def claim(database: Database, workspace_id: str, job_id: str, owner: str) -> Non
                     _JOBS.c.heartbeat_at < now - TIMEOUT,
                 ),
             )
-            .values(owner=owner, heartbeat_at=now)
+            .values(owner=owner, heartbeat_at=now, status="running")
         )
         if getattr(taken, "rowcount", 0) == 1:
             return
@@ -116,7 +116,7 @@ def run_owned(database: Database, workspace_id: str, job_id: str, owner: str) ->
     """Claim the back-fill and run it with a heartbeat (``backfill.run_backfill``)."""
     claim(database, workspace_id, job_id, owner)
     with running(database, workspace_id, job_id, owner):
-        return backfill.run_backfill(database, workspace_id, job_id)
+        return backfill.run_backfill(database, workspace_id, job_id, owner=owner)
 
 
 def orphans(database: Database) -> list[tuple[str, str]]:
