@@ -19,10 +19,11 @@ from coreo.audit.models import AuditEntry
 from coreo.auth.models import Workspace
 from coreo.cli import app as cli_app
 from coreo.config import get_settings
-from coreo.db import Database
+from coreo.db import Database, utcnow
 from coreo.errors import InvalidInputError
 from coreo.identity import service
 from coreo.identity.identifiers import Identifier, identifiers_of
+from coreo.identity.models import Profile, ProfileIdentity
 from coreo.identity.rules import DEFAULT_RULES, IdentityRules, email_key, load_rules
 from coreo.sim.people import EMAIL_VARIANT_KINDS, email_variant
 from tests.cli.test_cli import assert_one_line_error, coreo
@@ -69,11 +70,31 @@ def test_exact_keys_only_trim_and_lower_case() -> None:
     assert _typed(found, "email") == ["a.b@googlemail.com"]
 
 
-@pytest.mark.parametrize("text", ["anna", "@example.ch", "anna@", "an na@example.ch", " "])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "anna",
+        "@example.ch",
+        "anna@",
+        "an na@example.ch",
+        " ",
+        '"anna+x"@example.ch',  # a quoted local part
+        "a@@example.ch",
+        "<anna@example.ch>",
+        "mailto:anna@example.ch",
+        "anna@example.ch,ben@example.ch",
+        "an\u200bna@example.ch",  # an invisible character
+    ],
+)
 def test_what_is_not_an_address_is_no_identifier(text: str) -> None:
     assert email_key(text) is None
     found = identifiers_of(message("identify", userId="u", traits={"email": text}))
     assert _typed(found, "email") == []
+
+
+def test_an_international_domain_is_one_key_in_unicode_and_in_ascii() -> None:
+    assert email_key("Anna@Bücher.ch") == email_key("anna@xn--bcher-kva.ch")
+    assert email_key("anna@bücher.ch") == "anna@xn--bcher-kva.ch"
 
 
 def test_placeholders_are_not_read_and_the_list_is_the_workspaces() -> None:
@@ -138,6 +159,10 @@ def test_sources_given_replace_the_defaults() -> None:
         ("sources: [{field: traits.x, type: Bad-Type}]", "sources.0.type"),
         ("sources: [{field: traits.x, type: x, calls: [group]}]", "sources.0.calls.0"),
         ("email_key: fuzzy", "email_key"),
+        (
+            "types: {user_id: {priority: 10}, anonymous_id: {priority: 5, device: true}}",
+            "anonymous_id is a device: its priority (5) must be above user_id's (10)",
+        ),
         ("ignore: {Email: [x]}", "ignore.Email.[key]"),
         ("colour: blue", "colour: Extra inputs are not permitted"),
         ("[1, 2]", "expected a mapping"),
@@ -229,6 +254,35 @@ def test_lookup_keys_the_address_as_the_rules_do(
         assert found.status_code == 200 and found.json()["id"] == pid
     bad = client.get("/v1/profiles/lookup", params={"email": "anna"}, headers=tenant.admin)
     assert_problem(bad, 422, "validation-failed")
+
+
+def test_lookup_finds_an_address_stored_before_mailbox_keys(
+    client: TestClient, tenant: Any, database: Database
+) -> None:
+    """Identifiers written by an earlier version keep their exact (lower-cased) key."""
+    with database.transaction() as session:
+        now = utcnow()
+        profile = Profile(
+            id="prf_old", workspace_id=tenant.workspace_id, created_at=now, updated_at=now
+        )
+        session.add(profile)
+        session.flush()
+        session.add(
+            ProfileIdentity(
+                workspace_id=tenant.workspace_id,
+                type="email",
+                value="anna.meier@gmail.com",
+                profile_id="prf_old",
+                first_seen=utcnow(),
+                last_seen=utcnow(),
+                users=[],
+                shared=False,
+            )
+        )
+    found = client.get(
+        "/v1/profiles/lookup", params={"email": "Anna.Meier@gmail.com"}, headers=tenant.admin
+    )
+    assert found.status_code == 200 and found.json()["id"] == "prf_old"
 
 
 def test_changing_the_rules_needs_an_admin_key_and_valid_rules(

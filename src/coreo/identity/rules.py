@@ -175,6 +175,24 @@ class IdentityRules(BaseModel):
             raise ValueError("the rules must name user_id")
         return self
 
+    @model_validator(mode="after")
+    def _devices_come_last(self) -> IdentityRules:
+        """A device is weighed only after the person's identifiers (the resolver keeps two
+        known people apart when a device would link them, and needs them first)."""
+        people = [(n, r) for n, r in self.types.items() if r.links and not r.device]
+        if self.other.links and not self.other.device:
+            people.append(("other", self.other))
+        for name, rule in self.types.items():
+            if not rule.device or not rule.links:
+                continue
+            for person, theirs in people:
+                if rule.priority <= theirs.priority:
+                    raise ValueError(
+                        f"{name} is a device: its priority ({rule.priority}) must be above "
+                        f"{person}'s ({theirs.priority}), after every person identifier"
+                    )
+        return self
+
     def rule(self, kind: str) -> IdentifierRule:
         return self.types.get(kind, self.other)
 
@@ -220,15 +238,26 @@ class IdentityRules(BaseModel):
 _GMAIL = frozenset({"gmail.com", "googlemail.com"})
 
 
+_NOT_IN_ADDRESS = frozenset('"<>,;:()[]\\@')  # quoted, bracketed, listed: not one mailbox
+
+
 def email_key(address: str, *, mailbox: bool = True) -> str | None:
-    """``address`` trimmed and lower-cased; with ``mailbox``, also without a sub-address
-    (``+tag``), and for Gmail without dots in the local part and with googlemail.com as
-    gmail.com. None when it is not an address (no local part or domain, or blanks inside).
+    """``address`` trimmed and lower-cased, its domain in ASCII (IDNA); with ``mailbox``,
+    also without a sub-address (``+tag``), and for Gmail without dots in the local part and
+    with googlemail.com as gmail.com. None when it is not one plain address: no local part
+    or domain, blanks or invisible characters, a second ``@``, quotes, brackets, lists.
     """
     text = address.strip().lower()
     local, at, domain = text.rpartition("@")
-    if not at or not local or not domain or any(c.isspace() for c in text):
+    if not at or not local or not domain:
         return None
+    if any(c in _NOT_IN_ADDRESS or not c.isprintable() or c.isspace() for c in local + domain):
+        return None
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
     if mailbox:
         local = local.split("+", 1)[0] or local
         if domain in _GMAIL:

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
-from coreo.errors import InvalidInputError
+from coreo.errors import InvalidInputError, NotFoundError
 from coreo.identity import service as identity_service
 from coreo.identity.identifiers import Identifier
 from coreo.profiles import service
@@ -211,7 +211,14 @@ def lookup_profile(
     text = rules.key(kind, raw.strip())
     if text is None:
         raise InvalidInputError("not an e-mail address", field=f"query.{kind}")
-    profile_id = service.lookup(session, principal.workspace_id, Identifier(kind, text))
+    try:
+        profile_id = service.lookup(session, principal.workspace_id, Identifier(kind, text))
+    except NotFoundError:
+        # An address stored before e-mail was keyed by mailbox keeps its exact key.
+        exact = raw.strip().lower()
+        if kind != "email" or exact == text:
+            raise
+        profile_id = service.lookup(session, principal.workspace_id, Identifier(kind, exact))
     return _profile(session, principal, profile_id)
 
 
