@@ -26,6 +26,7 @@ serialises writers anyway.
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -33,8 +34,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, func, select, text, update
-from sqlalchemy.orm import Session, aliased
+import orjson
+from sqlalchemy import Table, Text, func, select, text, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from coreo.audit import service as audit_service
@@ -82,9 +85,30 @@ class Resolution:
     refused: list[str] = field(default_factory=list)
 
 
+_PARSED_RULES: dict[str, tuple[str, IdentityRules]] = {}  # workspace → (stored text, rules)
+_PARSED_RULES_LOCK = threading.Lock()
+
+
 def rules_for(session: Session, workspace_id: str) -> IdentityRules:
-    row = session.get(IdentityRulesRow, workspace_id)
-    return IdentityRules.model_validate(row.rules) if row is not None else DEFAULT_RULES
+    """Return the workspace's identity rules (the defaults when it has none).
+
+    The stored document is read on every call, as text, so a change made by any process
+    is seen at once; it is validated only when that text differs from the last one seen
+    (validation costs far more than the read)."""
+    stored = session.scalar(
+        select(sql_cast(IdentityRulesRow.rules, Text)).where(
+            IdentityRulesRow.workspace_id == workspace_id
+        )
+    )
+    if stored is None:
+        return DEFAULT_RULES
+    cached = _PARSED_RULES.get(workspace_id)
+    if cached is not None and cached[0] == stored:
+        return cached[1]
+    rules = IdentityRules.model_validate(orjson.loads(stored))
+    with _PARSED_RULES_LOCK:
+        _PARSED_RULES[workspace_id] = (stored, rules)
+    return rules
 
 
 def put_rules(
@@ -185,23 +209,37 @@ def kept_apart(session: Session, workspace_id: str) -> dict[str, dict[str, str]]
     A split pair is named by the profiles it split; each is mapped to its survivor here, so
     a profile merged into one of them since is kept apart from the other one too.
     """
-    first, second = aliased(Profile), aliased(Profile)
-    rows = session.execute(
-        select(
-            ProfileSplit.merge_id,
-            func.coalesce(first.merged_into, first.id),
-            func.coalesce(second.merged_into, second.id),
+    # The splits first, then their profiles' survivors: a workspace mostly has no split,
+    # and a join from the profiles' side can cost a scan of them.
+    pairs = session.execute(
+        select(ProfileSplit.merge_id, ProfileSplit.first_id, ProfileSplit.second_id).where(
+            ProfileSplit.workspace_id == workspace_id
         )
-        .join(first, first.id == ProfileSplit.first_id)
-        .join(second, second.id == ProfileSplit.second_id)
-        .where(ProfileSplit.workspace_id == workspace_id)
-    )
+    ).all()
+    if not pairs:
+        return {}
+    survivors = _survivors(session, {p for _, a, b in pairs for p in (a, b)})
     apart: dict[str, dict[str, str]] = {}
-    for merge_id, left, right in rows:
-        if left != right:
+    for merge_id, first, second in pairs:
+        left, right = survivors.get(first), survivors.get(second)
+        if left is not None and right is not None and left != right:
             apart.setdefault(left, {})[right] = merge_id
             apart.setdefault(right, {})[left] = merge_id
     return apart
+
+
+def _survivors(session: Session, profile_ids: set[str]) -> dict[str, str]:
+    """Each known profile of ``profile_ids`` (of any workspace) → its survivor."""
+    ids = sorted(profile_ids)
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(_PROFILES.c.id, _PROFILES.c.merged_into).where(
+                _PROFILES.c.id.in_(ids[start : start + 500])
+            )
+        )
+        found.update({str(pid): str(into or pid) for pid, into in rows})
+    return found
 
 
 def profile_identities(
@@ -300,6 +338,9 @@ class Resolver:
         self.rows: dict[Identifier, ProfileIdentity] = {}
         self.counts: dict[str, Counter[str]] = {}
         self.created: dict[str, tuple[datetime, str]] = {}
+        # Identifiers looked up and not found: only this resolver adds identifiers while it
+        # holds the workspace's lock, and those it adds go to ``rows``.
+        self.absent: set[Identifier] = set()
         self._apart: dict[str, dict[str, str]] | None = None  # loaded when first needed
 
     def _split_from(self, profiles: Sequence[str], candidate: str) -> str | None:
@@ -320,8 +361,10 @@ class Resolver:
     def preload(self, identifiers: Iterable[Identifier]) -> None:
         by_type: dict[str, set[str]] = {}
         for i in identifiers:
-            if i not in self.rows:
+            if i not in self.rows and i not in self.absent:
                 by_type.setdefault(i.type, set()).add(i.value)
+        if not by_type:
+            return
         # One query per type: SQLite plans ``(type, value) IN (VALUES ...)`` as a full scan
         # of the table, while ``type = ? AND value IN (...)`` uses the primary key.
         for kind, found in sorted(by_type.items()):
@@ -336,6 +379,7 @@ class Resolver:
                 )
                 for row in rows:
                     self.rows[Identifier(row.type, row.value)] = row
+            self.absent.update(i for v in values if (i := Identifier(kind, v)) not in self.rows)
         self._load_profiles({r.profile_id for r in self.rows.values()} - set(self.counts))
 
     def _load_profiles(self, profile_ids: set[str]) -> None:
@@ -369,7 +413,7 @@ class Resolver:
             return None
         rules = self.rules
         ordered = sorted(set(identifiers), key=lambda i: (rules.rule(i.type).priority, i))
-        if any(i not in self.rows for i in ordered):
+        if any(i not in self.rows and i not in self.absent for i in ordered):
             self.preload(ordered)  # new to this batch (or new altogether)
         rows = {i: self.rows[i] for i in ordered if i in self.rows}
         user = next((i.value for i in ordered if i.type == "user_id"), None)

@@ -7,19 +7,22 @@ pipeline stage (:mod:`coreo.traits.stage`) keeps ``ready`` ones up to date event
 
 from __future__ import annotations
 
+import json
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, Text, delete, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from coreo.audit import service as audit_service
-from coreo.db import conflict_insert, utcnow
+from coreo.db import conflict_insert, driver_datetime, insert_rows_sqlite, utcnow
 from coreo.errors import ConflictError, InvalidInputError, NotFoundError
 from coreo.history.models import EventRecord
 from coreo.identity.service import canonical_ids, cluster_members, lock_workspace
@@ -30,6 +33,7 @@ from coreo.traits.models import TraitDefinitionRow, TraitDirty, TraitValue
 __all__ = [
     "Change",
     "Loaded",
+    "Stored",
     "definition_rows",
     "definitions_of",
     "delete_definition",
@@ -41,6 +45,7 @@ __all__ = [
     "recompute_profiles",
     "refresh_expired",
     "stored_rows",
+    "stored_states",
     "values_of",
     "write_rows",
 ]
@@ -56,6 +61,30 @@ class Loaded:
 
     ready: tuple[Definition, ...]
     backfilling: frozenset[str]
+    # (type, event name) → the ready definitions an event of that kind may match
+    _dispatch: dict[tuple[str, str | None], tuple[Definition, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def observing(self, message: Mapping[str, Any]) -> tuple[Definition, ...]:
+        """The ready definitions (rfm aside) whose event type and name filters let
+        ``message`` through; their ``where`` is left to :func:`engine.observe`."""
+        kind, name = message.get("type"), engine.event_name(message)
+        if not isinstance(kind, str) or not (name is None or isinstance(name, str)):
+            return tuple(d for d in self.ready if d.function != "rfm")
+        key = (kind, name)
+        found = self._dispatch.get(key)
+        if found is None:
+            found = tuple(
+                d
+                for d in self.ready
+                if d.function != "rfm"
+                and (not d.types or kind in d.types)
+                and (not d.events or name in d.events)
+            )
+            if len(self._dispatch) < 10_000:  # event names are open-ended
+                self._dispatch[key] = found
+        return found
 
 
 def definition_rows(session: Session, workspace_id: str) -> list[TraitDefinitionRow]:
@@ -69,21 +98,44 @@ def definition_rows(session: Session, workspace_id: str) -> list[TraitDefinition
 
 
 @lru_cache(maxsize=4096)
-def _parsed(body: bytes) -> Definition:
+def _parsed(body: str) -> Definition:
     """A stored definition, parsed once (validation costs about a millisecond for 20)."""
     return Definition.model_validate_json(body)
 
 
+_Stamp = tuple[tuple[str, str, str], ...]
+_LOADED: dict[str, tuple[_Stamp, Loaded]] = {}  # workspace → (stored rows, definitions)
+_LOADED_LOCK = threading.Lock()
+
+
 def definitions_of(session: Session, workspace_id: str) -> Loaded:
-    rows = definition_rows(session, workspace_id)
-    return Loaded(
-        ready=tuple(
-            _parsed(orjson.dumps(r.definition, option=orjson.OPT_SORT_KEYS))
-            for r in rows
-            if r.status == "ready"
-        ),
-        backfilling=frozenset(r.name for r in rows if r.status != "ready"),
+    """Return the workspace's definitions.
+
+    Their names, statuses and stored text are read on every call (one small query), so a
+    change made by any process is seen at once; they are parsed, and the event dispatch
+    rebuilt, only when that differs from what this process saw last."""
+    stamp: _Stamp = tuple(
+        (str(name), str(status), str(body))
+        for name, status, body in session.execute(
+            select(
+                TraitDefinitionRow.name,
+                TraitDefinitionRow.status,
+                sql_cast(TraitDefinitionRow.definition, Text),
+            )
+            .where(TraitDefinitionRow.workspace_id == workspace_id)
+            .order_by(TraitDefinitionRow.name)
+        )
     )
+    cached = _LOADED.get(workspace_id)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    loaded = Loaded(
+        ready=tuple(_parsed(body) for _, status, body in stamp if status == "ready"),
+        backfilling=frozenset(name for name, status, _ in stamp if status != "ready"),
+    )
+    with _LOADED_LOCK:
+        _LOADED[workspace_id] = (stamp, loaded)
+    return loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +268,46 @@ def stored_rows(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """One stored row's state and value."""
+
+    state: engine.State
+    value: Any
+    expires_at: datetime | None
+    updated_at: datetime
+
+    def current(self, now: datetime) -> bool:
+        """Whether the stored value is still the value at ``now`` (its state untouched):
+        evaluated by then and not expired (an unexpired state has nothing to prune)."""
+        return self.updated_at <= now and (self.expires_at is None or now < self.expires_at)
+
+
+def stored_states(
+    session: Session, workspace_id: str, profile_ids: Iterable[str]
+) -> dict[str, dict[str, Stored]]:
+    """The stored states and values of these profiles: profile → trait name → row (plain
+    values, for the pipeline: the ORM's bookkeeping per row is the larger part of a read)."""
+    found: dict[str, dict[str, Stored]] = defaultdict(dict)
+    ids = sorted(set(profile_ids))
+    for start in range(0, len(ids), 500):
+        for profile_id, name, state, value, expires_at, updated_at in session.execute(
+            select(
+                TraitValue.profile_id,
+                TraitValue.name,
+                TraitValue.state,
+                TraitValue.value,
+                TraitValue.expires_at,
+                TraitValue.updated_at,
+            ).where(
+                TraitValue.workspace_id == workspace_id,
+                TraitValue.profile_id.in_(ids[start : start + 500]),
+            )
+        ):
+            found[profile_id][name] = Stored(state or {}, value, expires_at, updated_at)
+    return found
+
+
 def row_for(
     definition: Definition,
     workspace_id: str,
@@ -235,25 +327,60 @@ def row_for(
     }
 
 
+# Run on the driver: SQLAlchemy's per-row JSON and date processing cost more than the
+# statement. PostgreSQL takes one array a column (one statement however many rows), SQLite
+# multi-row VALUES. JSON is stored as SQLAlchemy's JSON type would read it back (None too:
+# a JSON null, as the type stores it).
+_UPSERT_SQLITE = """
+INSERT INTO computed_trait_values
+    (workspace_id, profile_id, name, state, value, expires_at, updated_at)
+VALUES {values}
+ON CONFLICT (workspace_id, profile_id, name) DO UPDATE SET state = excluded.state,
+    value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at
+"""
+_UPSERT_POSTGRES = """
+INSERT INTO computed_trait_values
+    (workspace_id, profile_id, name, state, value, expires_at, updated_at)
+SELECT w, p, n, s::jsonb, v::jsonb, e, u
+FROM unnest(%b::varchar[], %b::varchar[], %b::varchar[], %b::text[], %b::text[],
+            %b::timestamptz[], %b::timestamptz[]) AS t(w, p, n, s, v, e, u)
+ON CONFLICT (workspace_id, profile_id, name) DO UPDATE SET state = excluded.state,
+    value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at
+"""
+
+
+def _json(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # e.g. an integer past 64 bits, which json takes
+        return json.dumps(value)
+
+
 def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert or replace state rows (one statement for the lot)."""
+    """Insert or replace state rows (one statement for the lot, a few on SQLite)."""
     if not rows:
         return
     session.flush()
-    statement = conflict_insert(session, _VALUES)
-    excluded = statement.excluded
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["workspace_id", "profile_id", "name"],
-            set_={
-                "state": excluded.state,
-                "value": excluded.value,
-                "expires_at": excluded.expires_at,
-                "updated_at": excluded.updated_at,
-            },
-        ),
-        rows,
-    )
+    connection = session.connection()
+    dialect = connection.dialect.name
+    values = [
+        (
+            row["workspace_id"],
+            row["profile_id"],
+            row["name"],
+            _json(row["state"]),
+            _json(row["value"]),
+            None if row["expires_at"] is None else driver_datetime(row["expires_at"], dialect),
+            driver_datetime(row["updated_at"], dialect),
+        )
+        for row in rows
+    ]
+    if dialect == "postgresql":
+        connection.exec_driver_sql(
+            _UPSERT_POSTGRES, tuple(list(c) for c in zip(*values, strict=True))
+        )
+    else:
+        insert_rows_sqlite(connection, _UPSERT_SQLITE, values)
 
 
 def states_of(rows: dict[str, TraitValue]) -> dict[str, engine.State]:

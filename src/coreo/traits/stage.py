@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from coreo.db import utcnow
@@ -22,10 +23,12 @@ from coreo.identity.service import canonical_ids
 from coreo.runtime.worker import Event
 from coreo.traits import engine, service
 from coreo.traits.definitions import Definition
+from coreo.traits.models import TraitValue
 
 __all__ = ["ComputedTraitsStage", "merge_computed_traits", "rederive_computed_traits"]
 
 Clock = Callable[[], datetime]
+_VALUES = cast(Table, TraitValue.__table__)
 
 
 def _already_applied(session: Session, workspace_id: str, message_ids: list[str]) -> set[str]:
@@ -51,25 +54,42 @@ def apply(
 ) -> None:
     """Add observations (profile → [(definition, observation)]) to the stored state and
     store the rows whose state or value changed (a trait no event has touched has no row:
-    readers evaluate it from an empty state)."""
-    stored = service.stored_rows(session, workspace_id, observed)
+    readers evaluate it from an empty state).
+
+    A trait the batch did not observe keeps its row while that row is current (its value
+    cannot have moved, see :func:`engine.expires_at`): only the observed ones, rfm scores
+    and expired rows are evaluated again."""
+    stored = service.stored_states(session, workspace_id, observed)
+    ordered = sorted(definitions, key=lambda d: d.function == "rfm")  # rfm after its inputs
+    inputs = {name for d in definitions if d.function == "rfm" for name in d.inputs}
     rows = []
     for profile_id, seen in observed.items():
         mine = stored.get(profile_id, {})
-        states = service.states_of(mine)
+        states: dict[str, engine.State] = {}
         for definition, observation in seen:
-            states[definition.name] = engine.add(
-                definition, states.get(definition.name, {}), observation
-            )
-        values = engine.evaluate_all(definitions, states, now)
-        for definition in definitions:
             name = definition.name
-            state = engine.prune(definition, states.get(name, {}), now)
+            if name not in states:
+                states[name] = mine[name].state if name in mine else {}
+            states[name] = engine.add(definition, states[name], observation)
+        values: dict[str, Any] = {}
+        for definition in ordered:
+            name = definition.name
             old = mine.get(name)
-            unchanged = old.state == state and old.value == values[name] if old else not state
+            if name not in states and definition.function != "rfm":
+                if old is None:  # no row, and none to write: an empty state
+                    if name in inputs:
+                        values[name] = engine.evaluate(definition, {}, now)
+                    continue
+                if old.current(now):
+                    values[name] = old.value
+                    continue
+            state = states.get(name, old.state if old else {})
+            values[name] = engine.evaluate(definition, state, now, values)
+            pruned = engine.prune(definition, state, now)
+            unchanged = old.state == pruned and old.value == values[name] if old else not pruned
             if not unchanged or (old is None and definition.function == "rfm" and values[name]):
                 rows.append(
-                    service.row_for(definition, workspace_id, profile_id, state, values[name], now)
+                    service.row_for(definition, workspace_id, profile_id, pruned, values[name], now)
                 )
     service.write_rows(session, rows)
 
@@ -102,14 +122,13 @@ class ComputedTraitsStage:
         )
         observed: dict[str, list[tuple[Definition, engine.Observation]]] = defaultdict(list)
         touched: set[str] = set()
-        plain = [d for d in loaded.ready if d.function != "rfm"]
         for event, message_id in zip(events, ids, strict=True):
             if message_id in applied:
                 continue
             applied.add(message_id)  # the same message twice in one batch counts once
             profile_id = canonical[str(event.annotations["profile_id"])]
             touched.add(profile_id)
-            for definition in plain:
+            for definition in loaded.observing(event.message):
                 seen = engine.observe(definition, event.message)
                 if seen is not None and engine.accepts(definition, seen, now):
                     observed[profile_id].append((definition, seen))
@@ -126,11 +145,11 @@ class ComputedTraitsStage:
         if not loaded.ready:
             return
         now = self.clock()
-        stored = service.stored_rows(session, workspace_id, [survivor, merged])
+        stored = service.stored_states(session, workspace_id, [survivor, merged])
         if merged not in stored:
             return
-        ours = service.states_of(stored.get(survivor, {}))
-        theirs = service.states_of(stored[merged])
+        ours = {name: row.state for name, row in stored.get(survivor, {}).items()}
+        theirs = {name: row.state for name, row in stored[merged].items()}
         states = {
             d.name: engine.prune(
                 d, engine.merge_states(d, ours.get(d.name, {}), theirs.get(d.name, {})), now
@@ -145,8 +164,11 @@ class ComputedTraitsStage:
                 for d in loaded.ready
             ],
         )
-        for row in stored[merged].values():
-            session.delete(row)
+        session.execute(
+            delete(_VALUES).where(
+                _VALUES.c.workspace_id == workspace_id, _VALUES.c.profile_id == merged
+            )
+        )
 
 
 def merge_computed_traits(session: Session, workspace_id: str, survivor: str, merged: str) -> None:
