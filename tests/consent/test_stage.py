@@ -15,6 +15,7 @@ from coreo.consent.models import ConsentRecord
 from coreo.consent.stage import signals_of
 from coreo.db import Database
 from coreo.identity.models import ProfileIdentity
+from tests.consent.test_tcf import LIVERAMP_POLICY_4, PERL_POLICY_5, POLICY_2_STRINGS
 from tests.ingest.conftest import drain, ingest_client
 
 __all__ = ["drain", "ingest_client"]
@@ -68,6 +69,21 @@ def test_signals_are_read_from_the_consent_context() -> None:
         ("third_party_sharing", "withdrawn")
     ]
     assert signals_of({"type": "page", "context": "x"}) == []
+
+
+def test_a_tc_string_grants_or_denies_what_its_purposes_cover() -> None:
+    def with_tc(tc: str, **consent: Any) -> dict[str, Any]:
+        return {"type": "page", "context": {"consent": {"tcString": tc, **consent}}}
+
+    everything = with_tc(PERL_POLICY_5)  # purposes 1-11 consented (CPAN GDPR::IAB::TCFv2)
+    assert signals_of(everything) == [("analytics", "granted"), ("personalisation", "granted")]
+    only_storage = with_tc(LIVERAMP_POLICY_4)  # purpose 1 alone
+    assert signals_of(only_storage) == [("analytics", "denied"), ("personalisation", "denied")]
+    banner_says_no = with_tc(PERL_POLICY_5, categoryPreferences={"Analytics": False})
+    assert ("analytics", "denied") in signals_of(banner_says_no)  # a refusal wins
+    _source, old_policy, _fields = POLICY_2_STRINGS[0]
+    assert signals_of(with_tc(old_policy)) == []  # policy version 2: not TCF v2.2
+    assert signals_of(with_tc("not a tc string")) == []
 
 
 def test_a_banner_records_changes_only_and_does_not_override_a_later_withdrawal(

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from coreo import __version__
 from coreo.cli._common import err_console
 from coreo.cli.admin import audit_app, config_app, init, keys_app, migrate, workspace_app
+from coreo.cli.consent import consent_app
 from coreo.cli.identity import identity_app
 from coreo.cli.imports import import_file
 from coreo.cli.pipeline import dlq_app, events_app, worker
@@ -60,6 +61,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(events_app, name="events")
 app.add_typer(identity_app, name="identity")
+app.add_typer(consent_app, name="consent")
 app.add_typer(sim_app, name="sim")
 app.add_typer(traits_app, name="traits")
 

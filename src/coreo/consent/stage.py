@@ -6,9 +6,14 @@ Read from every event of a resolved profile:
   (``{"Analytics": true, "Advertising": false}``): each category named in
   ``CATEGORY_PURPOSES`` grants or denies its purposes; other categories (strictly
   necessary, unknown names) are not read;
+* ``context.consent.tcString``: an IAB TCF v2.2 TC string (``coreo.consent.tcf``); its
+  purposes grant or deny analytics and personalisation (``tcf.coreo_purposes``). A string
+  that does not decode, or has a policy version below 4, decides nothing;
 * ``context.consent.gpc`` (set at ingestion from the ``Sec-GPC: 1`` request header, or sent
   by the client): the Global Privacy Control signal, an opt-out of selling and sharing
   (``third_party_sharing`` withdrawn).
+
+Where signals disagree about a purpose, a refusal wins.
 
 A banner sends its state with every event, so a signal is recorded only when it differs
 from the last one the events gave for that purpose: an unchanged banner does not override
@@ -19,6 +24,7 @@ kept as keyed hashes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -26,7 +32,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coreo.consent import service
+from coreo.consent import service, tcf
 from coreo.consent.models import ConsentRecord
 from coreo.db import utcnow
 from coreo.identity.service import cluster_members
@@ -51,6 +57,7 @@ CATEGORY_PURPOSES: dict[str, tuple[str, ...]] = {
 """Consent-banner categories (lower-cased) → the purposes they decide."""
 
 Signal = tuple[str, service.Status]  # purpose, status
+_log = logging.getLogger(__name__)
 
 
 def signals_of(message: dict[str, Any]) -> list[Signal]:
@@ -67,6 +74,16 @@ def signals_of(message: dict[str, Any]) -> list[Signal]:
                 continue
             for purpose in CATEGORY_PURPOSES.get(category.strip().lower(), ()):
                 # two categories of one purpose: a refusal of either wins
+                if decided.get(purpose) != "denied":
+                    decided[purpose] = "granted" if given else "denied"
+    tc_string = consent.get("tcString")
+    if isinstance(tc_string, str) and tc_string:
+        try:
+            tc = tcf.decode(tc_string)
+        except tcf.TCStringError as error:
+            _log.info("a TC string was not used as consent: %s", error)
+        else:
+            for purpose, given in tcf.coreo_purposes(tc).items():
                 if decided.get(purpose) != "denied":
                     decided[purpose] = "granted" if given else "denied"
     if consent.get("gpc") is True:

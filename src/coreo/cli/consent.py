@@ -1,0 +1,134 @@
+"""`coreo consent`: record a person's decision, show a profile's consents, ask the check."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, cast
+
+import typer
+from rich.table import Table
+
+from coreo.cli._common import (
+    cli_actor,
+    console,
+    load_settings,
+    open_database,
+    workspace_id_of,
+)
+from coreo.consent import service
+from coreo.consent.purposes import DEFAULT_PURPOSES, LEGAL_BASES
+from coreo.errors import InvalidInputError
+from coreo.privacy.keys import derived_key, master_key
+
+__all__ = ["consent_app"]
+
+consent_app = typer.Typer(
+    help="Consent: the ledger and the policy check (see docs/consent.md).", no_args_is_help=True
+)
+Workspace = Annotated[str, typer.Option("--workspace", "-w", help="Workspace (slug).")]
+Profile = Annotated[str, typer.Argument(help="The profile (prf_...).")]
+Purpose = Annotated[str, typer.Argument(help=f"One of: {', '.join(DEFAULT_PURPOSES)}.")]
+Channel = Annotated[
+    str | None, typer.Option(help="For marketing: email, sms, push, whatsapp, phone, post.")
+]
+
+
+@consent_app.command("record")
+def record(
+    profile: Profile,
+    purpose: Purpose,
+    status: Annotated[str, typer.Argument(help="granted, denied or withdrawn.")],
+    channel: Channel = None,
+    basis: Annotated[str, typer.Option(help=f"Legal basis: {', '.join(LEGAL_BASES)}.")] = (
+        "consent"
+    ),
+    objection: Annotated[
+        bool, typer.Option("--objection", help="An objection to direct marketing (Art. 21).")
+    ] = False,
+    collection_point: Annotated[
+        str | None, typer.Option(help="Where it was collected, e.g. 'phone call'.")
+    ] = None,
+    notice_version: Annotated[str | None, typer.Option(help="The notice's version.")] = None,
+    at: Annotated[
+        datetime | None, typer.Option(help="When the person decided (ISO 8601, UTC).")
+    ] = None,
+    workspace: Workspace = "default",
+) -> None:
+    """Append a decision to the ledger (source: cli), e.g. a withdrawal by phone.
+
+    Example: coreo consent record prf_01j... marketing withdrawn --channel email
+    """
+    if status not in ("granted", "denied", "withdrawn"):
+        raise InvalidInputError("status must be granted, denied or withdrawn")
+    if basis not in LEGAL_BASES:
+        raise InvalidInputError(f"--basis must be one of {', '.join(LEGAL_BASES)}")
+    settings = load_settings()
+    database = open_database(settings)
+    workspace_id = workspace_id_of(database, workspace)
+    key = derived_key(master_key(settings), "consent-proof")
+    with database.transaction(workspace_id=workspace_id) as session:
+        row = service.record(
+            session,
+            workspace_id,
+            profile,
+            service.ConsentInput(
+                purpose=purpose,
+                status=cast(service.Status, status),
+                legal_basis=basis,
+                channel=channel,
+                objection=objection,
+                source="cli",
+                collection_point=collection_point,
+                notice_version=notice_version,
+                at=at.replace(tzinfo=UTC) if at is not None else None,
+            ),
+            actor=cli_actor(),
+            proof_key=key,
+        )
+        recorded = (row.id, row.profile_id)
+    console.print(f"Recorded {recorded[0]}: {purpose} {status} for {recorded[1]}.")
+    database.dispose()
+
+
+@consent_app.command("show")
+def show(profile: Profile, workspace: Workspace = "default") -> None:
+    """The profile's current decision per purpose and channel, then its ledger.
+
+    Example: coreo consent show prf_01j...
+    """
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id, write=False) as session:
+        records = service.ledger(session, workspace_id, profile)
+    current = Table("purpose", "channel", "allowed", "why")
+    for name, purpose in DEFAULT_PURPOSES.items():
+        for channel in purpose.channels or (None,):
+            decision = service.decide(records, name, channel)
+            allowed = "yes" if decision.allowed else "no"
+            current.add_row(name, channel or "", allowed, decision.reason)
+    console.print(current)
+    ledger = Table("at", "purpose", "channel", "status", "basis", "source", "id")
+    for r in records:
+        status = f"{r.status} (objection)" if r.objection else r.status
+        when = f"{r.at:%Y-%m-%d %H:%M}"
+        ledger.add_row(when, r.purpose, r.channel or "", status, r.legal_basis, r.source, r.id)
+    console.print(ledger)
+    database.dispose()
+
+
+@consent_app.command("check")
+def check(
+    profile: Profile, purpose: Purpose, channel: Channel = None, workspace: Workspace = "default"
+) -> None:
+    """May the profile's data be used for the purpose now? Exit code 0 yes, 1 no.
+
+    Example: coreo consent check prf_01j... marketing --channel email
+    """
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id, write=False) as session:
+        decision = service.check(session, workspace_id, profile, purpose, channel)
+    database.dispose()
+    console.print(f"{'allowed' if decision.allowed else 'not allowed'}: {decision.reason}")
+    if not decision.allowed:
+        raise typer.Exit(1)
