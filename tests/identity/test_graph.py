@@ -291,3 +291,20 @@ def test_event_order_does_not_change_the_graph(
     for component in results[0]:
         owners = {next(i for i, p in enumerate(people) if key in p) for key in component}
         assert len(owners) == 1
+
+
+def test_a_refused_login_on_a_known_persons_cookie_makes_the_cookie_shared(
+    feed: Feed, database: Database, tenant: Any
+) -> None:
+    """The cookie's own person is known by e-mail only; another known person logs in on it:
+    the link is refused and the cookie is shared, so the first person's later login is not
+    taken for the second person's device."""
+    first, second = feed(
+        message("identify", 0, anonymousId="tablet", traits={"email": "p@x.ch"}),
+        message("identify", 1, userId="q", traits={"email": "q@x.ch"}),
+    )
+    (refused,) = feed(message("identify", 2, userId="q", anonymousId="tablet"))
+    assert refused == second and first != second
+    with database.transaction(write=False) as session:
+        device = session.get(ProfileIdentity, (tenant.workspace_id, "anonymous_id", "tablet"))
+        assert device is not None and device.shared and device.profile_id == first

@@ -196,7 +196,7 @@ class Applications:
         )
 
 _shipped = pipeline.default_stages
-pipeline.default_stages = lambda: [Applications(), *_shipped()]
+pipeline.default_stages = lambda *args: [Applications(), *_shipped(*args)]
 sys.argv = ["coreo", "worker", "--batch-size", "100"]
 from coreo.cli import main
 main()

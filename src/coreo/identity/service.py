@@ -634,12 +634,14 @@ def _seen_with_another(
         ),
         None,
     )
-    users = list(row.users or []) or [f"profile:{row.profile_id}"]
-    if person is None or person in users:
-        return False
-    users.append(person)
+    users = list(row.users or [])
+    # Both people count, the device's own (its profile) and the group's, whichever way
+    # either was noted before (a login noted by _note_users, or an earlier refusal).
+    for someone in (f"profile:{row.profile_id}", person):
+        if someone is not None and someone not in users:
+            users.append(someone)
     row.users = users[: rules.shared_after_users + 1]
-    if len(users) > rules.shared_after_users:
+    if len(users) > rules.shared_after_users and not row.shared:
         row.shared = True
         return True
     return False
