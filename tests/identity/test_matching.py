@@ -410,3 +410,11 @@ def test_linkage_of_febrl4_subset() -> None:
     precision, recall = hits / len(found), hits / len(truth)
     assert 2 * precision * recall / (precision + recall) >= 0.95
     assert all(p.left_id in left.index for p in result.pairs)  # left stays left
+
+
+@pytest.mark.parametrize("phone", ["000", "0000", "00041791234567"])
+def test_an_international_prefix_with_extra_zeros_standardises_once(phone: str) -> None:
+    """Found by the idempotency property: '000' became '0', then '41'."""
+    first = standardise_records([{"record_id": "1", "phone": phone}])
+    again = standardise_records(first.select(list(RECORD_FIELDS)))
+    assert again.to_pylist() == first.to_pylist()

@@ -122,8 +122,8 @@ def _email(value: object) -> str | None:
 
 def _phone(value: object, country_code: str) -> str | None:
     digits = re.sub(r"\D", "", _text(value) or "")
-    if digits.startswith("00"):
-        digits = digits[2:]
+    if digits.startswith("00"):  # international; no country code starts with 0
+        digits = digits[2:].lstrip("0")
     elif digits.startswith("0"):
         digits = country_code + digits[1:]
     return digits or None
