@@ -44,6 +44,7 @@ _BEYOND_SCHEMA = {
     ("PUT", "/v1/identity/rules"),  # identifier types as mapping keys (a pattern on names)
     ("POST", "/v1/consents"),  # purpose and channel, basis and purpose go together
     ("GET", "/v1/consents/check"),  # marketing needs a channel, the others none
+    ("GET", "/v1/profiles/{profile_id}"),  # ?purpose=marketing needs a channel too
 }
 
 

@@ -276,3 +276,35 @@ def test_the_master_key_comes_from_the_environment_or_a_private_key_file(tmp_pat
     one, other = derived_key(key, "consent-proof"), derived_key(b"y" * 32, "consent-proof")
     assert one != derived_key(key, "encryption") and one != other
     assert proof_hash(one, "203.0.113.7") != proof_hash(other, "203.0.113.7")
+
+
+def test_a_profile_read_for_a_purpose_is_checked_against_the_persons_consents(
+    client: TestClient, tenant: Any, feed: Feed, database: Database
+) -> None:
+    older, newer = feed(message(anonymousId="a1"), message(at=1, anonymousId="a2"))
+    feed(message("identify", 2, userId="u", anonymousId="a1"))
+    feed(message("identify", 3, userId="u", anonymousId="a2"))  # newer merged into older
+    url = f"/v1/profiles/{older}"
+    email = {"purpose": "marketing", "channel": "email"}
+    refused = client.get(url, params=email, headers=tenant.admin)
+    body = assert_problem(refused, 403, "forbidden")
+    assert "marketing is not allowed for this profile: no consent on record" in body["detail"]
+    _record(database, tenant.workspace_id, older, **email, status="granted")
+    allowed = client.get(url, params=email, headers=tenant.admin)
+    assert allowed.status_code == 200 and allowed.headers["coreo-legal-basis"] == "consent"
+    service_use = client.get(url, params={"purpose": "necessary"}, headers=tenant.admin)
+    assert service_use.headers["coreo-legal-basis"] == "contract"
+    assert "coreo-legal-basis" not in client.get(url, headers=tenant.admin).headers
+    moved = client.get(
+        f"/v1/profiles/{newer}",
+        params={"purpose": "marketing", "channel": "sms"},
+        headers=tenant.admin,
+        follow_redirects=False,
+    )
+    assert moved.status_code == 308
+    assert moved.headers["location"] == f"{url}?purpose=marketing&channel=sms"
+    assert_problem(
+        client.get(url, params={"purpose": "marketing"}, headers=tenant.admin),
+        422,
+        "validation-failed",
+    )

@@ -16,13 +16,14 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
+from coreo.consent import service as consent_service
 from coreo.errors import InvalidInputError, NotFoundError
 from coreo.identity import service as identity_service
 from coreo.identity.identifiers import Identifier
 from coreo.profiles import service
 from coreo.web.cursors import bad_cursor, decode_cursor, encode_cursor
 from coreo.web.dependencies import CallerSession
-from coreo.web.problems import PROBLEM_MEDIA_TYPE
+from coreo.web.problems import PROBLEM_MEDIA_TYPE, ProblemError
 
 __all__ = ["router"]
 
@@ -162,6 +163,25 @@ def search_profiles(
     )
 
 
+class PurposeQuery(BaseModel):
+    """What the caller will use the profile for; the consent check decides (403 if not)."""
+
+    purpose: (
+        Literal[
+            "necessary",
+            "analytics",
+            "personalisation",
+            "marketing",
+            "automated_decisions",
+            "third_party_sharing",
+        ]
+        | None
+    ) = Field(None, description="Checked against the person's consents (docs/consent.md).")
+    channel: Literal["email", "sms", "push", "whatsapp", "phone", "post"] | None = Field(
+        None, description="For marketing."
+    )
+
+
 _LOOKUP_FIELDS = ("user_id", "anonymous_id", "email", "phone", "device_id", "loyalty_card")
 
 
@@ -226,10 +246,22 @@ def lookup_profile(
     "/{profile_id}",
     response_model=ProfileRead,
     summary="Read a profile",
-    responses={308: {"description": "Merged: the Location is the surviving profile."}},
+    responses={
+        308: {"description": "Merged: the Location is the surviving profile."},
+        403: {"description": "The person's consents do not allow the purpose asked."},
+    },
 )
-def read_profile(profile_id: str, principal: ReadKey, session: CallerSession) -> Response:
-    return _profile(session, principal, profile_id)
+def read_profile(
+    profile_id: str,
+    request: Request,
+    principal: ReadKey,
+    session: CallerSession,
+    use: Annotated[PurposeQuery, Query()],
+) -> Response:
+    """With ``?purpose=`` (and ``&channel=`` for marketing) the person's consents are checked
+    first: 403 problem+json when they do not allow it, else the profile with the legal basis
+    in the ``Coreo-Legal-Basis`` header."""
+    return _profile(session, principal, profile_id, use, request.url.query)
 
 
 @router.get(
@@ -292,10 +324,28 @@ def read_timeline(
     return JSONResponse(body.model_dump(mode="json"))
 
 
-def _profile(session: CallerSession, principal: Principal, profile_id: str) -> Response:
+def _profile(
+    session: CallerSession,
+    principal: Principal,
+    profile_id: str,
+    use: PurposeQuery | None = None,
+    query: str = "",
+) -> Response:
     try:
         view = service.view(session, principal.workspace_id, profile_id)
     except service.Merged as merged:
-        return RedirectResponse(f"/v1/profiles/{merged.survivor}", status_code=308)
+        location = f"/v1/profiles/{merged.survivor}" + (f"?{query}" if query else "")
+        return RedirectResponse(location, status_code=308)
+    headers = {}
+    if use is not None and use.purpose is not None:
+        decision = consent_service.check(
+            session, principal.workspace_id, view.profile.id, use.purpose, use.channel
+        )
+        if not decision.allowed:
+            raise ProblemError(
+                "forbidden",
+                f"{use.purpose} is not allowed for this profile: {decision.reason}",
+            )
+        headers["Coreo-Legal-Basis"] = str(decision.legal_basis)
     body = ProfileRead.model_validate(service.describe(view)).model_dump(mode="json")
-    return JSONResponse(body)
+    return JSONResponse(body, headers=headers)
