@@ -135,17 +135,13 @@ class Worker:
         return Event(record.partition, record.offset, record.workspace_id, message)
 
     def run_once(self) -> int:
-        """Process at most one batch per partition; return how many records were handled."""
+        """Process one batch over the partitions this worker holds; return how many records
+        were handled."""
         if self.leases is not None and self.leases.due():
             self._renew_leases(self.leases)
         if self.metrics is not None:
             self._count_open_dead_letters(self.metrics)
-        handled = 0
-        for partition in self.partitions:
-            # A long batch may outlast the lease: check again before each partition.
-            if self.leases is None or self.leases.holds(partition):
-                handled += self._process_partition(partition)
-        return handled
+        return self._process_batch()
 
     def _renew_leases(self, leases: PartitionLeases) -> None:
         change = leases.refresh()
@@ -183,47 +179,69 @@ class Worker:
             return tenure, cached[1]
         return tenure, self.log.committed(self.group, partition)
 
-    def _process_partition(self, partition: int) -> int:
-        tenure, start = self._start_offset(partition)
-        records = self.log.read(partition, start, self.batch_size)
-        if not records:
-            self._cursor[partition] = (tenure, start)
+    def _process_batch(self) -> int:
+        """Read what each held partition has (a share of ``batch_size`` each), run every
+        stage once over all of it in one transaction and commit each partition's offset in
+        that same transaction (SQL log: effectively-once). One batch for all partitions: the
+        stages' fixed cost per batch is paid once, not once per partition."""
+        held = [
+            p for p in self.partitions if self.leases is None or self.leases.holds(p)
+        ]  # a long batch may outlast the lease: checked again each batch
+        if not held:
             return 0
-        caught_up = len(records) < self.batch_size
+        share = max(1, self.batch_size // len(held))
+        reads: dict[int, tuple[int, list[Record]]] = {}
+        for partition in held:
+            tenure, start = self._start_offset(partition)
+            records = self.log.read(partition, start, share)
+            if records:
+                reads[partition] = (tenure, records)
+            else:
+                self._cursor[partition] = (tenure, start)
+        if not reads:
+            return 0
         sql_log = self.log if isinstance(self.log, SqlEventLog) else None
         with self.database.transaction() as session:
-            if sql_log is not None:  # effectively-once: offset re-read under lock
-                committed = sql_log.committed(self.group, partition, session=session, lock=True)
-                records = [r for r in records if r.offset > committed]
-                if not records:  # another worker got there first
-                    self._cursor[partition] = (tenure, committed)
+            if sql_log is not None:  # effectively-once: offsets re-read under lock, in order
+                for partition in sorted(reads):
+                    tenure, records = reads[partition]
+                    committed = sql_log.committed(self.group, partition, session=session, lock=True)
+                    records = [r for r in records if r.offset > committed]
+                    if records:
+                        reads[partition] = (tenure, records)
+                    else:  # another worker got there first
+                        del reads[partition]
+                        self._cursor[partition] = (tenure, committed)
+                if not reads:
                     return 0
             events = []
-            for record in records:
-                event = self._decode(record)
-                if event is None:
-                    self._dead_letter(session, record, "decode", "the record is not valid JSON")
-                else:
-                    events.append(event)
-            for stage in self.stages:
-                started = time.perf_counter()
-                before = len(events)
-                events = self._run_stage(session, stage, events)
-                if self.metrics is not None:
-                    self.metrics.latency.labels(stage.name).observe(time.perf_counter() - started)
-                    self.metrics.events.labels(stage.name, "ok").inc(len(events))
-                    self.metrics.events.labels(stage.name, "dead_letter").inc(before - len(events))
+            for partition in sorted(reads):
+                for record in reads[partition][1]:
+                    event = self._decode(record)
+                    if event is None:
+                        self._dead_letter(session, record, "decode", "the record is not valid JSON")
+                    else:
+                        events.append(event)
+            events = self._run_stages(session, events)
             if sql_log is not None:
-                sql_log.commit(self.group, partition, records[-1].offset, session=session)
-        if sql_log is None:
-            # At-least-once logs: commit after the transaction; a crash in between means a
-            # redelivery, which the idempotent stages (message-id guards) absorb.
-            self.log.commit(self.group, partition, records[-1].offset)
-        self._cursor[partition] = (tenure, records[-1].offset)
-        self.processed += len(records)
-        if self.metrics is not None:
-            self._observe_done(self.metrics, partition, records[-1].offset, events, caught_up)
-        return len(records)
+                for partition in sorted(reads):
+                    last = reads[partition][1][-1].offset
+                    sql_log.commit(self.group, partition, last, session=session)
+        handled = 0
+        for partition in sorted(reads):
+            tenure, records = reads[partition]
+            if sql_log is None:
+                # At-least-once logs: commit after the transaction; a crash in between means
+                # a redelivery, which the idempotent stages (message-id guards) absorb.
+                self.log.commit(self.group, partition, records[-1].offset)
+            self._cursor[partition] = (tenure, records[-1].offset)
+            handled += len(records)
+            if self.metrics is not None:
+                mine = [e for e in events if e.partition == partition]
+                caught_up = len(records) < share
+                self._observe_done(self.metrics, partition, records[-1].offset, mine, caught_up)
+        self.processed += handled
+        return handled
 
     def _observe_done(
         self,
@@ -242,25 +260,54 @@ class Worker:
         lag = 0 if caught_up else max(0, self.log.end_offset(partition) - offset)
         metrics.lag.labels(str(partition)).set(lag)
 
-    def _run_stage(self, session: Session, stage: Stage, events: list[Event]) -> list[Event]:
+    def _run_stages(self, session: Session, events: list[Event]) -> list[Event]:
+        """Every stage over the batch under one savepoint (one round trip each way, not one
+        per stage). When a stage fails, the batch is rolled back to it and each event goes
+        through every stage on its own: an event that fails is dead-lettered with the name
+        of the stage that refused it and leaves no partial effects; the others go on."""
         if not events:
             return events
+        timings: list[tuple[str, float]] = []
         try:
             with session.begin_nested():
-                stage.process(session, events)
-            return events
+                for stage in self.stages:
+                    started = time.perf_counter()
+                    stage.process(session, events)
+                    timings.append((stage.name, time.perf_counter() - started))
         except Exception:
-            _log.warning("stage %s failed on a batch; retrying record by record", stage.name)
-        survivors = []
+            failed = self.stages[len(timings)].name
+            _log.warning("stage %s failed on a batch; retrying event by event", failed)
+        else:
+            self._observe_stages(timings, len(events), {})
+            return events
+        survivors: list[Event] = []
+        refused: dict[str, int] = {}
         for event in events:
+            current = self.stages[0].name
             try:
                 with session.begin_nested():
-                    stage.process(session, [event])
+                    for stage in self.stages:
+                        current = stage.name
+                        stage.process(session, [event])
                 survivors.append(event)
             except Exception as error:
                 reason = f"{type(error).__name__}: {str(error)[:500]}"
-                self._dead_letter(session, event, stage.name, reason)
+                self._dead_letter(session, event, current, reason)
+                refused[current] = refused.get(current, 0) + 1
+        self._observe_stages([], len(survivors), refused)
         return survivors
+
+    def _observe_stages(
+        self, timings: list[tuple[str, float]], passed: int, refused: dict[str, int]
+    ) -> None:
+        if self.metrics is None:
+            return
+        for name, seconds in timings:
+            self.metrics.latency.labels(name).observe(seconds)
+        for stage in self.stages:
+            self.metrics.events.labels(stage.name, "ok").inc(passed)
+            if refused.get(stage.name):
+                self.metrics.events.labels(stage.name, "dead_letter").inc(refused[stage.name])
 
     def _dead_letter(self, session: Session, item: Event | Record, stage: str, reason: str) -> None:
         payload: Any = (
