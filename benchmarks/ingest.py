@@ -28,10 +28,7 @@ import base64
 import multiprocessing
 import os
 import re
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -42,6 +39,7 @@ from typing import Any
 import httpx2
 import orjson
 import psycopg
+from _loopback import Connection, ServeProcess
 
 from coreo.sim.generate import generate
 from coreo.sim.scenario import Scenario
@@ -56,12 +54,6 @@ TARGET_SQLITE_RATE = 30_000
 TARGET_BASELINE_SHARE = 0.5
 TARGET_TRACK_RATE = 2_000
 TARGET_P99_MS = 100.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _events(count: int, work: Path) -> list[bytes]:
@@ -90,55 +82,25 @@ def _batches(messages: list[bytes]) -> list[bytes]:
     ]
 
 
-class Server:
+class Server(ServeProcess):
+    """``coreo serve`` on a store created and initialised for the run (``write_key``)."""
+
     def __init__(self, home: Path, database_url: str | None) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("COREO_")}
-        self.env.update(
-            COREO_HOME=str(home),
-            COREO_LOG_LEVEL="WARNING",
-            COREO_RATE_LIMIT_PER_SECOND="1000000000",
-            COREO_RATE_LIMIT_BURST="1000000000",
+        extra = {"COREO_DATABASE_URL": database_url} if database_url else {}
+        super().__init__(
+            home,
+            start_timeout=30,
             COREO_INGEST_MAX_LAG="0",
             COREO_MAX_BODY_BYTES="2000000",
+            **extra,
         )
-        if database_url:
-            self.env["COREO_DATABASE_URL"] = database_url
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
         self.write_key = ""
-
-    def cli(self, *args: str) -> str:
-        return subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "coreo", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
 
     def __enter__(self) -> Server:
         self.cli("migrate")
         self.write_key = TOKEN.findall(self.cli("init"))[0]
-        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "coreo", "serve", "--port", str(self.port)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx2.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx2.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    def __exit__(self, *_: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
+        super().__enter__()
+        return self
 
 
 # -- load generation: raw HTTP/1.1 over keep-alive sockets, in a separate process ----------
@@ -151,42 +113,6 @@ def _request(port: int, path: str, write_key: str, body: bytes) -> bytes:
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
-
-
-class _Connection:
-    """One keep-alive HTTP/1.1 connection that sends whole requests and reads responses."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buffer = b""
-
-    def exchange(self, request: bytes) -> tuple[int, bytes]:
-        self.sock.sendall(request)
-        while b"\r\n\r\n" not in self.buffer:
-            self._fill()
-        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        length = 0
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(self.buffer) < length:
-            self._fill()
-        body, self.buffer = self.buffer[:length], self.buffer[length:]
-        return status, body
-
-    def _fill(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("the server closed the connection")
-        self.buffer += chunk
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @dataclass
@@ -205,7 +131,7 @@ def _post_all(port: int, write_key: str, bodies: list[bytes], clients: int) -> _
     cursor = iter(bodies)
 
     def client() -> None:
-        connection = _Connection(port)
+        connection = Connection(port)
         try:
             while True:
                 with lock:
@@ -244,7 +170,7 @@ def _track_for(port: int, write_key: str, seconds: float, clients: int) -> _Outc
     stop = time.monotonic() + seconds
 
     def client(n: int) -> None:
-        connection = _Connection(port)
+        connection = Connection(port)
         done = 0
         seconds: list[float] = []
         try:
@@ -354,7 +280,7 @@ def _steady_latency(server: Server, rate: int = 1000, seconds: float = 10.0) -> 
     """Send ``rate`` events/s in batches of 10 for ``seconds``; return (p50, p99) in ms."""
     before = _histogram(server)
     interval = 10 / rate
-    connection = _Connection(server.port)
+    connection = Connection(server.port)
     try:
         next_at = time.perf_counter()
         n = 0

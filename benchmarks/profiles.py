@@ -41,9 +41,7 @@ import os
 import pstats
 import random
 import shutil
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -58,6 +56,7 @@ from unittest.mock import patch
 import httpx2
 import orjson
 import psycopg
+from _loopback import Connection, ServeProcess
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
@@ -885,82 +884,11 @@ def _merges(database: Database, workspace_id: str) -> int:
 # -- profile reads ---------------------------------------------------------------------------
 
 
-class _Connection:
-    """One keep-alive HTTP/1.1 connection on a raw socket (a few µs of client a request)."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buffer = b""
-
-    def get(self, request: bytes) -> tuple[int, int]:
-        """Send a request; return the status and the body's size."""
-        self.sock.sendall(request)
-        while b"\r\n\r\n" not in self.buffer:
-            self._fill()
-        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        length = 0
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(self.buffer) < length:
-            self._fill()
-        self.buffer = self.buffer[length:]
-        return int(lines[0].split(b" ", 2)[1]), length
-
-    def _fill(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("the server closed the connection")
-        self.buffer += chunk
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Server:
+class Server(ServeProcess):
     """``coreo serve`` (API and worker in one process, as deployed) on the store."""
 
     def __init__(self, store: Store) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("COREO_")}
-        self.env.update(
-            COREO_HOME=str(store.work / f"home-{store.name}"),
-            COREO_DATABASE_URL=store.url,
-            COREO_LOG_LEVEL="WARNING",
-            COREO_RATE_LIMIT_PER_SECOND="1000000000",
-            COREO_RATE_LIMIT_BURST="1000000000",
-        )
-        self.port = _free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "coreo", "serve", "--port", str(self.port)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx2.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx2.TransportError:
-                time.sleep(0.2)
-        raise RuntimeError("server did not start")
-
-    def __exit__(self, *_: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
+        super().__init__(store.work / f"home-{store.name}", COREO_DATABASE_URL=store.url)
 
 
 def _requests(
@@ -975,7 +903,7 @@ def _requests(
     errors: list[str] = []
 
     def client() -> None:
-        connection = _Connection(port)
+        connection = Connection(port)
         mine: list[float] = []
         try:
             while True:
@@ -988,7 +916,7 @@ def _requests(
                     f"Authorization: Bearer {token}\r\n\r\n"
                 ).encode()
                 started = time.perf_counter()
-                status, _ = connection.get(request)
+                status, _ = connection.exchange(request)
                 mine.append(time.perf_counter() - started)
                 if status != 200:
                     errors.append(f"{path}: {status}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import getpass
 import socket
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,7 @@ from coreo.db import Database
 from coreo.errors import ConfigurationError, NotFoundError
 
 __all__ = [
+    "WorkspaceOption",
     "audit_server_config",
     "cli_actor",
     "console",
@@ -29,6 +31,11 @@ __all__ = [
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+
+WorkspaceOption = Annotated[
+    str, typer.Option("--workspace", "-w", help="Workspace name (slug).", show_default=True)
+]
+"""The ``--workspace`` option of every command that works in one workspace."""
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -13,6 +13,7 @@ from coreo.audit import service as audit_service
 from coreo.auth import service as auth_service
 from coreo.auth.service import SCOPES, KeyKind
 from coreo.cli._common import (
+    WorkspaceOption,
     cli_actor,
     console,
     load_settings,
@@ -29,10 +30,6 @@ from coreo.config import (
 )
 
 __all__ = ["audit_app", "config_app", "init", "keys_app", "migrate", "workspace_app"]
-
-WorkspaceOption = Annotated[
-    str, typer.Option("--workspace", "-w", help="Workspace name (slug).", show_default=True)
-]
 
 
 def init(

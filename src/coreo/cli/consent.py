@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from coreo.cli._common import (
+    WorkspaceOption,
     cli_actor,
     console,
     load_settings,
@@ -25,7 +26,6 @@ __all__ = ["consent_app"]
 consent_app = typer.Typer(
     help="Consent: the ledger and the policy check (see docs/consent.md).", no_args_is_help=True
 )
-Workspace = Annotated[str, typer.Option("--workspace", "-w", help="Workspace (slug).")]
 Profile = Annotated[str, typer.Argument(help="The profile (prf_...).")]
 Purpose = Annotated[str, typer.Argument(help=f"One of: {', '.join(DEFAULT_PURPOSES)}.")]
 Channel = Annotated[
@@ -52,7 +52,7 @@ def record(
     at: Annotated[
         datetime | None, typer.Option(help="When the person decided (ISO 8601, UTC).")
     ] = None,
-    workspace: Workspace = "default",
+    workspace: WorkspaceOption = "default",
 ) -> None:
     """Append a decision to the ledger (source: cli), e.g. a withdrawal by phone.
 
@@ -91,7 +91,7 @@ def record(
 
 
 @consent_app.command("show")
-def show(profile: Profile, workspace: Workspace = "default") -> None:
+def show(profile: Profile, workspace: WorkspaceOption = "default") -> None:
     """The profile's current decision per purpose and channel, then its ledger.
 
     Example: coreo consent show prf_01j...
@@ -118,7 +118,10 @@ def show(profile: Profile, workspace: Workspace = "default") -> None:
 
 @consent_app.command("check")
 def check(
-    profile: Profile, purpose: Purpose, channel: Channel = None, workspace: Workspace = "default"
+    profile: Profile,
+    purpose: Purpose,
+    channel: Channel = None,
+    workspace: WorkspaceOption = "default",
 ) -> None:
     """May the profile's data be used for the purpose now? Exit code 0 yes, 1 no.
 

@@ -11,6 +11,7 @@ import yaml
 from sqlalchemy import select
 
 from coreo.cli._common import (
+    WorkspaceOption,
     cli_actor,
     console,
     load_settings,
@@ -35,11 +36,10 @@ rules_app = typer.Typer(
     help="The workspace's identity rules (see docs/identity.md).", no_args_is_help=True
 )
 identity_app.add_typer(rules_app, name="rules")
-Workspace = Annotated[str, typer.Option("--workspace", "-w", help="Workspace (slug).")]
 
 
 @rules_app.command("show")
-def rules_show(workspace: Workspace = "default") -> None:
+def rules_show(workspace: WorkspaceOption = "default") -> None:
     """Print the rules in force as YAML (the defaults when the workspace set none); edit
     and give them to `coreo identity rules apply`.
 
@@ -55,7 +55,7 @@ def rules_show(workspace: Workspace = "default") -> None:
 @rules_app.command("apply")
 def rules_apply(
     file: Annotated[Path, typer.Argument(help="YAML or JSON file with the rules.")],
-    workspace: Workspace = "default",
+    workspace: WorkspaceOption = "default",
 ) -> None:
     """Replace the workspace's identity rules (fields left out take their defaults). They
     apply to events resolved from now on. Audited.
@@ -84,7 +84,7 @@ def rules_apply(
 
 
 @rules_app.command("reset")
-def rules_reset(workspace: Workspace = "default") -> None:
+def rules_reset(workspace: WorkspaceOption = "default") -> None:
     """Return to the default identity rules. Audited.
 
     Example: coreo identity rules reset --workspace default
@@ -99,7 +99,7 @@ def rules_reset(workspace: Workspace = "default") -> None:
 
 @identity_app.command("match")
 def match(
-    workspace: Workspace = "default",
+    workspace: WorkspaceOption = "default",
     sources: Annotated[
         str, typer.Option(help="Comma-separated trait sources of master records.")
     ] = ",".join(master.MASTER_SOURCES),

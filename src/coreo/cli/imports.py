@@ -20,7 +20,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from coreo.cli._common import cli_actor, console, load_settings, open_database, workspace_by_slug
+from coreo.cli._common import (
+    WorkspaceOption,
+    cli_actor,
+    console,
+    load_settings,
+    open_database,
+    workspace_by_slug,
+)
 from coreo.eventlog import build_event_log
 from coreo.ingest.imports import service
 from coreo.ingest.imports.mapping import load_mapping
@@ -49,9 +56,7 @@ def import_file(
     mapping: Annotated[
         Path | None, typer.Option(help="YAML mapping of columns to identify/track fields.")
     ] = None,
-    workspace: Annotated[str, typer.Option("--workspace", "-w", help="Workspace (slug).")] = (
-        "default"
-    ),
+    workspace: WorkspaceOption = "default",
     encoding: Annotated[str, typer.Option(help="Text encoding, e.g. latin-1.")] = "utf-8-sig",
     delimiter: Annotated[
         str | None, typer.Option(help="CSV delimiter (default: guessed from the header).")

@@ -13,7 +13,14 @@ import orjson
 import typer
 from rich.table import Table
 
-from coreo.cli._common import cli_actor, console, load_settings, open_database, workspace_by_slug
+from coreo.cli._common import (
+    WorkspaceOption,
+    cli_actor,
+    console,
+    load_settings,
+    open_database,
+    workspace_by_slug,
+)
 from coreo.errors import InvalidInputError
 from coreo.eventlog import build_event_log
 from coreo.history import service as history_service
@@ -24,8 +31,6 @@ from coreo.runtime.pipeline import default_stages
 from coreo.runtime.worker import Worker
 
 __all__ = ["dlq_app", "events_app", "worker"]
-
-WorkspaceOption = Annotated[str, typer.Option("--workspace", "-w", help="Workspace name (slug).")]
 
 
 def worker(

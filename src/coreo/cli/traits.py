@@ -10,6 +10,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from coreo.cli._common import (
+    WorkspaceOption,
     cli_actor,
     console,
     load_settings,
@@ -28,13 +29,12 @@ __all__ = ["traits_app"]
 
 traits_app = typer.Typer(help="Computed traits (aggregates over each profile's events).",
                          no_args_is_help=True)  # fmt: skip
-Workspace = Annotated[str, typer.Option("--workspace", "-w", help="Workspace (slug).")]
 
 
 @traits_app.command("apply")
 def apply(
     file: Annotated[Path, typer.Argument(help="YAML file with a list of traits.")],
-    workspace: Workspace = "default",
+    workspace: WorkspaceOption = "default",
     replace: Annotated[
         bool, typer.Option("--replace", help="Also remove the workspace's traits not in FILE.")
     ] = False,
@@ -84,7 +84,7 @@ def _run(database: Database, workspace_id: str, job_id: str) -> None:
 
 
 @traits_app.command("backfill")
-def backfill_command(workspace: Workspace = "default") -> None:
+def backfill_command(workspace: WorkspaceOption = "default") -> None:
     """Run the workspace's unfinished back-fills (e.g. after the server stopped during one).
 
     Example: coreo traits backfill --workspace default
@@ -113,7 +113,7 @@ def backfill_command(workspace: Workspace = "default") -> None:
 
 
 @traits_app.command("list")
-def list_traits(workspace: Workspace = "default") -> None:
+def list_traits(workspace: WorkspaceOption = "default") -> None:
     """List the workspace's computed traits.
 
     Example: coreo traits list --workspace default

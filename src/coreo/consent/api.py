@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.consent import service
-from coreo.consent.purposes import DEFAULT_PURPOSES, LegalBasis
+from coreo.consent.purposes import DEFAULT_PURPOSES, Channel, LegalBasis, PurposeName
 from coreo.privacy.keys import derived_key, master_key
 from coreo.web.dependencies import CallerSession, require_json_body
 from coreo.web.problems import PROBLEM_MEDIA_TYPE
@@ -23,21 +23,12 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["consent"])
 ReadKey = Annotated[Principal, Depends(require_scope("profiles:read"))]
 ConsentKey = Annotated[Principal, Depends(require_scope("consent:write"))]
-_Purpose = Literal[
-    "necessary",
-    "analytics",
-    "personalisation",
-    "marketing",
-    "automated_decisions",
-    "third_party_sharing",
-]
 _NO_PROFILE: dict[int | str, dict[str, Any]] = {
     404: {
         "description": "No such profile.",
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
 }
-_Channel = Literal["email", "sms", "push", "whatsapp", "phone", "post"]
 
 
 class Proof(BaseModel):
@@ -51,8 +42,8 @@ class ConsentWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile_id: str = Field(min_length=1, max_length=32)
-    purpose: _Purpose
-    channel: _Channel | None = Field(None, description="Required for marketing.")
+    purpose: PurposeName
+    channel: Channel | None = Field(None, description="Required for marketing.")
     status: Literal["granted", "denied", "withdrawn"]
     legal_basis: LegalBasis = "consent"
     objection: bool = Field(
@@ -193,8 +184,8 @@ def check_consent(
     principal: ReadKey,
     session: CallerSession,
     profile_id: Annotated[str, Query(min_length=1, max_length=32)],
-    purpose: Annotated[_Purpose, Query()],
-    channel: Annotated[_Channel | None, Query()] = None,
+    purpose: Annotated[PurposeName, Query()],
+    channel: Annotated[Channel | None, Query()] = None,
 ) -> DecisionRead:
     decision = service.check(session, principal.workspace_id, profile_id, purpose, channel)
     return _decision(purpose, channel, decision)

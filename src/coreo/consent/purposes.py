@@ -10,11 +10,20 @@ while the person has said nothing, and a withdrawal or objection still ends it.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_PURPOSES", "LEGAL_BASES", "LegalBasis", "Purpose", "purpose_named"]
+__all__ = [
+    "DEFAULT_PURPOSES",
+    "LEGAL_BASES",
+    "MARKETING_CHANNELS",
+    "Channel",
+    "LegalBasis",
+    "Purpose",
+    "PurposeName",
+    "purpose_named",
+]
 
 LegalBasis = Literal["consent", "contract", "legitimate_interest", "legal_obligation"]
 LEGAL_BASES: tuple[LegalBasis, ...] = (
@@ -23,7 +32,17 @@ LEGAL_BASES: tuple[LegalBasis, ...] = (
     "legitimate_interest",
     "legal_obligation",
 )
-MARKETING_CHANNELS = ("email", "sms", "push", "whatsapp", "phone", "post")
+PurposeName = Literal[
+    "necessary",
+    "analytics",
+    "personalisation",
+    "marketing",
+    "automated_decisions",
+    "third_party_sharing",
+]
+"""The purposes an API caller may name (``DEFAULT_PURPOSES``' keys)."""
+Channel = Literal["email", "sms", "push", "whatsapp", "phone", "post"]
+MARKETING_CHANNELS: tuple[Channel, ...] = get_args(Channel)
 
 
 class Purpose(BaseModel):

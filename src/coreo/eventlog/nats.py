@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
@@ -115,7 +116,8 @@ class NatsEventLog(EventLog):
                 partition = self.partition_of(record.key)
                 headers = {_KEY_HEADER: record.key, _WORKSPACE_HEADER: record.workspace_id}
                 if record.dedupe_id is not None:  # JetStream keeps one per duplicate window
-                    headers[_MSG_ID_HEADER] = record.dedupe_id
+                    # hashed: headers lose blanks and line breaks that make ids differ
+                    headers[_MSG_ID_HEADER] = hashlib.sha256(record.dedupe_id.encode()).hexdigest()
                 futures.append(
                     (
                         partition,

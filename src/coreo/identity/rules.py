@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -38,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from coreo import yamltext
 from coreo.errors import InvalidInputError, first_problem
 
 __all__ = [
@@ -272,11 +272,9 @@ def load_rules(text: str) -> IdentityRules:
     """Identity rules from YAML or JSON (as ``GET /v1/identity/rules`` shows them under
     ``rules``, or that whole answer); InvalidInputError says what is wrong, in one line."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise InvalidInputError(f"not valid YAML{where}") from None
+        data = yamltext.parse(text)
+    except yamltext.YamlError as error:
+        raise InvalidInputError(str(error)) from None
     if isinstance(data, dict) and isinstance(data.get("rules"), dict):
         data = data["rules"]
     if not isinstance(data, dict):

@@ -9,7 +9,6 @@ log) the log records commit together: an event is either accepted durably or not
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Sequence
@@ -342,9 +341,7 @@ def store_prepared(*, session: Session, log: EventLog, prepared: PreparedMessage
             result.duplicates.append(Accepted(ready.index, ready.message_id))
             continue
         result.accepted.append(Accepted(ready.index, ready.message_id))
-        # A retry after a failed commit is kept once (NATS); hashed, as NATS headers lose
-        # blanks and line breaks that make message ids differ.
-        dedupe_id = hashlib.sha256(f"{workspace_id}:{ready.message_id}".encode()).hexdigest()
+        dedupe_id = f"{workspace_id}:{ready.message_id}"  # a retry after a failed commit
         records.append(NewRecord(ready.key, workspace_id, ready.payload, dedupe_id))
     if records:
         if isinstance(log, SqlEventLog):  # joins this transaction: all or nothing

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.consent import service as consent_service
+from coreo.consent.purposes import Channel, PurposeName
 from coreo.errors import InvalidInputError, NotFoundError
 from coreo.identity import service as identity_service
 from coreo.identity.identifiers import Identifier
@@ -166,20 +167,10 @@ def search_profiles(
 class PurposeQuery(BaseModel):
     """What the caller will use the profile for; the consent check decides (403 if not)."""
 
-    purpose: (
-        Literal[
-            "necessary",
-            "analytics",
-            "personalisation",
-            "marketing",
-            "automated_decisions",
-            "third_party_sharing",
-        ]
-        | None
-    ) = Field(None, description="Checked against the person's consents (docs/consent.md).")
-    channel: Literal["email", "sms", "push", "whatsapp", "phone", "post"] | None = Field(
-        None, description="For marketing."
+    purpose: PurposeName | None = Field(
+        None, description="Checked against the person's consents (docs/consent.md)."
     )
+    channel: Channel | None = Field(None, description="For marketing.")
 
 
 _LOOKUP_FIELDS = ("user_id", "anonymous_id", "email", "phone", "device_id", "loyalty_card")

@@ -36,7 +36,6 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Self
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -48,6 +47,7 @@ from pydantic import (
     model_validator,
 )
 
+from coreo import yamltext
 from coreo.errors import first_problem
 
 __all__ = [
@@ -303,11 +303,9 @@ def parse(data: Any) -> Definition:
 def load_yaml(text: str) -> list[Definition]:
     """Definitions from YAML: a list, or a mapping with a ``traits`` list."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise DefinitionError(f"not valid YAML{where}") from None
+        data = yamltext.parse(text)
+    except yamltext.YamlError as error:
+        raise DefinitionError(str(error)) from None
     if isinstance(data, dict) and set(data) == {"traits"}:
         data = data["traits"]
     if not isinstance(data, list):

@@ -35,7 +35,6 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -46,6 +45,7 @@ from pydantic import (
     model_validator,
 )
 
+from coreo import yamltext
 from coreo.errors import InvalidInputError
 
 __all__ = ["FieldSpec", "Mapping", "RowError", "load_mapping", "row_to_message"]
@@ -208,11 +208,9 @@ def load_mapping(source: str | Path | bytes) -> Mapping:
     else:
         text, where = source, "the mapping"
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f" (line {mark.line + 1})" if mark is not None else ""
-        raise InvalidInputError(f"{where} is not valid YAML{line}", field="mapping") from None
+        data = yamltext.parse(text)
+    except yamltext.YamlError as error:
+        raise InvalidInputError(f"{where} is {error}", field="mapping") from None
     if not isinstance(data, dict):
         raise InvalidInputError(f"{where} must be a YAML mapping of fields", field="mapping")
     try:
