@@ -243,16 +243,24 @@ def _traits_check(base: str, keys: DemoKeys) -> tuple[str, str, bool]:
 
 
 def _profile_check(base: str, keys: DemoKeys, user: str | None) -> tuple[str, str, bool]:
-    """Look a customer up by login: one profile with their cookies, e-mail and traits."""
+    """Look a customer up by login: one profile with their cookies, e-mail and traits, and
+    the consents their cookie banner gave (the consent stage read them from the events)."""
     admin = {"Authorization": f"Bearer {keys.admin.token}"}
     with httpx2.Client(base_url=base, timeout=10) as client:
         found = client.get("/v1/profiles/lookup", params={"user_id": user or ""}, headers=admin)
-    body = found.json() if found.is_success else {}
+        body = found.json() if found.is_success else {}
+        consents = (
+            client.get(f"/v1/profiles/{body['id']}/consents", headers=admin)
+            if "id" in body
+            else None
+        )
+    records = consents.json().get("records", []) if consents and consents.is_success else []
     return (
-        f"GET /v1/profiles/lookup?user_id={user}",
+        f"GET /v1/profiles/lookup?user_id={user} and its consents",
         f"{found.status_code}: {len(body.get('identities', []))} identities, "
         f"{len(body.get('traits', {}))} traits, {len(body.get('computed_traits', {}))} "
-        f"computed traits, {len(body.get('merges', []))} merges",
+        f"computed traits, {len(body.get('merges', []))} merges, {len(records)} consent "
+        "records",
         found.status_code == 200 and bool(body.get("identities")),
     )
 
@@ -361,6 +369,8 @@ def _print_demo(
         f"  curl -s {bearer} '{base}/v1/profiles/lookup?user_id={user}'   # one customer, unified",
         f"  curl -s {bearer} '{base}/v1/profiles/<id>/timeline?limit=20'   # <id> from the "
         "lookup: their events, newest first",
+        f"  curl -s {bearer} '{base}/v1/profiles/<id>/consents'   # their consents, from the "
+        "cookie banner's signals in the events",
         f"  curl -s {bearer} {base}/v1/computed-traits      # the computed traits defined from "
         f"{Path(sim_package.__file__).parent / 'traits.yml'}",
         f"  curl -s {bearer} {base}/v1/identity/rules      # how identifiers link profiles "
@@ -378,7 +388,7 @@ def _print_demo(
         f"  {coreo} traits list --workspace {DEMO_WORKSPACE}",
         f"  {coreo} audit verify",
         "More: README.md and docs/ (api.md, cli.md, imports.md, identity.md, "
-        "computed-traits.md, simulator.md).",
+        "computed-traits.md, consent.md, simulator.md).",
     ]
     console.rule("[bold]Coreo demo is running")
     for line in lines:
