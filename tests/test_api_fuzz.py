@@ -45,6 +45,7 @@ _BEYOND_SCHEMA = {
     ("POST", "/v1/consents"),  # purpose and channel, basis and purpose go together
     ("GET", "/v1/consents/check"),  # marketing needs a channel, the others none
     ("GET", "/v1/profiles/{profile_id}"),  # ?purpose=marketing needs a channel too
+    ("POST", "/v1/privacy/requests"),  # the person by profile_id or identifier, one of them
 }
 
 

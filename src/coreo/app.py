@@ -26,6 +26,7 @@ from coreo.ingest.imports.api import router as imports_router
 from coreo.ingest.plans_api import router as plans_router
 from coreo.observability.logs import configure_logging
 from coreo.observability.metrics import HttpMetrics
+from coreo.privacy.api import router as privacy_router
 from coreo.profiles.api import router as profiles_router
 from coreo.ratelimit import RateLimiter, build_rate_limiter
 from coreo.runtime.pipeline import default_stages
@@ -158,5 +159,6 @@ def create_app(
     app.include_router(identity_router)
     app.include_router(traits_router)
     app.include_router(consent_router)
+    app.include_router(privacy_router)
     install_openapi(app, INGEST_SCHEMAS)
     return app

@@ -18,6 +18,7 @@ from coreo.identity.models import (
 )
 from coreo.ingest.imports.models import ImportJob
 from coreo.ingest.models import DeadLetter, PlanViolation, SeenMessage, TrackingPlan
+from coreo.privacy.models import DataFile, LegalHold, PrivacyRequest, Suppression
 from coreo.profiles.models import ProfileTrait
 from coreo.traits.models import TraitBackfill, TraitDefinitionRow, TraitDirty, TraitValue
 
@@ -26,10 +27,12 @@ __all__ = [
     "AuditChain",
     "AuditEntry",
     "ConsentRecord",
+    "DataFile",
     "DeadLetter",
     "EventRecord",
     "IdentityRulesRow",
     "ImportJob",
+    "LegalHold",
     "LogConsumer",
     "LogHead",
     "LogLease",
@@ -38,12 +41,14 @@ __all__ = [
     "MatchReview",
     "MergeRecord",
     "PlanViolation",
+    "PrivacyRequest",
     "Profile",
     "ProfileIdentity",
     "ProfileSplit",
     "ProfileTrait",
     "RefusedMerge",
     "SeenMessage",
+    "Suppression",
     "TrackingPlan",
     "TraitBackfill",
     "TraitDefinitionRow",

@@ -97,6 +97,20 @@ def test_read_returns_records_in_append_order(backend: Backend) -> None:
     assert event_log.read(empty, 0, 10) == [] or event_log.end_offset(empty) > 0
 
 
+def test_forgotten_records_leave_gaps_that_reads_skip(backend: Backend) -> None:
+    event_log = backend.log
+    event_log.append(_records(backend, ["erased"] * 6))
+    partition = event_log.partition_of("erased")
+    assert event_log.forget([(partition, 2), (partition, 5), (partition, 6)]) == 3
+    assert event_log.forget([(partition, 2), (partition, 99)]) == 0  # gone, or never there
+    assert [r.offset for r in event_log.read(partition, 0, 10)] == [1, 3, 4]
+    assert [r.offset for r in event_log.read(partition, 1, 2)] == [3, 4]
+    assert event_log.read(partition, 4, 10) == []
+    assert event_log.end_offset(partition) >= 4
+    (after,) = event_log.append(_records(backend, ["erased"]))
+    assert after == (partition, 7)  # offsets are never reused
+
+
 def test_consumer_groups_commit_independently_and_never_backwards(backend: Backend) -> None:
     event_log = backend.log
     event_log.append(_records(backend, ["k"] * 10))

@@ -21,12 +21,14 @@ from coreo.cli._common import (
     open_database,
     workspace_by_slug,
 )
+from coreo.consent import service as consent_service
 from coreo.errors import InvalidInputError
 from coreo.eventlog import build_event_log
 from coreo.history import service as history_service
 from coreo.ingest import dlq
 from coreo.ingest.normalize import NormaliseOptions
 from coreo.observability.logs import configure_logging
+from coreo.privacy import files as privacy_files
 from coreo.runtime.pipeline import default_stages
 from coreo.runtime.worker import Worker
 
@@ -208,6 +210,13 @@ events_app = typer.Typer(help="The event history.", no_args_is_help=True)
 def events_export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write.")],
     workspace: WorkspaceOption = "default",
+    purpose: Annotated[
+        str,
+        typer.Option(
+            help="What the export is for: only the events of people whose consents allow it "
+            "go in (analytics, personalisation, third_party_sharing, ...)."
+        ),
+    ] = "analytics",
     since: Annotated[
         datetime | None, typer.Option(help="Only events at or after (ISO date or date-time, UTC).")
     ] = None,
@@ -215,16 +224,24 @@ def events_export(
 ) -> None:
     """Export a workspace's processed events to Parquet (for DuckDB, Spark, pandas).
 
+    Only the events of people whose consents allow ``--purpose`` are written; the file is
+    recorded, so an erasure later rewrites it without the person, and the export is audited.
+
     Example: coreo events export --workspace default --out events.parquet --since 2025-01-01
     """
     database = open_database(load_settings())
-    with database.transaction(write=False) as session:
+    with database.transaction() as session:
         ws = workspace_by_slug(session, workspace)
+        allowed = consent_service.checker(session, ws.id, purpose)
         count = history_service.export_parquet(
             session=session,
             workspace_id=ws.id,
             path=out,
             since=since.replace(tzinfo=UTC) if since and since.tzinfo is None else since,
             until=until.replace(tzinfo=UTC) if until and until.tzinfo is None else until,
+            include=lambda profile_id: allowed(profile_id).allowed,
         )
-    console.print(f"Exported {count:,} events to {out}.")
+        privacy_files.record_export(
+            session, ws.id, out, rows=count, purpose=purpose, actor=cli_actor()
+        )
+    console.print(f"Exported {count:,} events to {out} (for {purpose}).")

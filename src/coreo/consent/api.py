@@ -161,8 +161,9 @@ def record_consent(
 )
 def read_consents(profile_id: str, principal: ReadKey, session: CallerSession) -> ConsentState:
     records = service.ledger(session, principal.workspace_id, profile_id)
+    flags = service.flags_of(session, principal.workspace_id, profile_id)
     current = [
-        _decision(name, channel, service.decide(records, name, channel))
+        _decision(name, channel, service.decide(records, name, channel, flags))
         for name, purpose in DEFAULT_PURPOSES.items()
         for channel in (purpose.channels or (None,))
     ]

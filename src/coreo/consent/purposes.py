@@ -64,6 +64,9 @@ class Purpose(BaseModel):
         description="An objection to direct marketing (GDPR Art. 21(2)) ends it.",
     )
     retention_days: int = Field(ge=1, le=36_500)
+    recipients: tuple[str, ...] = Field(
+        default=(), description="Categories of recipients (GDPR Art. 13(1)(e), 30(1)(d))."
+    )
 
 
 DEFAULT_PURPOSES: dict[str, Purpose] = {
@@ -74,12 +77,14 @@ DEFAULT_PURPOSES: dict[str, Purpose] = {
             description="Providing what the person asked for: orders, delivery, service.",
             legal_bases=("contract", "legal_obligation"),
             default_basis="contract",
+            recipients=("payment providers", "logistics partners", "IT service providers"),
             retention_days=3_650,  # commercial records: ten years (OR Art. 958f)
         ),
         Purpose(
             name="analytics",
             description="Measuring and improving the shop and its services.",
             legal_bases=("consent", "legitimate_interest"),
+            recipients=("IT service providers",),
             retention_days=395,
         ),
         Purpose(
@@ -95,6 +100,7 @@ DEFAULT_PURPOSES: dict[str, Purpose] = {
             legal_bases=("consent", "legitimate_interest"),
             channels=MARKETING_CHANNELS,
             direct_marketing=True,
+            recipients=("e-mail, SMS and messaging delivery providers", "printing and mail houses"),
             retention_days=730,
         ),
         Purpose(
@@ -108,6 +114,7 @@ DEFAULT_PURPOSES: dict[str, Purpose] = {
             name="third_party_sharing",
             description="Sharing or selling personal data to third parties.",
             legal_bases=("consent",),
+            recipients=("advertising partners",),
             retention_days=365,
         ),
     )

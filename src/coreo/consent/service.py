@@ -18,7 +18,7 @@ A profile's ledger includes the records of the profiles merged into it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, cast
@@ -34,14 +34,18 @@ from coreo.errors import InvalidInputError, NotFoundError
 from coreo.identity.models import Profile
 from coreo.identity.service import cluster_members
 from coreo.ids import new_id
+from coreo.privacy import suppression
 from coreo.privacy.keys import proof_hash
+from coreo.privacy.models import Suppression
 
 __all__ = [
     "ConsentInput",
     "Decision",
     "Status",
     "check",
+    "checker",
     "decide",
+    "flags_of",
     "ledger",
     "notice_hash",
     "record",
@@ -194,15 +198,48 @@ def ledger(session: Session, workspace_id: str, profile_id: str) -> list[Consent
 
 
 def decide(
-    records: Sequence[ConsentRecord], purpose_name: str, channel: str | None = None
+    records: Sequence[ConsentRecord],
+    purpose_name: str,
+    channel: str | None = None,
+    flags: Sequence[Suppression] = (),
 ) -> Decision:
-    """The decision the ledger ``records`` (oldest first) gives for a purpose and channel."""
+    """The decision the ledger ``records`` (oldest first) gives for a purpose and channel,
+    under the profile's restrictions and objections (``flags``, from the suppression list)."""
     purpose = _purpose(purpose_name, channel)
     if purpose.channels and channel is None:
         raise InvalidInputError(
             f"{purpose.name} is given per channel: name one of {', '.join(purpose.channels)}",
             field="channel",
         )
+    decision = _from_ledger(records, purpose, channel)
+    for flag in flags:
+        if flag.kind == "restriction":
+            consented_since = (
+                decision.allowed
+                and decision.legal_basis == "consent"
+                and any(r.id == decision.entry_id and r.at >= flag.created_at for r in records)
+            )
+            if not consented_since:  # Art. 18(2): only with the person's consent
+                return Decision(
+                    False,
+                    f"processing is restricted since {flag.created_at:%Y-%m-%d} (GDPR Art. 18)",
+                    None,
+                    flag.id,
+                )
+        elif flag.kind == "objection" and decision.legal_basis == "legitimate_interest":
+            return Decision(
+                False,
+                f"the person objected on {flag.created_at:%Y-%m-%d} to processing on "
+                "legitimate interest (GDPR Art. 21(1))",
+                None,
+                flag.id,
+            )
+    return decision
+
+
+def _from_ledger(
+    records: Sequence[ConsentRecord], purpose: Purpose, channel: str | None
+) -> Decision:
     relevant = [
         r
         for r in records
@@ -242,9 +279,64 @@ def decide(
     return Decision(False, "no consent on record", None, None)
 
 
+def flags_of(session: Session, workspace_id: str, profile_id: str) -> list[Suppression]:
+    """The restrictions and objections on the profile (and those merged into it)."""
+    live = subject(session, workspace_id, profile_id)
+    members = sorted(cluster_members(session, workspace_id, [live]))
+    return suppression.active_for_profiles(session, workspace_id, members)
+
+
+def checker(
+    session: Session, workspace_id: str, purpose: str, channel: str | None = None
+) -> Callable[[str | None], Decision]:
+    """``check`` for many profiles of a workspace at once (an export): the ledger and the
+    suppression list are read once; the returned function decides by profile id (a merged
+    id counts for its survivor; None, an event no profile was found for, is refused)."""
+    _purpose(purpose, channel)
+    survivors = {
+        str(pid): str(into)
+        for pid, into in session.execute(
+            select(Profile.id, Profile.merged_into).where(
+                Profile.workspace_id == workspace_id, Profile.merged_into.is_not(None)
+            )
+        )
+    }
+    records: dict[str, list[ConsentRecord]] = {}
+    for row in session.scalars(
+        select(ConsentRecord)
+        .where(ConsentRecord.workspace_id == workspace_id)
+        .order_by(ConsentRecord.at, ConsentRecord.recorded_at, ConsentRecord.id)
+    ):
+        records.setdefault(survivors.get(row.profile_id, row.profile_id), []).append(row)
+    flags: dict[str, list[Suppression]] = {}
+    for flag in session.scalars(
+        select(Suppression).where(
+            Suppression.workspace_id == workspace_id,
+            Suppression.profile_id.is_not(None),
+            Suppression.lifted_at.is_(None),
+        )
+    ):
+        live = survivors.get(str(flag.profile_id), str(flag.profile_id))
+        flags.setdefault(live, []).append(flag)
+    decided: dict[str, Decision] = {}
+    nobody = Decision(False, "no profile", None, None)
+
+    def decision(profile_id: str | None) -> Decision:
+        if profile_id is None:
+            return nobody
+        live = survivors.get(profile_id, profile_id)
+        if live not in decided:
+            decided[live] = decide(records.get(live, []), purpose, channel, flags.get(live, []))
+        return decided[live]
+
+    return decision
+
+
 def check(
     session: Session, workspace_id: str, profile_id: str, purpose: str, channel: str | None = None
 ) -> Decision:
-    """May the profile's personal data be used for ``purpose`` (on ``channel``) now?"""
+    """May the profile's personal data be used for ``purpose`` (on ``channel``) now?
+    The one policy check: the consent ledger, then the global suppression list."""
     _purpose(purpose, channel)
-    return decide(ledger(session, workspace_id, profile_id), purpose, channel)
+    records = ledger(session, workspace_id, profile_id)
+    return decide(records, purpose, channel, flags_of(session, workspace_id, profile_id))

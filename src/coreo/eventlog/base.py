@@ -2,7 +2,8 @@
 
 A log has a fixed number of partitions. A record's partition is a stable hash of its key
 (the event's identity key), so all events of one identity stay in order in one partition.
-Offsets start at 1 and grow by one per record within a partition, without gaps. Consumer
+Offsets start at 1 and grow by one per record within a partition, without gaps (a record
+forgotten later, as erasure does, leaves its offset unused: reads skip it). Consumer
 groups remember the last offset they have processed per partition; a group that commits
 offset ``n`` next reads from ``n + 1``.
 """
@@ -86,6 +87,12 @@ class EventLog(ABC):
 
         Commits never move backwards: committing an older offset is a no-op.
         """
+
+    @abstractmethod
+    def forget(self, positions: Sequence[tuple[int, int]]) -> int:
+        """Delete the records at these (partition, offset) positions; return how many there
+        were. Erasure and suppressed events use it: the log keeps nothing of an erased
+        person. Offsets are not reused and reads skip the gaps."""
 
     def lag(self, group: str, partition: int) -> int:
         """Records in ``partition`` that ``group`` has not committed yet."""

@@ -25,7 +25,7 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
 from coreo.errors import ServiceUnavailableError
@@ -37,6 +37,9 @@ T = TypeVar("T")
 _KEY_HEADER = "Coreo-Key"
 _WORKSPACE_HEADER = "Coreo-Workspace"
 _MSG_ID_HEADER = "Nats-Msg-Id"
+# JetStream's answers to deleting a message that is not there: deleted already (10037,
+# 10043) or beyond the end of the stream (10057).
+_NO_MESSAGE = frozenset({10037, 10043, 10057})
 
 
 class NatsEventLog(EventLog):
@@ -133,11 +136,18 @@ class NatsEventLog(EventLog):
 
     def read(self, partition: int, after: int, limit: int) -> list[Record]:
         js, _ = self._connected()
-        available = min(limit, self.end_offset(partition) - after)
+
+        async def state() -> tuple[int, int]:
+            info = await js.stream_info(self._stream(partition))
+            return int(info.state.last_seq), int(info.state.num_deleted or 0)
+
+        last, deleted = self._run(state())
+        available = min(limit, last - after)
         if available <= 0:
             return []
 
         async def fetch() -> list[Record]:
+            nonlocal available
             subscription = await js.pull_subscribe(
                 self._subject(partition),
                 stream=self._stream(partition),
@@ -149,10 +159,16 @@ class NatsEventLog(EventLog):
                 ),
             )
             try:
+                if deleted:  # forgotten records: count what is there to read
+                    info = await subscription.consumer_info()
+                    available = min(available, int(info.num_pending or 0))
                 records: list[Record] = []
-                while len(records) < available:
+                pending = available
+                while len(records) < available and pending > 0:
                     batch = await subscription.fetch(available - len(records), timeout=self.timeout)
                     for message in batch:
+                        # Nothing more to deliver: the rest of the range was forgotten.
+                        pending = message.metadata.num_pending
                         headers = message.headers or {}
                         records.append(
                             Record(
@@ -214,6 +230,25 @@ class NatsEventLog(EventLog):
             raise ServiceUnavailableError("could not commit the offset (too much contention)")
 
         self._run(put())
+
+    def forget(self, positions: Sequence[tuple[int, int]]) -> int:
+        js, _ = self._connected()
+
+        async def drop() -> int:
+            forgotten = 0
+            for partition, offset in sorted(set(positions)):
+                try:
+                    await js.delete_msg(self._stream(partition), offset)
+                except NotFoundError:
+                    continue
+                except APIError as error:  # "not found" is no NotFoundError here
+                    if error.err_code not in _NO_MESSAGE:
+                        raise
+                    continue
+                forgotten += 1
+            return forgotten
+
+        return self._run(drop())
 
     def ping(self) -> None:
         js, _ = self._connected()

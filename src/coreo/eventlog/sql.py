@@ -12,13 +12,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult
+from sqlalchemy import Connection, CursorResult, Table, delete
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from coreo.db import Database, driver_datetime, insert_rows_sqlite, utcnow
 from coreo.errors import ServiceUnavailableError
 from coreo.eventlog.base import EventLog, NewRecord, Record
+from coreo.eventlog.models import LogRecord
 
 __all__ = ["SqlEventLog"]
 
@@ -47,6 +48,7 @@ INSERT INTO event_log (partition_no, log_offset, key, workspace_id, payload, app
 SELECT p, o, k, w, d, %s FROM unnest(%b::integer[], %b::bigint[], %b::varchar[], %b::varchar[],
                                      %b::bytea[]) AS r(p, o, k, w, d)
 """
+_RECORDS: Table = LogRecord.__table__  # type: ignore[assignment]
 _READ = """
 SELECT log_offset, key, workspace_id, payload FROM event_log
 WHERE partition_no = ? AND log_offset > ? ORDER BY log_offset LIMIT ?
@@ -216,6 +218,22 @@ class SqlEventLog(EventLog):
             connection = s.connection()
             now = driver_datetime(utcnow(), connection.dialect.name)
             _run(connection, _COMMIT_CONSUMER, (group, partition, offset, now))
+
+    def forget(
+        self, positions: Sequence[tuple[int, int]], *, session: Session | None = None
+    ) -> int:
+        if not positions:
+            return 0
+        forgotten = 0
+        with self._session(session, write=True) as s:
+            for partition, offset in sorted(set(positions)):
+                result = s.execute(
+                    delete(_RECORDS).where(
+                        _RECORDS.c.partition_no == partition, _RECORDS.c.log_offset == offset
+                    )
+                )
+                forgotten += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return forgotten
 
     def ping(self) -> None:
         self.database.ping()

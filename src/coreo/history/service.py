@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -70,8 +70,12 @@ def export_parquet(
     since: datetime | None = None,
     until: datetime | None = None,
     chunk: int = 50_000,
+    include: Callable[[str | None], bool] | None = None,
 ) -> int:
     """Write the workspace's events (oldest first) to a Parquet file; return how many.
+
+    ``include`` decides by an event's profile id whether it goes in (the policy check for
+    the export's purpose); without it every event does.
 
     Columns: timestamp (UTC), received_at, message_id, type, event, user_id, anonymous_id
     and the full normalised message as JSON text, so DuckDB can query it directly
@@ -102,6 +106,7 @@ def export_parquet(
         EventRecord.user_id,
         EventRecord.anonymous_id,
         EventRecord.payload,
+        EventRecord.profile_id,
     )
     query = select(*columns).where(EventRecord.workspace_id == workspace_id)
     if since is not None:
@@ -113,7 +118,10 @@ def export_parquet(
     path.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         result = session.execute(query.execution_options(yield_per=chunk))
-        for rows in result.partitions(chunk):
+        for page in result.partitions(chunk):
+            rows = [r[:-1] for r in page if include is None or include(r[-1])]
+            if not rows:
+                continue
             batch = list(zip(*rows, strict=True))
             writer.write_table(pa.table(dict(zip(schema.names, batch, strict=True)), schema=schema))
             written += len(rows)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from coreo.identity import service
 from coreo.identity.identifiers import Identifier, identifiers_of, previous_id
 from coreo.identity.models import ProfileIdentity
+from coreo.privacy import suppression
 from coreo.runtime.worker import Event
 
 __all__ = ["IdentityStage"]
@@ -34,8 +36,13 @@ class IdentityStage:
 
     name = "identity"
 
-    def __init__(self, on_merge: Sequence[service.MergeHook] = ()) -> None:
+    def __init__(
+        self,
+        on_merge: Sequence[service.MergeHook] = (),
+        tombstone_key: Callable[[], bytes] | None = None,
+    ) -> None:
         self.on_merge = tuple(on_merge)
+        self.tombstone_key = tombstone_key
 
     def process(self, session: Session, events: Sequence[Event]) -> None:
         resolvers: dict[str, service.Resolver] = {}
@@ -47,6 +54,8 @@ class IdentityStage:
             (event, identifiers_of(event.message, resolvers[event.workspace_id].rules))
             for event in events
         ]
+        if self.tombstone_key is not None:
+            found = self._drop_erased(session, found, self.tombstone_key)
         for workspace_id, resolver in resolvers.items():
             resolver.preload(i for e, ids in found if e.workspace_id == workspace_id for i in ids)
         for event, identifiers in found:
@@ -61,3 +70,57 @@ class IdentityStage:
             )
             if resolution is not None:
                 event.annotations["profile_id"] = resolution.profile_id
+
+    @staticmethod
+    def _drop_erased(
+        session: Session,
+        found: list[tuple[Event, list[Identifier]]],
+        tombstone_key: Callable[[], bytes],
+    ) -> list[tuple[Event, list[Identifier]]]:
+        """Suppress the events of erased people (an identifier with a tombstone), unless the
+        event brings new consent: then the tombstones it matched are lifted."""
+        workspaces = {e.workspace_id for e, _ in found}
+        erased = {w for w in workspaces if suppression.any_tombstones(session, w)}
+        if not erased:
+            return found
+        key = tombstone_key()
+        hashes: dict[int, set[str]] = {}
+        for n, (event, identifiers) in enumerate(found):
+            if event.workspace_id in erased:
+                ws = event.workspace_id
+                hashes[n] = {
+                    suppression.identifier_hash(key, ws, i.type, i.value) for i in identifiers
+                }
+        live: dict[str, dict[str, str]] = {}
+        for ws in erased:
+            wanted = set().union(*(h for n, h in hashes.items() if found[n][0].workspace_id == ws))
+            live[ws] = suppression.tombstoned(session, ws, wanted)
+        kept: list[tuple[Event, list[Identifier]]] = []
+        for n, (event, identifiers) in enumerate(found):
+            matched = live.get(event.workspace_id, {})
+            stones = {h: matched[h] for h in hashes.get(n, ()) if h in matched}
+            if not stones:
+                kept.append((event, identifiers))
+            elif _brings_consent(event.message):
+                suppression.lift(
+                    session,
+                    event.workspace_id,
+                    set(stones.values()),
+                    f"new consent in event {event.message.get('messageId')}",
+                    at=datetime.fromisoformat(str(event.message["timestamp"])),
+                )
+                for lifted in stones:
+                    matched.pop(lifted, None)
+                kept.append((event, identifiers))
+            else:
+                event.annotations["suppressed"] = "erased"
+        return kept
+
+
+def _brings_consent(message: dict[str, Any]) -> bool:
+    """Whether the event grants some purpose (a consent banner's category set to true)."""
+    consent = (message.get("context") or {}).get("consent")
+    if not isinstance(consent, dict):
+        return False
+    preferences = consent.get("categoryPreferences")
+    return isinstance(preferences, dict) and any(v is True for v in preferences.values())

@@ -18,9 +18,7 @@ from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.consent import service as consent_service
 from coreo.consent.purposes import Channel, PurposeName
-from coreo.errors import InvalidInputError, NotFoundError
-from coreo.identity import service as identity_service
-from coreo.identity.identifiers import Identifier
+from coreo.errors import InvalidInputError
 from coreo.profiles import service
 from coreo.web.cursors import bad_cursor, decode_cursor, encode_cursor
 from coreo.web.dependencies import CallerSession
@@ -218,18 +216,7 @@ def lookup_profile(
             "look up exactly one identifier, e.g. ?email=anna@example.ch", field="query"
         )
     ((kind, raw),) = given.items()
-    rules = identity_service.rules_for(session, principal.workspace_id)
-    text = rules.key(kind, raw.strip())
-    if text is None:
-        raise InvalidInputError("not an e-mail address", field=f"query.{kind}")
-    try:
-        profile_id = service.lookup(session, principal.workspace_id, Identifier(kind, text))
-    except NotFoundError:
-        # An address stored before e-mail was keyed by mailbox keeps its exact key.
-        exact = raw.strip().lower()
-        if kind != "email" or exact == text:
-            raise
-        profile_id = service.lookup(session, principal.workspace_id, Identifier(kind, exact))
+    profile_id = service.lookup_given(session, principal.workspace_id, kind, raw)
     return _profile(session, principal, profile_id)
 
 

@@ -12,9 +12,10 @@ import orjson
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from coreo.errors import NotFoundError
+from coreo.errors import InvalidInputError, NotFoundError
 from coreo.history import service as history_service
 from coreo.history.models import EventRecord
+from coreo.identity import service as identity_service
 from coreo.identity.identifiers import Identifier
 from coreo.identity.models import MergeRecord, Profile, ProfileIdentity
 from coreo.identity.service import cluster_members
@@ -247,6 +248,24 @@ def lookup(session: Session, workspace_id: str, identifier: Identifier) -> str:
     if profile_id is None:
         raise NotFoundError(f"no profile has {identifier.type} {identifier.value!r}")
     return str(profile_id)
+
+
+def lookup_given(session: Session, workspace_id: str, kind: str, raw: str) -> str:
+    """The profile holding the identifier a person gave (``kind``, ``raw``), keyed as the
+    workspace's identity rules say (by default e-mail by mailbox); NotFoundError when none
+    does, InvalidInputError for an e-mail that is no address."""
+    rules = identity_service.rules_for(session, workspace_id)
+    text = rules.key(kind, raw.strip())
+    if text is None:
+        raise InvalidInputError("not an e-mail address", field=f"query.{kind}")
+    try:
+        return lookup(session, workspace_id, Identifier(kind, text))
+    except NotFoundError:
+        # An address stored before e-mail was keyed by mailbox keeps its exact key.
+        exact = raw.strip().lower()
+        if kind != "email" or exact == text:
+            raise
+        return lookup(session, workspace_id, Identifier(kind, exact))
 
 
 def describe_event(record: EventRecord) -> dict[str, Any]:

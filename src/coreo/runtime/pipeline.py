@@ -23,9 +23,12 @@ def default_stages(settings: Settings | None = None) -> list[Stage]:
     def proof_key() -> bytes:  # read when an event first carries a consent signal
         return derived_key(master_key(settings or get_settings()), "consent-proof")
 
+    def tombstone_key() -> bytes:  # read when a workspace first has an erased person
+        return derived_key(master_key(settings or get_settings()), "tombstone")
+
     computed = ComputedTraitsStage()
     return [
-        IdentityStage(on_merge=(merge_traits, computed.merge)),
+        IdentityStage(on_merge=(merge_traits, computed.merge), tombstone_key=tombstone_key),
         ProfileStage(),
         ConsentStage(proof_key),
         computed,

@@ -57,6 +57,12 @@ def _received_at(event: Event) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+def _unsuppressed(events: list[Event]) -> list[Event]:
+    """The events later stages still see: a stage drops one (an erased person's) by setting
+    its ``suppressed`` annotation; the event counts as processed and leaves no trace."""
+    return [e for e in events if "suppressed" not in e.annotations]
+
+
 class Stage(Protocol):
     """One step of the pipeline. It must be idempotent per message id (NATS redelivers)."""
 
@@ -223,7 +229,10 @@ class Worker:
                     else:
                         events.append(event)
             events = self._run_stages(session, events)
+            # An erased person's events (suppressed) must not stay in the log either.
+            forgotten = [(e.partition, e.offset) for e in events if "suppressed" in e.annotations]
             if sql_log is not None:
+                sql_log.forget(forgotten, session=session)
                 for partition in sorted(reads):
                     last = reads[partition][1][-1].offset
                     sql_log.commit(self.group, partition, last, session=session)
@@ -234,6 +243,8 @@ class Worker:
                 # At-least-once logs: commit after the transaction; a crash in between means
                 # a redelivery, which the idempotent stages (message-id guards) absorb.
                 self.log.commit(self.group, partition, records[-1].offset)
+                if gone := [p for p in forgotten if p[0] == partition]:
+                    self.log.forget(gone)
             self._cursor[partition] = (tenure, records[-1].offset)
             handled += len(records)
             if self.metrics is not None:
@@ -270,10 +281,12 @@ class Worker:
         timings: list[tuple[str, float]] = []
         try:
             with session.begin_nested():
+                live = events
                 for stage in self.stages:
                     started = time.perf_counter()
-                    stage.process(session, events)
+                    stage.process(session, live)
                     timings.append((stage.name, time.perf_counter() - started))
+                    live = _unsuppressed(live)
         except Exception:
             failed = self.stages[len(timings)].name
             _log.warning("stage %s failed on a batch; retrying event by event", failed)
@@ -289,6 +302,8 @@ class Worker:
                     for stage in self.stages:
                         current = stage.name
                         stage.process(session, [event])
+                        if not _unsuppressed([event]):
+                            break
                 survivors.append(event)
             except Exception as error:
                 reason = f"{type(error).__name__}: {str(error)[:500]}"

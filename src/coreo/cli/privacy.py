@@ -1,0 +1,228 @@
+"""`coreo privacy`: data subject requests from receipt to completion (see docs/privacy.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+
+from coreo.cli._common import (
+    WorkspaceOption,
+    cli_actor,
+    console,
+    load_settings,
+    open_database,
+    workspace_id_of,
+)
+from coreo.db import utcnow
+from coreo.errors import InvalidInputError
+from coreo.privacy import requests as service
+from coreo.privacy.keys import derived_key, master_key
+from coreo.privacy.models import PrivacyRequest
+from coreo.profiles.service import lookup_given
+
+__all__ = ["privacy_app"]
+
+privacy_app = typer.Typer(
+    help="Data subject requests: access, portability, rectification, erasure, restriction, "
+    "objection (GDPR Art. 15-21).",
+    no_args_is_help=True,
+)
+RequestId = Annotated[str, typer.Argument(help="The request (dsr_...).")]
+
+
+def _show(row: PrivacyRequest) -> None:
+    overdue = service.overdue_by(row, utcnow())
+    table = Table(show_header=False, box=None)
+    for label, value in (
+        ("request", row.id),
+        ("type", row.type),
+        ("profile", row.profile_id),
+        ("status", row.status),
+        ("verification", f"{row.verification} ({row.verification_method or 'not yet'})"),
+        ("received", f"{row.received_at:%Y-%m-%d %H:%M}"),
+        ("due", f"{row.due_at:%Y-%m-%d}" + (" (extended)" if row.extended else "")),
+        ("overdue", f"by {overdue.days} day(s)" if overdue else "no"),
+        ("evidence", orjson.dumps(row.evidence).decode() if row.evidence else "-"),
+    ):
+        table.add_row(label, str(value))
+    console.print(table)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _identifier(text: str) -> tuple[str, str]:
+    kind, sep, value = text.partition("=")
+    if not sep or not kind or not value:
+        raise InvalidInputError("--identifier is type=value, e.g. email=anna@example.ch")
+    return kind.strip(), value
+
+
+@privacy_app.command("create")
+def create(
+    type_: Annotated[str, typer.Argument(metavar="TYPE", help=", ".join(service.REQUEST_TYPES))],
+    profile: Annotated[str | None, typer.Option(help="The person's profile (prf_...).")] = None,
+    identifier: Annotated[
+        str | None, typer.Option(help="Or the identifier they gave: type=value.")
+    ] = None,
+    details: Annotated[
+        str | None,
+        typer.Option(help='JSON, e.g. \'{"traits": {"lastName": "Meier"}}\' to rectify.'),
+    ] = None,
+    received: Annotated[
+        datetime | None, typer.Option(help="When it was received (default now; UTC).")
+    ] = None,
+    workspace: WorkspaceOption = "default",
+) -> None:
+    """Receive a request; its deadline is one month later.
+
+    Example: coreo privacy create erasure --identifier email=anna@example.ch
+    """
+    if (profile is None) == (identifier is None):
+        raise InvalidInputError("name the person with --profile or --identifier (one of them)")
+    parsed: Any = {}
+    if details is not None:
+        try:
+            parsed = orjson.loads(details)
+        except orjson.JSONDecodeError:
+            raise InvalidInputError("--details is not JSON") from None
+        if not isinstance(parsed, dict):
+            raise InvalidInputError("--details is a JSON object")
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id) as session:
+        if identifier is not None:
+            profile = lookup_given(session, workspace_id, *_identifier(identifier))
+        row = service.create(
+            session,
+            workspace_id,
+            type_=type_,
+            profile_id=str(profile),
+            actor=cli_actor(),
+            details=parsed,
+            received_at=_utc(received),
+        )
+        _show(row)
+
+
+@privacy_app.command("list")
+def listing(
+    status: Annotated[str | None, typer.Option(help="received, in_progress, ...")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Open and past the deadline.")] = False,
+    workspace: WorkspaceOption = "default",
+) -> None:
+    """List requests, soonest deadline first."""
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    now = utcnow()
+    with database.transaction(workspace_id=workspace_id, write=False) as session:
+        rows = service.listing(session, workspace_id, status=status, overdue=overdue)
+        table = Table("request", "type", "profile", "status", "verification", "due", "overdue")
+        for row in rows:
+            late = service.overdue_by(row, now)
+            table.add_row(
+                row.id,
+                row.type,
+                row.profile_id,
+                row.status,
+                row.verification,
+                f"{row.due_at:%Y-%m-%d}",
+                f"{late.days} d" if late else "",
+            )
+    console.print(table if rows else "No requests.")
+
+
+@privacy_app.command("show")
+def show(request: RequestId, workspace: WorkspaceOption = "default") -> None:
+    """Show a request: its state, deadline and evidence."""
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id, write=False) as session:
+        _show(service.get(session, workspace_id, request))
+
+
+@privacy_app.command("verify")
+def verify(
+    request: RequestId,
+    method: Annotated[str, typer.Option(help="How the identity was checked.")],
+    failed: Annotated[bool, typer.Option("--failed", help="The check failed.")] = False,
+    workspace: WorkspaceOption = "default",
+) -> None:
+    """Record the identity check (GDPR Art. 12(6))."""
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id) as session:
+        row = service.get(session, workspace_id, request)
+        service.verify(session, row, verified=not failed, method=method, actor=cli_actor())
+        _show(row)
+
+
+@privacy_app.command("extend")
+def extend(
+    request: RequestId,
+    months: Annotated[int, typer.Option(help="1 or 2.")],
+    reason: Annotated[str, typer.Option(help="Why (complexity, number of requests).")],
+    workspace: WorkspaceOption = "default",
+) -> None:
+    """Extend the deadline once (GDPR Art. 12(3))."""
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id) as session:
+        row = service.get(session, workspace_id, request)
+        service.extend(session, row, months=months, reason=reason, actor=cli_actor())
+        _show(row)
+
+
+@privacy_app.command("reject")
+def reject(
+    request: RequestId,
+    reason: Annotated[str, typer.Option(help="Why the request is refused.")],
+    workspace: WorkspaceOption = "default",
+) -> None:
+    """Refuse a request (unfounded, excessive, identity not established), with the reason."""
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id) as session:
+        row = service.get(session, workspace_id, request)
+        service.reject(session, row, reason=reason, actor=cli_actor())
+        _show(row)
+
+
+@privacy_app.command("execute")
+def execute(
+    request: RequestId,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Access/portability: the ZIP to write.")
+    ] = None,
+    workspace: WorkspaceOption = "default",
+) -> None:
+    """Carry out a verified request (an erasure cannot be undone).
+
+    Example: coreo privacy execute dsr_01j... --out anna.zip
+    """
+    settings = load_settings()
+    database = open_database(settings)
+    workspace_id = workspace_id_of(database, workspace)
+    master = master_key(settings)
+    with database.transaction(workspace_id=workspace_id) as session:
+        row = service.get(session, workspace_id, request)
+        if row.type in ("access", "portability") and out is None:
+            raise InvalidInputError("an access request needs --out FILE.zip for the package")
+        _, built = service.execute(
+            session,
+            row,
+            actor=cli_actor(),
+            tombstone_key=derived_key(master, "tombstone"),
+            proof_key=derived_key(master, "consent-proof"),
+        )
+        if built is not None and out is not None:
+            out.write_bytes(built.data)
+            out.chmod(0o600)
+            console.print(f"Wrote the package to {out} ({len(built.data):,} bytes).")
+        _show(row)

@@ -1,0 +1,355 @@
+"""Erasure (GDPR Art. 17, revDSG Art. 32(2)(c)): remove a person from every store.
+
+``erase`` runs in the caller's transaction:
+
+1. the person is the live profile, the profiles merged into it, every identifier they
+   hold, and every event attributed to them or sent under one of their user or anonymous
+   ids (the message ids);
+2. targeted deletes: events, the event log's records, dead letters, tracking-plan
+   violations, the processed-message guard, identities, traits, computed traits, consent
+   records, merges, refusals, splits, match reviews, restrictions and the profiles;
+3. a sweep of every column the data map (``coreo.privacy.datamap``) marks as personal,
+   in every table, for the person's identifier values: a row that still holds one (another
+   person's event quoting the address, a table added after this code was written) has the
+   value replaced by ``[erased]``, or is deleted where the value is part of its key;
+4. files: every recorded event export and every uploaded import file is rewritten without
+   the rows that mention the person;
+5. tombstones: the keyed hash of each identifier goes on the suppression list, so later
+   events from the same identifiers are dropped unless they bring new consent;
+6. the audit chain records what was removed, by counts; entries name the profile id only
+   (a random id that, once its data is gone, identifies nobody).
+
+A person under a legal hold is not erased (Art. 17(3)(e)): ``ConflictError``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import String, Table, cast, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from coreo.audit import service as audit_service
+from coreo.consent.models import ConsentRecord
+from coreo.db import Base, utcnow
+from coreo.errors import ConflictError
+from coreo.eventlog.models import LogRecord
+from coreo.history.models import EventRecord
+from coreo.identity.models import (
+    MatchReview,
+    MergeRecord,
+    Profile,
+    ProfileIdentity,
+    ProfileSplit,
+    RefusedMerge,
+)
+from coreo.identity.service import cluster_members
+from coreo.ingest.imports.models import ImportJob
+from coreo.ingest.models import DeadLetter, PlanViolation, SeenMessage
+from coreo.privacy import suppression
+from coreo.privacy.datamap import personal_columns
+from coreo.privacy.files import rewrite_without
+from coreo.privacy.models import DataFile, LegalHold, Suppression
+from coreo.profiles.models import ProfileTrait
+from coreo.traits.models import TraitDirty, TraitValue
+
+__all__ = ["ERASED", "Person", "erase", "find_person"]
+
+ERASED = "[erased]"
+_CHUNK = 500
+_MIN_NEEDLE = 3  # shorter values are too common to be a person's trace
+_NOT_SWEPT = {"audit_entries"}  # append-only hash chain: holds ids only (tested)
+
+
+@dataclass(slots=True)
+class Person:
+    workspace_id: str
+    profile_id: str  # the live profile
+    members: list[str]  # it and the profiles merged into it
+    identifiers: list[tuple[str, str]]  # (type, value)
+    message_ids: set[str] = field(default_factory=set)
+
+    @property
+    def needles(self) -> list[str]:
+        """The values that identify the person wherever they occur, lower-case."""
+        return sorted({v.lower() for _, v in self.identifiers if len(v) >= _MIN_NEEDLE})
+
+    def ids_of(self, *types: str) -> list[str]:
+        return sorted({v for t, v in self.identifiers if t in types})
+
+
+def _chunks(values: Collection[str]) -> Iterable[list[str]]:
+    ordered = sorted(values)
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start : start + _CHUNK]
+
+
+def find_person(session: Session, workspace_id: str, profile_id: str) -> Person:
+    """Everything that identifies the person behind ``profile_id`` (a live profile)."""
+    members = sorted(cluster_members(session, workspace_id, [profile_id]))
+    identifiers: set[tuple[str, str]] = {
+        (str(t), str(v))
+        for t, v in session.execute(
+            select(ProfileIdentity.type, ProfileIdentity.value).where(
+                ProfileIdentity.workspace_id == workspace_id,
+                ProfileIdentity.profile_id.in_(members),
+            )
+        )
+    }
+    for (brought,) in session.execute(
+        select(MergeRecord.identities).where(
+            MergeRecord.workspace_id == workspace_id,
+            or_(MergeRecord.survivor_id.in_(members), MergeRecord.merged_id.in_(members)),
+        )
+    ):
+        identifiers.update((str(t), str(v)) for t, v in brought)
+    person = Person(workspace_id, profile_id, members, sorted(identifiers))
+    conditions = [EventRecord.profile_id.in_(members)]
+    if users := person.ids_of("user_id"):
+        conditions.append(EventRecord.user_id.in_(users))
+    if anonymous := person.ids_of("anonymous_id"):
+        conditions.append(EventRecord.anonymous_id.in_(anonymous))
+    person.message_ids = {
+        str(m)
+        for (m,) in session.execute(
+            select(EventRecord.message_id).where(
+                EventRecord.workspace_id == workspace_id, or_(*conditions)
+            )
+        )
+    }
+    return person
+
+
+def _delete_by(session: Session, model: Any, column: Any, values: Collection[str]) -> int:
+    removed = 0
+    for chunk in _chunks(values):
+        result = session.execute(
+            delete(model).where(model.workspace_id == _workspace(session), column.in_(chunk))
+        )
+        removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return removed
+
+
+def _workspace(session: Session) -> str:
+    return str(session.info["erasing"])
+
+
+def _redact_json(value: Any, pattern: re.Pattern[str]) -> Any:
+    if isinstance(value, str):
+        return pattern.sub(ERASED, value)
+    if isinstance(value, list):
+        return [_redact_json(v, pattern) for v in value]
+    if isinstance(value, dict):
+        return {pattern.sub(ERASED, k): _redact_json(v, pattern) for k, v in value.items()}
+    return value
+
+
+def _mentions(message: dict[str, Any], person: Person) -> bool:
+    """Whether a logged message is the person's own (not one that only quotes them)."""
+    if str(message.get("messageId")) in person.message_ids:
+        return True
+    users = set(person.ids_of("user_id"))
+    anonymous = set(person.ids_of("anonymous_id"))
+    return (
+        message.get("userId") in users
+        or message.get("anonymousId") in anonymous
+        or message.get("previousId") in users | anonymous
+    )
+
+
+def _erase_log(session: Session, person: Person, pattern: re.Pattern[str]) -> tuple[int, int]:
+    """The SQL event log's records: the person's own go, others have the values redacted."""
+    ws = person.workspace_id
+    keys = [f"{ws}:{v}" for v in person.ids_of("user_id", "anonymous_id")]
+    removed = _delete_by(session, LogRecord, LogRecord.key, keys)
+    redacted = 0
+    if not person.needles:
+        return removed, redacted
+    if session.get_bind().dialect.name == "postgresql":  # bytea: text, not its hex
+        text = func.lower(func.convert_from(LogRecord.payload, "UTF8"))
+    else:
+        text = func.lower(cast(LogRecord.payload, String))
+    found = session.execute(
+        select(LogRecord.partition_no, LogRecord.log_offset, LogRecord.payload).where(
+            LogRecord.workspace_id == ws, or_(*(text.contains(n) for n in person.needles))
+        )
+    ).all()
+    for partition, offset, payload in found:
+        where = (
+            LogRecord.workspace_id == ws,
+            LogRecord.partition_no == partition,
+            LogRecord.log_offset == offset,
+        )
+        message = orjson.loads(bytes(payload))
+        if _mentions(message, person):
+            session.execute(delete(LogRecord).where(*where))
+            removed += 1
+        else:
+            clean = orjson.dumps(_redact_json(message, pattern))
+            session.execute(update(LogRecord).where(*where).values(payload=clean))
+            redacted += 1
+    return removed, redacted
+
+
+def _sweep(session: Session, person: Person, pattern: re.Pattern[str]) -> dict[str, int]:
+    """Redact what is left of the person in every column the data map calls personal."""
+    swept: dict[str, int] = {}
+    if not person.needles:
+        return swept
+    tables: dict[str, Table] = {t.name: t for t in Base.metadata.sorted_tables}
+    for name, columns in personal_columns().items():
+        table = tables.get(name)
+        if table is None or name in _NOT_SWEPT or name == LogRecord.__tablename__:
+            continue
+        keys = [c.name for c in table.primary_key.columns]
+        for column_name in columns:
+            column = table.c[column_name]
+            text = func.lower(cast(column, String))
+            query = select(*(table.c[k] for k in keys), column).where(
+                or_(*(text.contains(n) for n in person.needles))
+            )
+            if "workspace_id" in table.c:
+                query = query.where(table.c.workspace_id == person.workspace_id)
+            for row in session.execute(query).all():
+                where = [table.c[k] == row[i] for i, k in enumerate(keys)]
+                value = row[-1]
+                if column_name in keys:
+                    session.execute(delete(table).where(*where))
+                else:
+                    clean = _redact_json(value, pattern)
+                    if clean == value:  # the value only occurs inside a longer one
+                        continue
+                    session.execute(update(table).where(*where).values({column_name: clean}))
+                swept[name] = swept.get(name, 0) + 1
+    return swept
+
+
+def _rewrite_files(session: Session, person: Person) -> dict[str, int]:
+    ws = person.workspace_id
+    rewritten: dict[str, int] = {}
+    needles = person.needles + sorted(person.message_ids)
+    now = utcnow()
+    for data_file in session.scalars(
+        select(DataFile).where(DataFile.workspace_id == ws, DataFile.kind == "events-export")
+    ):
+        gone = rewrite_without(Path(data_file.path), data_file.format, needles)
+        if gone:
+            data_file.rows = max(0, data_file.rows - gone)
+            data_file.erased_at = now
+            rewritten[data_file.path] = gone
+    for job in session.scalars(
+        select(ImportJob).where(ImportJob.workspace_id == ws, ImportJob.stored_path.is_not(None))
+    ):
+        gone = rewrite_without(Path(str(job.stored_path)), job.format, person.needles)
+        if gone:
+            rewritten[str(job.stored_path)] = gone
+    return rewritten
+
+
+def erase(
+    session: Session,
+    workspace_id: str,
+    profile_id: str,
+    *,
+    tombstone_key: bytes,
+    actor: str,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """Erase the person behind ``profile_id`` (a live profile) and return what was done."""
+    person = find_person(session, workspace_id, profile_id)
+    hold = session.scalar(
+        select(LegalHold.id).where(
+            LegalHold.workspace_id == workspace_id,
+            LegalHold.profile_id.in_(person.members),
+            LegalHold.released_at.is_(None),
+        )
+    )
+    if hold is not None:
+        raise ConflictError(
+            f"profile {profile_id} is under legal hold {hold}: release it before erasing "
+            "(GDPR Art. 17(3)(e))"
+        )
+    session.info["erasing"] = workspace_id
+    try:
+        counts = _erase(session, person, tombstone_key, request_id)
+    finally:
+        session.info.pop("erasing", None)
+    audit_service.record(
+        session=session,
+        chain=workspace_id,
+        actor=actor,
+        action="privacy.erased",
+        target=f"profile:{profile_id}",
+        details={
+            "request": request_id,
+            "removed": counts["removed"],
+            "files": len(counts["files"]),
+        },
+    )
+    return counts
+
+
+def _erase(
+    session: Session, person: Person, tombstone_key: bytes, request_id: str | None
+) -> dict[str, Any]:
+    needles = person.needles
+    # Whole values only: the customer number "4711" is not erased from "14711" or "A-4711".
+    alternatives = "|".join(re.escape(n) for n in needles) or "(?!)"
+    pattern = re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+    messages = person.message_ids
+    members = person.members
+    removed: dict[str, int] = {}
+
+    def note(table: str, count: int) -> None:
+        if count:
+            removed[table] = removed.get(table, 0) + count
+
+    note("events", _delete_by(session, EventRecord, EventRecord.message_id, messages))
+    note("seen_messages", _delete_by(session, SeenMessage, SeenMessage.message_id, messages))
+    note("dead_letters", _delete_by(session, DeadLetter, DeadLetter.message_id, messages))
+    note("plan_violations", _delete_by(session, PlanViolation, PlanViolation.message_id, messages))
+    log_removed, log_redacted = _erase_log(session, person, pattern)
+    note("event_log", log_removed)
+    for owned in (ProfileIdentity, ProfileTrait, TraitValue, TraitDirty, ConsentRecord):
+        note(owned.__tablename__, _delete_by(session, owned, owned.profile_id, members))
+    pairs: tuple[tuple[Any, tuple[Any, Any]], ...] = (
+        (MergeRecord, (MergeRecord.survivor_id, MergeRecord.merged_id)),
+        (ProfileSplit, (ProfileSplit.first_id, ProfileSplit.second_id)),
+        (MatchReview, (MatchReview.left_id, MatchReview.right_id)),
+    )
+    for model, columns in pairs:
+        for column in columns:
+            note(model.__tablename__, _delete_by(session, model, column, members))
+    refusal_text = cast(RefusedMerge.profile_ids, String)
+    for profile in members:
+        result = session.execute(
+            delete(RefusedMerge).where(
+                RefusedMerge.workspace_id == person.workspace_id,
+                refusal_text.contains(profile),
+            )
+        )
+        note(RefusedMerge.__tablename__, int(result.rowcount or 0))  # type: ignore[attr-defined]
+    note(
+        Suppression.__tablename__,
+        _delete_by(session, Suppression, Suppression.profile_id, members),
+    )
+    note(Profile.__tablename__, _delete_by(session, Profile, Profile.id, members))
+    session.flush()
+    swept = _sweep(session, person, pattern)
+    files = _rewrite_files(session, person)
+    tombstones = suppression.add_tombstones(
+        session, person.workspace_id, tombstone_key, person.identifiers, request_id=request_id
+    )
+    return {
+        "profiles": len(members),
+        "identifiers": len(person.identifiers),
+        "removed": removed,
+        "redacted": {**swept, **({"event_log": log_redacted} if log_redacted else {})},
+        "files": files,
+        "tombstones": tombstones,
+    }

@@ -1,0 +1,306 @@
+"""Erasure (GDPR Art. 17): after a request is executed, no table and no data file holds a
+trace of the person; later events from their identifiers are suppressed until they bring
+new consent. The tables are enumerated from the models, the files from the disk, so a
+table or file kind added later is checked without changing this test."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+
+from coreo.audit.service import verify
+from coreo.config import Settings
+from coreo.db import Base, Database
+from coreo.identity.models import ProfileIdentity
+from coreo.privacy.datamap import DATA_MAP
+from coreo.privacy.erasure import ERASED
+from tests.conftest import Tenant
+from tests.helpers import assert_problem, key_prefix
+
+NOW = datetime.now(UTC) - timedelta(hours=2)
+ANNA = {
+    "email": "anna.sample@example.org",
+    "phone": "+41791234567",
+    "user": "erp-4711",
+    "cookie": "cookie-anna-1",
+    "first": "Annabelle",
+    "last": "Quuxwell",
+}
+# Tables that keep the (random, now meaningless) profile id as the accountability record.
+KEEPS_PROFILE_ID = {"audit_entries", "privacy_requests", "privacy_suppressions"}
+
+
+def _at(minutes: int) -> str:
+    return (NOW + timedelta(minutes=minutes)).isoformat()
+
+
+def _anna_events() -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "page",
+            "anonymousId": ANNA["cookie"],
+            "messageId": "anna-page-1",
+            "timestamp": _at(0),
+            "name": "Home",
+            "context": {"consent": {"categoryPreferences": {"Analytics": True}}},
+        },
+        {
+            "type": "identify",
+            "anonymousId": ANNA["cookie"],
+            "userId": ANNA["user"],
+            "messageId": "anna-identify",
+            "timestamp": _at(1),
+            "traits": {
+                "email": ANNA["email"],
+                "phone": ANNA["phone"],
+                "firstName": ANNA["first"],
+                "lastName": ANNA["last"],
+            },
+        },
+        {
+            "type": "track",
+            "userId": ANNA["user"],
+            "messageId": "anna-order",
+            "event": "Order Completed",
+            "timestamp": _at(2),
+            "properties": {"order_id": "O-1", "revenue": 99.5, "email": ANNA["email"]},
+        },
+    ]
+
+
+def _bob_events() -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "identify",
+            "userId": "erp-4712",
+            "messageId": "bob-identify",
+            "timestamp": _at(3),
+            "traits": {"email": "bob.other@example.org", "firstName": "Bob"},
+            "context": {"consent": {"categoryPreferences": {"Analytics": True}}},
+        },
+        {  # Bob quotes Anna's address: his event stays, her address goes
+            "type": "track",
+            "userId": "erp-4712",
+            "messageId": "bob-referral",
+            "event": "Referral Sent",
+            "timestamp": _at(4),
+            "properties": {"friend": ANNA["email"], "note": "ticket 14711"},
+        },
+    ]
+
+
+@pytest.fixture
+def api(app_factory: Callable[..., TestClient]) -> Iterator[TestClient]:
+    with app_factory(worker_enabled=False) as client:
+        yield client
+
+
+def _send(api: TestClient, tenant: Tenant, events: list[dict[str, Any]]) -> None:
+    response = api.post("/v1/batch", json={"batch": events}, auth=(tenant.write_token, ""))
+    assert response.status_code == 200 and response.json()["accepted"] == len(events), response.text
+
+
+def _upload_master(api: TestClient, tenant: Tenant, tmp_path: Path) -> None:
+    path = tmp_path / "kunden.csv"
+    path.write_text(
+        f"Kundennr;E_Mail;Umsatz\n4711;{ANNA['email']};120.50\n4712;bob.other@example.org;7\n"
+    )
+    mapping = (
+        'type: identify\nuser_id: {template: "erp-{Kundennr}"}\n'
+        "external_ids: {erp_customer_no: Kundennr}\n"
+        "traits:\n  email: E_Mail\n  lifetime_value: {column: Umsatz, type: number}\n"
+    )
+    with path.open("rb") as handle:
+        response = api.post(
+            "/v1/imports",
+            headers=tenant.bearer(tenant.write_token),
+            files={"file": (path.name, handle, "text/csv")},
+            data={"source": "erp", "mapping": mapping},
+        )
+    assert response.status_code == 202, response.text
+    job = response.json()["id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = api.get(f"/v1/imports/{job}", headers=tenant.admin).json()["status"]
+        if status == "completed":
+            return
+        time.sleep(0.05)
+    raise AssertionError("the import did not finish")
+
+
+def _profile_of(database: Database, workspace_id: str, value: str) -> str:
+    with database.transaction(write=False) as session:
+        return str(
+            session.scalars(
+                select(ProfileIdentity.profile_id).where(
+                    ProfileIdentity.workspace_id == workspace_id, ProfileIdentity.value == value
+                )
+            ).one()
+        )
+
+
+def _traces(
+    database: Database, files: list[Path], needles: list[str], profile_ids: list[str]
+) -> list[str]:
+    """Every place (table.column or file) where a needle or one of the profile ids is left."""
+    found: list[str] = []
+    lowered = [n.lower() for n in needles]
+    whole = [re.compile(rf"(?<![\w.-]){re.escape(n)}(?![\w-])") for n in lowered]
+    with database.engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            for row in connection.execute(table.select()).mappings():
+                for column, value in row.items():
+                    if value is None:
+                        continue
+                    if isinstance(value, bytes | memoryview):
+                        shown = bytes(value).decode("utf-8", "replace")
+                    elif isinstance(value, dict | list):
+                        shown = orjson.dumps(value).decode()
+                    else:
+                        shown = str(value)
+                    shown = shown.lower()
+                    hits = [n for n, w in zip(lowered, whole, strict=True) if w.search(shown)]
+                    if table.name not in KEEPS_PROFILE_ID:
+                        hits += [p for p in profile_ids if p.lower() in shown]
+                    found += [f"{table.name}.{column}: {h}" for h in hits]
+    for path in files:
+        if path.suffix == ".parquet":
+            shown = str(pq.read_table(path).to_pylist()).lower()
+        else:
+            shown = path.read_bytes().decode("utf-8", "replace").lower()
+        found += [
+            f"{path.name}: {n}" for n, w in zip(lowered, whole, strict=True) if w.search(shown)
+        ]
+    return found
+
+
+def _data_files(*roots: Path) -> list[Path]:
+    return sorted(
+        p
+        for root in roots
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix in (".parquet", ".csv", ".jsonl", ".json", ".txt", ".zip")
+    )
+
+
+def test_every_table_and_column_has_data_categories() -> None:
+    """The data map lists every column, so erasure and the records know every table."""
+    modelled = {t.name: {c.name for c in t.columns} for t in Base.metadata.sorted_tables}
+    mapped = {table: set(columns) for table, columns in DATA_MAP.items()}
+    unmapped = {t: sorted(c - mapped.get(t, set())) for t, c in modelled.items()}
+    stale = {t: sorted(c - modelled.get(t, set())) for t, c in mapped.items()}
+    assert {t: c for t, c in unmapped.items() if c} == {}
+    assert {t: c for t, c in stale.items() if c} == {}
+
+
+def test_an_erasure_leaves_no_trace_and_suppresses_later_events(
+    api: TestClient,
+    tenant: Tenant,
+    database: Database,
+    settings: Settings,
+    drain: Callable[[], None],
+    tmp_path: Path,
+) -> None:
+    ws = tenant.workspace_id
+    source = key_prefix(tenant.write_token)
+    plan = {"mode": "warn", "events": {"Order Completed": {"required": ["coupon"]}}}
+    assert api.put(f"/v1/tracking-plans/{source}", headers=tenant.admin, json=plan).is_success
+    _upload_master(api, tenant, tmp_path)
+    _send(api, tenant, _anna_events() + _bob_events())
+    drain()
+    anna = _profile_of(database, ws, ANNA["user"])
+    bob = _profile_of(database, ws, "erp-4712")
+    assert _profile_of(database, ws, ANNA["cookie"]) == anna  # one person
+    consent = {"profile_id": anna, "purpose": "marketing", "channel": "email", "status": "granted"}
+    assert api.post("/v1/consents", headers=tenant.admin, json=consent).status_code == 201
+    assert api.get(f"/v1/profiles/{anna}", headers=tenant.admin).status_code == 200
+    export = tmp_path / "exports" / "events.parquet"
+    done = subprocess.run(
+        [sys.executable, "-m", "coreo", "events", "export", "--workspace", tenant.slug, "--out",
+         str(export)],
+        env=_cli_env(settings, database),
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Exported 7 events" in done.stdout  # each person's import row and events
+    files = _data_files(settings.home, tmp_path / "exports")
+    needles = [*ANNA.values(), "4711"]
+    assert _traces(database, files, needles, [anna])  # the person is everywhere before
+
+    created = api.post(
+        "/v1/privacy/requests",
+        headers=tenant.admin,
+        json={"type": "erasure", "identifier": {"type": "email", "value": ANNA["email"]}},
+    )
+    assert created.status_code == 201, created.text
+    request = created.json()
+    assert request["profile_id"] == anna and request["status"] == "received"
+    early = api.post(f"/v1/privacy/requests/{request['id']}/execute", headers=tenant.admin)
+    assert "not verified" in assert_problem(early, 409, "conflict")["detail"]
+    verified = api.post(
+        f"/v1/privacy/requests/{request['id']}/verify",
+        headers=tenant.admin,
+        json={"verified": True, "method": "reply from the address on file"},
+    )
+    assert verified.json()["verification"] == "verified"
+    executed = api.post(f"/v1/privacy/requests/{request['id']}/execute", headers=tenant.admin)
+    assert executed.status_code == 200, executed.text
+    evidence = executed.json()["evidence"]
+    assert executed.json()["status"] == "completed"
+    assert evidence["removed"]["events"] == 4 and evidence["tombstones"] >= 5
+
+    files = _data_files(settings.home, tmp_path / "exports")
+    assert any(p.suffix == ".parquet" for p in files) and any(p.suffix == ".csv" for p in files)
+    left = _traces(database, files, needles, [anna])
+    assert left == []
+    # Bob is intact, his event with Anna's address redacted in place.
+    with database.transaction(write=False) as session:
+        payload = session.execute(
+            text("SELECT payload FROM events WHERE message_id = 'bob-referral'")
+        ).scalar_one()
+    properties = orjson.loads(payload)["properties"]
+    assert properties == {"friend": ERASED, "note": "ticket 14711"}
+    assert api.get(f"/v1/profiles/{bob}", headers=tenant.admin).status_code == 200
+    assert api.get(f"/v1/profiles/{anna}", headers=tenant.admin).status_code == 404
+    # Bob's import row and identify; his referral quoted her and left the export
+    kept = pq.read_table(export).column("message_id").to_pylist()
+    assert len(kept) == 2 and "bob-identify" in kept and "bob-referral" not in kept
+    with database.transaction(write=False) as session:
+        assert verify(session=session, chain=ws).ok
+
+    # Her cookie comes back: suppressed, nothing is stored ...
+    back = {"type": "page", "anonymousId": ANNA["cookie"], "messageId": "anna-back",
+            "timestamp": _at(10), "name": "Home"}  # fmt: skip
+    _send(api, tenant, [back])
+    drain()
+    assert _traces(database, [], [ANNA["cookie"]], []) == []
+    # ... until she consents again: then she starts afresh.
+    consenting = {**back, "messageId": "anna-consents", "timestamp": _at(11),
+                  "context": {"consent": {"categoryPreferences": {"Analytics": True}}}}  # fmt: skip
+    _send(api, tenant, [consenting])
+    drain()
+    fresh = _profile_of(database, ws, ANNA["cookie"])
+    assert fresh != anna
+
+
+def _cli_env(settings: Settings, database: Database) -> dict[str, str]:
+    return {
+        **os.environ,
+        "COREO_HOME": str(settings.home),
+        "COREO_DATABASE_URL": database.url.render_as_string(hide_password=False),
+    }
