@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coreo.audit.models import AuditChain, AuditEntry
-from coreo.db import conflict_insert, utcnow
+from coreo.db import Database, conflict_insert, utcnow
 from coreo.errors import InvalidInputError
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "list_entries",
     "record",
     "record_config",
+    "record_reads",
     "verify",
 ]
 
@@ -275,3 +276,29 @@ def verify(*, session: Session, chain: str | None = None) -> VerifyReport:
             breaks.append(found)
     breaks.extend(ChainBreak(c, 1, "entries exist but the chain head is missing") for c in orphans)
     return VerifyReport(checked=checked, chains=len(heads) + len(orphans), breaks=tuple(breaks))
+
+
+def record_reads(
+    database: Database,
+    workspace_id: str,
+    *,
+    actor: str,
+    action: str,
+    profile_ids: Sequence[str],
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit who read whose data: one entry per profile read (``action``, e.g.
+    ``profile.read``), in a transaction of its own, committed before the caller answers, so
+    a read the chain could not record fails instead of going unrecorded."""
+    if not profile_ids:
+        return
+    with database.transaction(workspace_id=workspace_id) as session:
+        for profile_id in dict.fromkeys(profile_ids):
+            record(
+                session=session,
+                chain=workspace_id,
+                actor=actor,
+                action=action,
+                target=f"profile:{profile_id}",
+                details=details,
+            )

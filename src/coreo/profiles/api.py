@@ -14,15 +14,18 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
+from coreo.audit import service as audit_service
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.consent import service as consent_service
 from coreo.consent.purposes import Channel, PurposeName
+from coreo.db import Database
 from coreo.errors import InvalidInputError
 from coreo.profiles import service
 from coreo.web.cursors import bad_cursor, decode_cursor, encode_cursor
 from coreo.web.dependencies import CallerSession
 from coreo.web.problems import PROBLEM_MEDIA_TYPE, ProblemError
+from coreo.web.state import runtime
 
 __all__ = ["router"]
 
@@ -131,6 +134,7 @@ class ProfileSearchPage(BaseModel):
     responses=_BAD_CURSOR,
 )
 def search_profiles(
+    request: Request,
     principal: ReadKey,
     session: CallerSession,
     trait: Annotated[
@@ -155,6 +159,14 @@ def search_profiles(
         prefix=prefix,
         after=(after[0], after[1]) if after is not None else None,
         limit=limit,
+    )
+    audit_service.record_reads(
+        runtime(request).database,
+        principal.workspace_id,
+        actor=principal.actor,
+        action="profile.found",
+        profile_ids=[i for i, _ in page.hits],
+        details={"trait": trait},
     )
     return ProfileSearchPage(
         items=[ProfileHit(id=i, traits=t) for i, t in page.hits],
@@ -181,6 +193,7 @@ _LOOKUP_FIELDS = ("user_id", "anonymous_id", "email", "phone", "device_id", "loy
     responses={404: {"description": "No profile holds it."}},
 )
 def lookup_profile(
+    request: Request,
     principal: ReadKey,
     session: CallerSession,
     user_id: Annotated[str | None, Query(max_length=300)] = None,
@@ -217,7 +230,7 @@ def lookup_profile(
         )
     ((kind, raw),) = given.items()
     profile_id = service.lookup_given(session, principal.workspace_id, kind, raw)
-    return _profile(session, principal, profile_id)
+    return _profile(runtime(request).database, session, principal, profile_id)
 
 
 @router.get(
@@ -239,7 +252,9 @@ def read_profile(
     """With ``?purpose=`` (and ``&channel=`` for marketing) the person's consents are checked
     first: 403 problem+json when they do not allow it, else the profile with the legal basis
     in the ``Coreo-Legal-Basis`` header."""
-    return _profile(session, principal, profile_id, use, request.url.query)
+    return _profile(
+        runtime(request).database, session, principal, profile_id, use, request.url.query
+    )
 
 
 @router.get(
@@ -293,6 +308,13 @@ def read_timeline(
     except service.Merged as merged:
         query = f"?{request.url.query}" if request.url.query else ""
         return RedirectResponse(f"/v1/profiles/{merged.survivor}/timeline{query}", 308)
+    audit_service.record_reads(
+        runtime(request).database,
+        principal.workspace_id,
+        actor=principal.actor,
+        action="profile.timeline_read",
+        profile_ids=[profile_id],
+    )
     body = TimelinePage(
         items=[EventRead.model_validate(service.describe_event(e)) for e in page.events],
         next_cursor=encode_cursor("timeline", page.next[0].isoformat(), page.next[1])
@@ -303,6 +325,7 @@ def read_timeline(
 
 
 def _profile(
+    database: Database,
     session: CallerSession,
     principal: Principal,
     profile_id: str,
@@ -326,4 +349,12 @@ def _profile(
             )
         headers["Coreo-Legal-Basis"] = str(decision.legal_basis)
     body = ProfileRead.model_validate(service.describe(view)).model_dump(mode="json")
+    audit_service.record_reads(
+        database,
+        principal.workspace_id,
+        actor=principal.actor,
+        action="profile.read",
+        profile_ids=[view.profile.id],
+        details={"purpose": use.purpose} if use is not None and use.purpose else None,
+    )
     return JSONResponse(body, headers=headers)
