@@ -165,6 +165,11 @@ class Settings(BaseSettings):
     ingest_truncate_ip: bool = Field(
         default=False, description="Store context.ip truncated (IPv4 /24, IPv6 /48)."
     )
+    ingest_special_categories_allowed: list[str] = Field(
+        default_factory=list,
+        description="Special-category fields (GDPR Art. 9: health, religion, ...) kept anyway, "
+        "for a controller with an Art. 9(2) exemption; all others are removed at ingestion.",
+    )
     ingest_phone_region: str = Field(
         default="CH",
         min_length=2,

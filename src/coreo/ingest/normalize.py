@@ -31,8 +31,16 @@ import phonenumbers
 from ua_parser import parse as parse_user_agent
 
 from coreo.config import Settings
+from coreo.privacy.datamap import fold, is_special_category
 
-__all__ = ["NormaliseOptions", "identity_key", "normalise", "normalise_email", "normalise_phone"]
+__all__ = [
+    "NormaliseOptions",
+    "identity_key",
+    "normalise",
+    "normalise_email",
+    "normalise_phone",
+    "strip_special_categories",
+]
 
 _IDENTITY_CONTAINERS = ("traits", "properties")
 
@@ -42,13 +50,52 @@ class NormaliseOptions:
     phone_region: str = "CH"
     truncate_ip: bool = False
     gpc: bool = False  # the request carried Sec-GPC: 1 (Global Privacy Control)
+    special_allowed: frozenset[str] = frozenset()  # folded names (datamap.fold)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NormaliseOptions:
         return cls(
             phone_region=settings.ingest_phone_region.upper(),
             truncate_ip=settings.ingest_truncate_ip,
+            special_allowed=frozenset(fold(f) for f in settings.ingest_special_categories_allowed),
         )
+
+
+_SPECIAL_DEPTH = 4
+
+
+def strip_special_categories(message: dict[str, Any], options: NormaliseOptions) -> list[str]:
+    """Remove fields carrying special categories of personal data (GDPR Art. 9; revDSG
+    Art. 5(c)) from traits, context.traits and properties, at any depth up to four; return
+    the paths removed (``traits.religion``). Fields the installation allows are kept."""
+    removed: list[str] = []
+
+    def walk(value: Any, path: str, depth: int) -> None:
+        if depth > _SPECIAL_DEPTH:
+            return
+        if isinstance(value, dict):
+            for name in list(value):
+                where = f"{path}.{name}"
+                if (
+                    is_special_category(str(name))
+                    and fold(str(name)) not in options.special_allowed
+                ):
+                    del value[name]
+                    removed.append(where)
+                else:
+                    walk(value[name], where, depth + 1)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, f"{path}[]", depth + 1)
+
+    context = message.get("context")
+    for path, holder in (
+        ("traits", message.get("traits")),
+        ("properties", message.get("properties")),
+        ("context.traits", context.get("traits") if isinstance(context, dict) else None),
+    ):
+        walk(holder, path, 1)
+    return removed
 
 
 def _iso(value: datetime) -> str:

@@ -222,6 +222,33 @@ def record_violation(
     )
 
 
+def record_special_categories(
+    session: Session,
+    *,
+    workspace_id: str,
+    key_id: str | None,
+    message: dict[str, Any],
+    paths: list[str],
+    now: datetime,
+) -> None:
+    """Record the special-category fields ingestion removed from a message (action
+    ``stripped``, plan version 0: no plan asked for it). Names only, never the values."""
+    session.add(
+        PlanViolation(
+            id=new_id("pv"),
+            workspace_id=workspace_id,
+            key_id=key_id or "",
+            plan_version=0,
+            event_type=str(message.get("type")),
+            event_name=str(message["event"])[:200] if message.get("event") else None,
+            message_id=str(message.get("messageId"))[:100] if message.get("messageId") else None,
+            errors=[f"{p}: special category of personal data removed (GDPR Art. 9)" for p in paths],
+            action="stripped",
+            created_at=now,
+        )
+    )
+
+
 def list_violations(
     *,
     session: Session,

@@ -26,8 +26,18 @@ from coreo.eventlog.base import EventLog, NewRecord
 from coreo.eventlog.sql import SqlEventLog
 from coreo.ids import new_id
 from coreo.ingest.models import DeadLetter, SeenMessage, TrackingPlan
-from coreo.ingest.normalize import NormaliseOptions, identity_key, normalise
-from coreo.ingest.plans import CompiledPlan, compiled_plan, record_violation
+from coreo.ingest.normalize import (
+    NormaliseOptions,
+    identity_key,
+    normalise,
+    strip_special_categories,
+)
+from coreo.ingest.plans import (
+    CompiledPlan,
+    compiled_plan,
+    record_special_categories,
+    record_violation,
+)
 from coreo.ingest.spec import MAX_MESSAGE_BYTES, MESSAGE_ADAPTER
 
 __all__ = [
@@ -250,6 +260,7 @@ class PreparedMessages:
     repeated: list[Accepted] = field(default_factory=list)  # repeats inside the request
     refused: list[_Refusal] = field(default_factory=list)
     violations: list[_Violation] = field(default_factory=list)
+    special: list[tuple[dict[str, Any], list[str]]] = field(default_factory=list)
 
 
 def prepare_messages(
@@ -281,6 +292,9 @@ def prepare_messages(
             continue
         sent_at = _parse_time(message.get("sentAt")) or batch_sent_at
         normalise(message, received_at=received_at, sent_at=sent_at, options=options)
+        special = strip_special_categories(message, options)
+        if special:
+            prepared.special.append((message, special))
         if plan is not None:
             complaints = plan.check(message)
             if complaints:
@@ -314,6 +328,15 @@ def store_prepared(*, session: Session, log: EventLog, prepared: PreparedMessage
             message=violation.message,
             errors=violation.complaints,
             blocked=violation.blocked,
+            now=received_at,
+        )
+    for message, paths in prepared.special:
+        record_special_categories(
+            session,
+            workspace_id=workspace_id,
+            key_id=prepared.key_id,
+            message=message,
+            paths=paths,
             now=received_at,
         )
     for refusal in prepared.refused:

@@ -32,6 +32,7 @@ __all__ = [
     "SPECIAL_CATEGORY_FIELDS",
     "Category",
     "categories_held",
+    "fold",
     "is_special_category",
     "personal_columns",
 ]
@@ -294,5 +295,10 @@ categories of personal data (GDPR Art. 9, 10; revDSG Art. 5(c))."""
 _FOLD = re.compile(r"[\s_\-]")
 
 
+def fold(field: str) -> str:
+    """A field name as special categories are compared: lower-case, no ``_ -`` or spaces."""
+    return _FOLD.sub("", field).lower()
+
+
 def is_special_category(field: str) -> bool:
-    return _FOLD.sub("", field).lower() in SPECIAL_CATEGORY_FIELDS
+    return fold(field) in SPECIAL_CATEGORY_FIELDS
