@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from coreo import __version__
 from coreo.audit.api import router as audit_router
 from coreo.auth.api import router as auth_router
 from coreo.auth.dependencies import KeyCache
+from coreo.auth.models import Workspace
 from coreo.config import Settings, get_settings
 from coreo.consent.api import router as consent_router
 from coreo.db import Database
@@ -26,6 +28,7 @@ from coreo.ingest.imports.api import router as imports_router
 from coreo.ingest.plans_api import router as plans_router
 from coreo.observability.logs import configure_logging
 from coreo.observability.metrics import HttpMetrics
+from coreo.privacy import retention
 from coreo.privacy.api import router as privacy_router
 from coreo.profiles.api import router as profiles_router
 from coreo.ratelimit import RateLimiter, build_rate_limiter
@@ -64,6 +67,24 @@ def _resume_backfills(backfills: BackgroundBackfills, stop: threading.Event) -> 
             _log.warning("could not resume unfinished back-fills", exc_info=True)
         if stop.wait(jobs.TIMEOUT.total_seconds()):
             return
+
+
+def _retention_timer(database: Database, settings: Settings, stop: threading.Event) -> None:
+    """Run the retention purge of every workspace every ``retention_interval_hours`` (the
+    first run one interval after start). Two servers doing it at once purge the same
+    rows: the second finds nothing left."""
+    while not stop.wait(settings.retention_interval_hours * 3600):
+        try:
+            with database.transaction(write=False) as session:
+                workspaces = list(session.scalars(select(Workspace.id)))
+            for workspace_id in workspaces:
+                with database.transaction(workspace_id=workspace_id) as session:
+                    report = retention.run(
+                        session, workspace_id, settings, actor="system:retention"
+                    )
+                _log.info("retention purge done", extra={"purged": report.purged})
+        except Exception:  # the server still serves; `coreo retention run` does it too
+            _log.warning("the retention purge failed", exc_info=True)
 
 
 def create_app(
@@ -118,12 +139,23 @@ def create_app(
             target=_resume_backfills, args=(backfills, stop), name="coreo-resume", daemon=True
         )
         resumer.start()
+        purger: threading.Thread | None = None
+        if settings.retention_interval_hours > 0:
+            purger = threading.Thread(
+                target=_retention_timer,
+                args=(database, settings, stop),
+                name="coreo-retention",
+                daemon=True,
+            )
+            purger.start()
         yield
         imports.close()  # running imports stop after their current chunk, resumable
         stop.set()  # the worker finishes its current batch (graceful drain), then exits
         if thread is not None:
             thread.join(timeout=30)
         resumer.join(timeout=5)
+        if purger is not None:
+            purger.join(timeout=5)
         event_log.close()
         rate_limiter.close()
         if state.owns_database:

@@ -170,6 +170,55 @@ class Settings(BaseSettings):
         description="Special-category fields (GDPR Art. 9: health, religion, ...) kept anyway, "
         "for a controller with an Art. 9(2) exemption; all others are removed at ingestion.",
     )
+    retention_behavioural_days: int = Field(
+        default=395,
+        ge=1,
+        description="Events (page views, clicks, behaviour) are deleted after this many days.",
+    )
+    retention_transactional_days: int = Field(
+        default=3650,
+        ge=1,
+        description="Transactional events (retention_transactional_events) are kept this long "
+        "(commercial records: ten years, OR Art. 958f, HGB 257).",
+    )
+    retention_transactional_events: list[str] = Field(
+        default_factory=lambda: [
+            "Order Completed",
+            "Order Refunded",
+            "Order Cancelled",
+            "Payment Completed",
+            "Subscription Started",
+            "Subscription Cancelled",
+        ],
+        description="Track events that are transactional records.",
+    )
+    retention_inactive_profile_days: int = Field(
+        default=1095,
+        ge=1,
+        description="A profile with no activity for this long is erased (no tombstone).",
+    )
+    retention_operational_days: int = Field(
+        default=30,
+        ge=1,
+        description="Dead letters and tracking-plan violations are deleted after this long.",
+    )
+    retention_file_days: int = Field(
+        default=30,
+        ge=1,
+        description="Event exports and uploaded import files are deleted after this long.",
+    )
+    retention_log_days: int = Field(
+        default=7,
+        ge=1,
+        description="SQL event-log records every consumer group has processed are deleted "
+        "after this long.",
+    )
+    retention_interval_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="How often a server runs the retention purge (0: never; run `coreo "
+        "retention run` instead).",
+    )
     ingest_phone_region: str = Field(
         default="CH",
         min_length=2,

@@ -1,4 +1,5 @@
-"""`coreo privacy`: data subject requests from receipt to completion (see docs/privacy.md)."""
+"""`coreo privacy`: data subject requests from receipt to completion; `coreo retention`: the
+purge and legal holds (see docs/privacy.md)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ from coreo.cli._common import (
 from coreo.db import utcnow
 from coreo.errors import InvalidInputError
 from coreo.privacy import requests as service
+from coreo.privacy import retention
 from coreo.privacy.keys import derived_key, master_key
 from coreo.privacy.models import PrivacyRequest
 from coreo.profiles.service import lookup_given
 
-__all__ = ["privacy_app"]
+__all__ = ["privacy_app", "retention_app"]
 
 privacy_app = typer.Typer(
     help="Data subject requests: access, portability, rectification, erasure, restriction, "
@@ -226,3 +228,93 @@ def execute(
             out.chmod(0o600)
             console.print(f"Wrote the package to {out} ({len(built.data):,} bytes).")
         _show(row)
+
+
+retention_app = typer.Typer(
+    help="Retention: purge what has expired, and legal holds that exempt from it.",
+    no_args_is_help=True,
+)
+hold_app = typer.Typer(help="Legal holds: a person or a data category kept.", no_args_is_help=True)
+retention_app.add_typer(hold_app, name="hold")
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would go; delete nothing.")
+    ] = False,
+    workspace: WorkspaceOption = "default",
+) -> None:
+    """Delete or anonymise what has outlived its retention period (audited).
+
+    Example: coreo retention run --dry-run
+    """
+    settings = load_settings()
+    database = open_database(settings)
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id) as session:
+        report = retention.run(session, workspace_id, settings, actor=cli_actor(), dry_run=dry_run)
+    table = Table("what", "would go" if dry_run else "purged")
+    for what, count in sorted(report.purged.items()):
+        table.add_row(what, f"{count:,}")
+    console.print(table if report.purged else "Nothing has expired.")
+    if report.held_profiles or report.held_categories:
+        categories = ", ".join(report.held_categories) or "none"
+        console.print(f"Held: {report.held_profiles} profile(s); categories: {categories}.")
+
+
+@hold_app.command("add")
+def hold_add(
+    reason: Annotated[str, typer.Option(help="Why (e.g. the litigation's reference).")],
+    profile: Annotated[str | None, typer.Option(help="The person (prf_...).")] = None,
+    category: Annotated[str | None, typer.Option(help="Or a data category.")] = None,
+    workspace: WorkspaceOption = "default",
+) -> None:
+    """Exempt a person or a category from retention (a held person cannot be erased)."""
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id) as session:
+        hold = retention.add_hold(
+            session,
+            workspace_id,
+            reason=reason,
+            actor=cli_actor(),
+            profile_id=profile,
+            category=category,
+        )
+        console.print(f"Legal hold {hold.id} on {hold.profile_id or hold.category}.")
+
+
+@hold_app.command("list")
+def hold_list(
+    all_: Annotated[bool, typer.Option("--all", help="Released ones too.")] = False,
+    workspace: WorkspaceOption = "default",
+) -> None:
+    """List legal holds (active ones, unless --all)."""
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id, write=False) as session:
+        rows = retention.holds(session, workspace_id, active=not all_)
+        table = Table("hold", "on", "reason", "since", "released")
+        for hold in rows:
+            table.add_row(
+                hold.id,
+                hold.profile_id or f"category {hold.category}",
+                hold.reason,
+                f"{hold.created_at:%Y-%m-%d}",
+                f"{hold.released_at:%Y-%m-%d}" if hold.released_at else "",
+            )
+    console.print(table if rows else "No legal holds.")
+
+
+@hold_app.command("release")
+def hold_release(
+    hold: Annotated[str, typer.Argument(help="The hold (hld_...).")],
+    workspace: WorkspaceOption = "default",
+) -> None:
+    """Release a legal hold: retention and erasure apply again."""
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id) as session:
+        released = retention.release_hold(session, workspace_id, hold, actor=cli_actor())
+        console.print(f"Released legal hold {released.id}.")

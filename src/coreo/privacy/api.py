@@ -1,5 +1,6 @@
-"""Routes of data subject requests (``privacy:admin``): receive, verify, extend, reject,
-execute, download the access package; list open and overdue requests."""
+"""Routes of privacy (``privacy:admin``): data subject requests (receive, verify, extend,
+reject, execute, download the access package; list open and overdue ones), legal holds and
+the retention purge."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from coreo.auth.service import Principal
 from coreo.config import Settings
 from coreo.db import utcnow
 from coreo.errors import ConflictError
-from coreo.privacy import package
+from coreo.privacy import package, retention
 from coreo.privacy import requests as service
+from coreo.privacy.datamap import Category
 from coreo.privacy.keys import derived_key, master_key
 from coreo.profiles.service import lookup_given
 from coreo.web.dependencies import CallerSession, require_json_body
@@ -261,4 +263,103 @@ def download_package(request_id: str, principal: PrivacyKey, session: CallerSess
         built.data,
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{row.id}.zip"'},
+    )
+
+
+class HoldCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile_id: str | None = Field(None, min_length=1, max_length=32)
+    category: Category | None = None
+    reason: str = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> HoldCreate:
+        if (self.profile_id is None) == (self.category is None):
+            raise ValueError("a legal hold covers a profile_id or a category (one of them)")
+        return self
+
+
+class HoldRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    profile_id: str | None
+    category: str | None
+    reason: str
+    created_by: str
+    created_at: datetime
+    released_at: datetime | None
+    released_by: str | None
+
+
+class RetentionReport(BaseModel):
+    dry_run: bool
+    purged: dict[str, int]
+    held_profiles: int
+    held_categories: list[str]
+
+
+@router.post(
+    "/holds",
+    response_model=HoldRead,
+    status_code=201,
+    summary="Put a person or a data category on legal hold",
+    dependencies=[Depends(require_json_body)],
+    responses=_PROBLEMS,
+)
+def add_hold(body: HoldCreate, principal: PrivacyKey, session: CallerSession) -> HoldRead:
+    """Held data is exempt from retention; a held person cannot be erased (GDPR Art.
+    17(3)(e)) until the hold is released."""
+    hold = retention.add_hold(
+        session,
+        principal.workspace_id,
+        reason=body.reason,
+        actor=principal.actor,
+        profile_id=body.profile_id,
+        category=body.category,
+    )
+    return HoldRead.model_validate(hold)
+
+
+@router.get("/holds", response_model=list[HoldRead], summary="List legal holds")
+def list_holds(
+    principal: PrivacyKey,
+    session: CallerSession,
+    released: Annotated[bool, Query(description="Include released holds.")] = False,
+) -> list[HoldRead]:
+    rows = retention.holds(session, principal.workspace_id, active=not released)
+    return [HoldRead.model_validate(h) for h in rows]
+
+
+@router.delete(
+    "/holds/{hold_id}", response_model=HoldRead, summary="Release a legal hold", responses=_PROBLEMS
+)
+def release_hold(hold_id: str, principal: PrivacyKey, session: CallerSession) -> HoldRead:
+    hold = retention.release_hold(session, principal.workspace_id, hold_id, actor=principal.actor)
+    return HoldRead.model_validate(hold)
+
+
+@router.post(
+    "/retention/run", response_model=RetentionReport, summary="Run the retention purge now"
+)
+def run_retention(
+    request: Request,
+    principal: PrivacyKey,
+    session: CallerSession,
+    dry_run: Annotated[bool, Query(description="Count what would go; delete nothing.")] = False,
+) -> RetentionReport:
+    """Deletes (or, for inactive profiles, erases) what has outlived its period; audited."""
+    report = retention.run(
+        session,
+        principal.workspace_id,
+        runtime(request).settings,
+        actor=principal.actor,
+        dry_run=dry_run,
+    )
+    return RetentionReport(
+        dry_run=report.dry_run,
+        purged=report.purged,
+        held_profiles=report.held_profiles,
+        held_categories=report.held_categories,
     )

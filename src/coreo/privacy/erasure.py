@@ -256,11 +256,14 @@ def erase(
     workspace_id: str,
     profile_id: str,
     *,
-    tombstone_key: bytes,
+    tombstone_key: bytes | None,
     actor: str,
     request_id: str | None = None,
+    reason: str = "request",
 ) -> dict[str, Any]:
-    """Erase the person behind ``profile_id`` (a live profile) and return what was done."""
+    """Erase the person behind ``profile_id`` (a live profile) and return what was done.
+    Without ``tombstone_key`` no tombstones are left (retention: the person did not object
+    to anything, they were only inactive for too long)."""
     person = find_person(session, workspace_id, profile_id)
     hold = session.scalar(
         select(LegalHold.id).where(
@@ -286,6 +289,7 @@ def erase(
         action="privacy.erased",
         target=f"profile:{profile_id}",
         details={
+            "reason": reason,
             "request": request_id,
             "removed": counts["removed"],
             "files": len(counts["files"]),
@@ -295,7 +299,7 @@ def erase(
 
 
 def _erase(
-    session: Session, person: Person, tombstone_key: bytes, request_id: str | None
+    session: Session, person: Person, tombstone_key: bytes | None, request_id: str | None
 ) -> dict[str, Any]:
     needles = person.needles
     # Whole values only: the customer number "4711" is not erased from "14711" or "A-4711".
@@ -342,8 +346,12 @@ def _erase(
     session.flush()
     swept = _sweep(session, person, pattern)
     files = _rewrite_files(session, person)
-    tombstones = suppression.add_tombstones(
-        session, person.workspace_id, tombstone_key, person.identifiers, request_id=request_id
+    tombstones = (
+        suppression.add_tombstones(
+            session, person.workspace_id, tombstone_key, person.identifiers, request_id=request_id
+        )
+        if tombstone_key is not None
+        else 0
     )
     return {
         "profiles": len(members),

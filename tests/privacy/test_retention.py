@@ -1,0 +1,125 @@
+"""Retention (GDPR Art. 5(1)(e)): each category goes when its period ends, legal holds
+exempt a person or a category, a dry run deletes nothing, a real run is audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import func, select
+
+from coreo.audit.models import AuditEntry
+from coreo.config import Settings
+from coreo.db import Database
+from coreo.errors import ConflictError, InvalidInputError
+from coreo.history.models import EventRecord
+from coreo.identity.models import Profile
+from coreo.ingest.service import dead_letter
+from coreo.privacy import erasure, retention
+from coreo.privacy.files import record_export
+from tests.identity.conftest import T0, feed_pipeline, message
+
+__all__ = ["feed_pipeline"]
+
+Feed = Callable[..., list[str | None]]
+DAY = 24 * 60  # minutes
+
+
+def _events(database: Database, ws: str) -> list[tuple[str, str | None]]:
+    with database.transaction(write=False) as session:
+        rows = session.execute(
+            select(EventRecord.message_id, EventRecord.event)
+            .where(EventRecord.workspace_id == ws)
+            .order_by(EventRecord.message_id)
+        )
+        return [(str(m), e) for m, e in rows]
+
+
+def _run(database: Database, ws: str, settings: Settings, days: int, **kw: Any) -> dict[str, int]:
+    with database.transaction(workspace_id=ws) as session:
+        report = retention.run(
+            session, ws, settings, actor="test", now=T0 + timedelta(days=days), **kw
+        )
+        return report.purged
+
+
+def test_each_category_goes_when_its_period_ends(
+    database: Database, tenant: Any, settings: Settings, feed_pipeline: Feed, tmp_path: Path
+) -> None:
+    ws = tenant.workspace_id
+    feed_pipeline(
+        message("page", userId="anna", messageId="old-page"),
+        message("track", userId="anna", messageId="old-order", event="Order Completed"),
+        message("page", at=300 * DAY, userId="anna", messageId="recent-page"),
+    )
+    export = tmp_path / "old.parquet"
+    pq.write_table(pa.table({"message": ["{}"]}), export)
+    with database.transaction(workspace_id=ws) as session:
+        dead_letter(
+            session,
+            workspace_id=ws,
+            stage="identity",
+            reason="test",
+            payload={"type": "track"},
+            received_at=T0,
+            now=T0,
+        )
+        record_export(session, ws, export, rows=1, purpose="analytics", actor="test")
+    before = _events(database, ws)
+    dry = _run(database, ws, settings, 400, dry_run=True)
+    assert dry == {"behavioural events": 1, "dead letters": 1}
+    assert _events(database, ws) == before
+    assert _run(database, ws, settings, 400) == dry
+    assert export.exists()  # written today: kept for retention_file_days
+    assert [m for m, _ in _events(database, ws)] == ["old-order", "recent-page"]
+    later = settings.model_copy(update={"retention_operational_days": 1, "retention_file_days": 1})
+    purged = _run(database, ws, later, 3700)
+    assert purged["transactional events"] == 1 and purged["behavioural events"] == 1
+    assert purged["inactive profiles"] == 1 and purged["event exports"] == 1
+    assert not export.exists()
+    with database.transaction(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(Profile)) == 0
+        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.chain == ws)).all()
+    assert actions.count("retention.purged") == 2
+    assert "privacy.erased" in actions
+
+
+def test_legal_holds_exempt_a_person_or_a_category(
+    database: Database, tenant: Any, settings: Settings, feed_pipeline: Feed
+) -> None:
+    ws = tenant.workspace_id
+    anna, bea = feed_pipeline(
+        message("page", userId="anna", messageId="anna-page"),
+        message("page", userId="bea", messageId="bea-page"),
+    )
+    with database.transaction(workspace_id=ws) as session:
+        hold = retention.add_hold(
+            session, ws, reason="litigation 2025-17", actor="dpo", profile_id=str(anna)
+        )
+        with pytest.raises(InvalidInputError, match="one of them"):
+            retention.add_hold(session, ws, reason="x", actor="dpo")
+        with pytest.raises(InvalidInputError, match="unknown category"):
+            retention.add_hold(session, ws, reason="x", actor="dpo", category="secrets")
+    # A held person is neither purged nor erasable.
+    with (
+        database.transaction(workspace_id=ws) as session,
+        pytest.raises(ConflictError, match="legal hold"),
+    ):
+        erasure.erase(session, ws, str(anna), tombstone_key=None, actor="dpo")
+    purged = _run(database, ws, settings, 1200)
+    assert purged == {"behavioural events": 1, "inactive profiles": 1}
+    assert [m for m, _ in _events(database, ws)] == ["anna-page"]
+    with database.transaction(write=False) as session:
+        assert session.get(Profile, str(anna)) is not None
+        assert session.get(Profile, str(bea)) is None
+    with database.transaction(workspace_id=ws) as session:
+        retention.release_hold(session, ws, hold.id, actor="dpo")
+        with pytest.raises(ConflictError, match="released already"):
+            retention.release_hold(session, ws, hold.id, actor="dpo")
+        retention.add_hold(session, ws, reason="audit", actor="dpo", category="behavioural")
+    assert _run(database, ws, settings, 1200, dry_run=True) == {"inactive profiles": 1}
