@@ -170,6 +170,16 @@ class Settings(BaseSettings):
         description="Special-category fields (GDPR Art. 9: health, religion, ...) kept anyway, "
         "for a controller with an Art. 9(2) exemption; all others are removed at ingestion.",
     )
+    controller_name: str = Field(
+        default="(set controller_name)",
+        description="The controller named in the record of processing activities (`coreo ropa`).",
+    )
+    controller_contact: str = Field(
+        default="(set controller_contact)", description="The controller's postal or e-mail address."
+    )
+    dpo_contact: str = Field(
+        default="(set dpo_contact)", description="The data protection officer's contact."
+    )
     retention_behavioural_days: int = Field(
         default=395,
         ge=1,

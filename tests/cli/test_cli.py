@@ -93,6 +93,10 @@ COMMANDS = [
     ["sim", "generate"],
     ["sim", "replay"],
     ["sim", "scenario"],
+    ["privacy", "create"],
+    ["privacy", "execute"],
+    ["retention", "run"],
+    ["ropa"],
 ]
 
 

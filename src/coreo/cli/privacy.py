@@ -23,11 +23,12 @@ from coreo.db import utcnow
 from coreo.errors import InvalidInputError
 from coreo.privacy import requests as service
 from coreo.privacy import retention
+from coreo.privacy import ropa as records
 from coreo.privacy.keys import derived_key, master_key
 from coreo.privacy.models import PrivacyRequest
 from coreo.profiles.service import lookup_given
 
-__all__ = ["privacy_app", "retention_app"]
+__all__ = ["privacy_app", "retention_app", "ropa"]
 
 privacy_app = typer.Typer(
     help="Data subject requests: access, portability, rectification, erasure, restriction, "
@@ -318,3 +319,32 @@ def hold_release(
     with database.transaction(workspace_id=workspace_id) as session:
         released = retention.release_hold(session, workspace_id, hold, actor=cli_actor())
         console.print(f"Released legal hold {released.id}.")
+
+
+def ropa(
+    format_: Annotated[str, typer.Option("--format", help="md or json.")] = "md",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File (default: print).")] = None,
+    workspace: WorkspaceOption = "default",
+) -> None:
+    """The record of processing activities (GDPR Art. 30, revDSG Art. 12), generated from
+    the configuration: purposes, data categories, sources, recipients, retention, measures.
+
+    Example: coreo ropa --format md --out ropa.md
+    """
+    if format_ not in ("md", "json"):
+        raise InvalidInputError("--format is md or json")
+    settings = load_settings()
+    database = open_database(settings)
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id, write=False) as session:
+        record = records.build(session, workspace_id, settings)
+    text = (
+        records.markdown(record)
+        if format_ == "md"
+        else orjson.dumps(record, option=orjson.OPT_INDENT_2).decode() + "\n"
+    )
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Wrote the record of processing activities to {out}.")

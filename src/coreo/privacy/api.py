@@ -19,6 +19,7 @@ from coreo.db import utcnow
 from coreo.errors import ConflictError
 from coreo.privacy import package, retention
 from coreo.privacy import requests as service
+from coreo.privacy import ropa as records
 from coreo.privacy.datamap import Category
 from coreo.privacy.keys import derived_key, master_key
 from coreo.profiles.service import lookup_given
@@ -363,3 +364,9 @@ def run_retention(
         held_profiles=report.held_profiles,
         held_categories=report.held_categories,
     )
+
+
+@router.get("/ropa", summary="The record of processing activities (GDPR Art. 30)")
+def read_ropa(request: Request, principal: PrivacyKey, session: CallerSession) -> dict[str, Any]:
+    """Generated from the configuration; ``coreo ropa --format md`` renders it as Markdown."""
+    return records.build(session, principal.workspace_id, runtime(request).settings)
