@@ -46,6 +46,7 @@ _BEYOND_SCHEMA = {
     ("GET", "/v1/consents/check"),  # marketing needs a channel, the others none
     ("GET", "/v1/profiles/{profile_id}"),  # ?purpose=marketing needs a channel too
     ("POST", "/v1/privacy/requests"),  # the person by profile_id or identifier, one of them
+    ("POST", "/v1/privacy/holds"),  # a profile_id or a category, one of them
 }
 
 
