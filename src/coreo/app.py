@@ -30,6 +30,7 @@ from coreo.observability.logs import configure_logging
 from coreo.observability.metrics import HttpMetrics
 from coreo.privacy import retention
 from coreo.privacy.api import router as privacy_router
+from coreo.privacy.crypto import enable as enable_crypto
 from coreo.profiles.api import router as profiles_router
 from coreo.ratelimit import RateLimiter, build_rate_limiter
 from coreo.runtime.pipeline import default_stages
@@ -102,6 +103,7 @@ def create_app(
     configure_logging(level=settings.log_level, fmt=settings.log_format.value)
     owns_database = database is None
     database = database or Database.from_settings(settings)
+    enable_crypto(database, settings)  # this app's settings name the master key
     rate_limiter = rate_limiter or build_rate_limiter(settings)
     state = Runtime(
         settings=settings,

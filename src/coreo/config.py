@@ -170,6 +170,11 @@ class Settings(BaseSettings):
         description="Special-category fields (GDPR Art. 9: health, religion, ...) kept anyway, "
         "for a controller with an Art. 9(2) exemption; all others are removed at ingestion.",
     )
+    encrypt_personal_data: bool = Field(
+        default=True,
+        description="Seal personal traits with a per-person data key (AES-256-GCM), wrapped "
+        "by the master key; erasure destroys the key.",
+    )
     controller_name: str = Field(
         default="(set controller_name)",
         description="The controller named in the record of processing activities (`coreo ropa`).",

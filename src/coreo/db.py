@@ -265,6 +265,8 @@ class Database:
             _install_sqlite_behaviour(self.engine, busy_timeout_ms)
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._writer_engine = writer
+        # Put in every session's ``info`` (the encryption of personal data: coreo.privacy.crypto).
+        self.session_info: dict[str, Any] = {}
         self._readers = sessionmaker(self.engine, class_=CoreoSession, expire_on_commit=False)
         self._writers = sessionmaker(writer, class_=CoreoSession, expire_on_commit=False)
         self._sqlite_writers = _WriterQueue(busy_timeout_ms / 1000) if self.is_sqlite else None
@@ -275,11 +277,15 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(
+        from coreo.privacy.crypto import enable  # privacy builds on db: imported here
+
+        database = cls(
             settings.effective_database_url,
             pool_size=settings.database_pool_size,
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         )
+        enable(database, settings)
+        return database
 
     @property
     def is_sqlite(self) -> bool:
@@ -293,6 +299,7 @@ class Database:
     def session(self, *, workspace_id: str | None = None, write: bool = False) -> Session:
         """Open a session, confined to ``workspace_id`` when given."""
         session = (self._writers if write else self._readers)()
+        session.info.update(self.session_info)
         if workspace_id is not None:
             session.info["workspace_id"] = workspace_id
         return session

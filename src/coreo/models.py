@@ -18,7 +18,14 @@ from coreo.identity.models import (
 )
 from coreo.ingest.imports.models import ImportJob
 from coreo.ingest.models import DeadLetter, PlanViolation, SeenMessage, TrackingPlan
-from coreo.privacy.models import DataFile, LegalHold, PrivacyRequest, Suppression
+from coreo.privacy.models import (
+    DataFile,
+    DataKey,
+    KeyringEntry,
+    LegalHold,
+    PrivacyRequest,
+    Suppression,
+)
 from coreo.profiles.models import ProfileTrait
 from coreo.traits.models import TraitBackfill, TraitDefinitionRow, TraitDirty, TraitValue
 
@@ -28,10 +35,12 @@ __all__ = [
     "AuditEntry",
     "ConsentRecord",
     "DataFile",
+    "DataKey",
     "DeadLetter",
     "EventRecord",
     "IdentityRulesRow",
     "ImportJob",
+    "KeyringEntry",
     "LegalHold",
     "LogConsumer",
     "LogHead",

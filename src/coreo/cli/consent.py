@@ -19,7 +19,7 @@ from coreo.cli._common import (
 from coreo.consent import service
 from coreo.consent.purposes import DEFAULT_PURPOSES, LEGAL_BASES
 from coreo.errors import InvalidInputError
-from coreo.privacy.keys import derived_key, master_key
+from coreo.privacy.crypto import hash_key
 
 __all__ = ["consent_app"]
 
@@ -65,8 +65,8 @@ def record(
     settings = load_settings()
     database = open_database(settings)
     workspace_id = workspace_id_of(database, workspace)
-    key = derived_key(master_key(settings), "consent-proof")
     with database.transaction(workspace_id=workspace_id) as session:
+        key = hash_key(session, "consent-proof", settings)
         row = service.record(
             session,
             workspace_id,

@@ -11,6 +11,7 @@ import orjson
 import typer
 from rich.table import Table
 
+from coreo.audit import service as audit_service
 from coreo.cli._common import (
     WorkspaceOption,
     cli_actor,
@@ -21,14 +22,15 @@ from coreo.cli._common import (
 )
 from coreo.db import utcnow
 from coreo.errors import InvalidInputError
+from coreo.privacy import crypto, retention
 from coreo.privacy import requests as service
-from coreo.privacy import retention
 from coreo.privacy import ropa as records
-from coreo.privacy.keys import derived_key, master_key
+from coreo.privacy.crypto import hash_key
+from coreo.privacy.keys import master_key, read_key_file, write_key_file
 from coreo.privacy.models import PrivacyRequest
 from coreo.profiles.service import lookup_given
 
-__all__ = ["privacy_app", "retention_app", "ropa"]
+__all__ = ["privacy_app", "retention_app", "ropa", "rotate_master"]
 
 privacy_app = typer.Typer(
     help="Data subject requests: access, portability, rectification, erasure, restriction, "
@@ -212,7 +214,6 @@ def execute(
     settings = load_settings()
     database = open_database(settings)
     workspace_id = workspace_id_of(database, workspace)
-    master = master_key(settings)
     with database.transaction(workspace_id=workspace_id) as session:
         row = service.get(session, workspace_id, request)
         if row.type in ("access", "portability") and out is None:
@@ -221,8 +222,8 @@ def execute(
             session,
             row,
             actor=cli_actor(),
-            tombstone_key=derived_key(master, "tombstone"),
-            proof_key=derived_key(master, "consent-proof"),
+            tombstone_key=hash_key(session, "tombstone", settings),
+            proof_key=hash_key(session, "consent-proof", settings),
         )
         if built is not None and out is not None:
             out.write_bytes(built.data)
@@ -348,3 +349,54 @@ def ropa(
     else:
         out.write_text(text, encoding="utf-8")
         console.print(f"Wrote the record of processing activities to {out}.")
+
+
+def rotate_master(
+    new_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the new master key is (read when it exists, else made and written "
+            "there, readable by its owner only). Without it, COREO_HOME/master.key is "
+            "replaced; with COREO_MASTER_KEY set, it is required."
+        ),
+    ] = None,
+) -> None:
+    """Re-wrap every person's data key and the keyring under a new master key.
+
+    Nothing sealed is rewritten; consent proofs, tombstones and the blind index keep their
+    hashes. The old key opens nothing afterwards.
+
+    Example: coreo keys rotate-master --new-key-file /run/secrets/coreo-master.key
+    """
+    settings = load_settings()
+    database = open_database(settings)
+    old = master_key(settings)
+    in_file = settings.master_key is None
+    if new_key_file is None and not in_file:
+        raise InvalidInputError(
+            "the master key comes from COREO_MASTER_KEY: give --new-key-file to receive the new one"
+        )
+    key_file = (settings.home / "master.key").resolve()
+    target = new_key_file or key_file.with_name("master.key.next")
+    new = read_key_file(target) if target.exists() else write_key_file(target)
+    if new == old:
+        raise InvalidInputError("the new master key is the one in use")
+    counts = crypto.rotate_master(database, old, new)
+    if new_key_file is None:  # the key file: the new key takes its place
+        target.replace(key_file)
+    with database.transaction() as session:
+        audit_service.record(
+            session=session,
+            chain=audit_service.SYSTEM_CHAIN,
+            actor=cli_actor(),
+            action="keys.master_rotated",
+            target=f"master-key:{crypto.fingerprint(new)}",
+            details={"previous": crypto.fingerprint(old), **counts},
+        )
+    where = key_file if new_key_file is None else new_key_file
+    console.print(
+        f"Re-wrapped {counts['data_keys']:,} data key(s) and {counts['keyring']} keyring "
+        f"secret(s) under master key {crypto.fingerprint(new)} ({where})."
+    )
+    if new_key_file is not None and not in_file:
+        console.print("Set COREO_MASTER_KEY to the new key before the next start.")

@@ -13,7 +13,7 @@ from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.consent import service
 from coreo.consent.purposes import DEFAULT_PURPOSES, Channel, LegalBasis, PurposeName
-from coreo.privacy.keys import derived_key, master_key
+from coreo.privacy.crypto import hash_key
 from coreo.web.dependencies import CallerSession, require_json_body
 from coreo.web.problems import PROBLEM_MEDIA_TYPE
 from coreo.web.state import runtime
@@ -126,7 +126,7 @@ def record_consent(
     """Grant, deny or withdraw a purpose (per channel for marketing), or object to direct
     marketing. Withdrawing is as easy as granting and counts for the next check. The IP
     address and user agent are kept as keyed hashes (proof), never in clear."""
-    key = derived_key(master_key(runtime(request).settings), "consent-proof")
+    key = hash_key(session, "consent-proof", runtime(request).settings)
     proof = body.proof or Proof()
     row = service.record(
         session,

@@ -96,7 +96,7 @@ class ConsentStage:
 
     name = "consent"
 
-    def __init__(self, proof_key: Callable[[], bytes]) -> None:
+    def __init__(self, proof_key: Callable[[Session], bytes]) -> None:
         self._proof_key = proof_key
 
     def process(self, session: Session, events: Sequence[Event]) -> None:
@@ -107,7 +107,7 @@ class ConsentStage:
         ]
         if not found:
             return
-        key = self._proof_key()
+        key = self._proof_key(session)
         for workspace_id in sorted({e.workspace_id for e, _ in found}):
             mine = [(e, s) for e, s in found if e.workspace_id == workspace_id]
             last = _last_event_signals(

@@ -29,6 +29,7 @@ from coreo.identity.matching import MatchConfig, ScoredPair, deduplicate
 from coreo.identity.models import MatchReview, Profile
 from coreo.identity.service import MergeHook, Resolver
 from coreo.ids import new_id
+from coreo.privacy.crypto import open_rows
 from coreo.profiles.models import ProfileTrait
 
 __all__ = ["MASTER_SOURCES", "MatchRun", "decide_review", "master_records", "run_matching"]
@@ -61,9 +62,12 @@ def master_records(
         )
         .where(ProfileTrait.workspace_id == workspace_id, Profile.merged_into.is_(None))
     )
+    listed = rows.all()
+    sources_of = {(p, n): s for p, n, _, s in listed}
+    opened = open_rows(session, workspace_id, ((p, n, v) for p, n, v, _ in listed))
     traits: dict[str, dict[str, tuple[Any, str]]] = {}
-    for profile_id, name, value, source in rows:
-        traits.setdefault(profile_id, {})[name] = (value, source)
+    for profile_id, name, value in opened:
+        traits.setdefault(profile_id, {})[name] = (value, sources_of[(profile_id, name)])
     records = []
     for profile_id, kept in sorted(traits.items()):
         names = [kept.get(n) for n in ("lastName", "firstName")]

@@ -39,7 +39,7 @@ class IdentityStage:
     def __init__(
         self,
         on_merge: Sequence[service.MergeHook] = (),
-        tombstone_key: Callable[[], bytes] | None = None,
+        tombstone_key: Callable[[Session], bytes] | None = None,
     ) -> None:
         self.on_merge = tuple(on_merge)
         self.tombstone_key = tombstone_key
@@ -75,7 +75,7 @@ class IdentityStage:
     def _drop_erased(
         session: Session,
         found: list[tuple[Event, list[Identifier]]],
-        tombstone_key: Callable[[], bytes],
+        tombstone_key: Callable[[Session], bytes],
     ) -> list[tuple[Event, list[Identifier]]]:
         """Suppress the events of erased people (an identifier with a tombstone), unless the
         event brings new consent: then the tombstones it matched are lifted."""
@@ -83,7 +83,7 @@ class IdentityStage:
         erased = {w for w in workspaces if suppression.any_tombstones(session, w)}
         if not erased:
             return found
-        key = tombstone_key()
+        key = tombstone_key(session)
         hashes: dict[int, set[str]] = {}
         for n, (event, identifiers) in enumerate(found):
             if event.workspace_id in erased:

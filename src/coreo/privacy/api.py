@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.orm import Session
 
 from coreo.audit import service as audit_service
 from coreo.auth.dependencies import require_scope
@@ -20,8 +21,8 @@ from coreo.errors import ConflictError
 from coreo.privacy import package, retention
 from coreo.privacy import requests as service
 from coreo.privacy import ropa as records
+from coreo.privacy.crypto import hash_key
 from coreo.privacy.datamap import Category
-from coreo.privacy.keys import derived_key, master_key
 from coreo.profiles.service import lookup_given
 from coreo.web.dependencies import CallerSession, require_json_body
 from coreo.web.problems import PROBLEM_MEDIA_TYPE
@@ -118,9 +119,8 @@ def _read(row: Any) -> RequestRead:
     return shown
 
 
-def _keys(settings: Settings) -> tuple[bytes, bytes]:
-    master = master_key(settings)
-    return derived_key(master, "tombstone"), derived_key(master, "consent-proof")
+def _keys(session: Session, settings: Settings) -> tuple[bytes, bytes]:
+    return hash_key(session, "tombstone", settings), hash_key(session, "consent-proof", settings)
 
 
 @router.post(
@@ -232,7 +232,7 @@ def execute_request(
     """Access and portability: completes with the package's hash as evidence (download it
     from ``…/package``); rectification, erasure, restriction, objection: done now."""
     row = service.get(session, principal.workspace_id, request_id)
-    tombstone, proof = _keys(runtime(request).settings)
+    tombstone, proof = _keys(session, runtime(request).settings)
     service.execute(session, row, actor=principal.actor, tombstone_key=tombstone, proof_key=proof)
     return _read(row)
 

@@ -234,6 +234,11 @@ DATA_MAP: dict[str, dict[str, tuple[Category, ...]]] = {
     "privacy_data_files": _technical(
         "id workspace_id kind path format rows purpose created_by created_at erased_at"
     ),
+    "privacy_data_keys": {
+        **_technical("workspace_id wrapped created_at"),
+        "profile_id": _P,
+    },
+    "privacy_keyring": _technical("name wrapped created_at"),
     "privacy_legal_holds": {
         **_technical(
             "id workspace_id category reason created_by created_at released_at released_by"

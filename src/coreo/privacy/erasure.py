@@ -14,9 +14,11 @@
    value replaced by ``[erased]``, or is deleted where the value is part of its key;
 4. files: every recorded event export and every uploaded import file is rewritten without
    the rows that mention the person;
-5. tombstones: the keyed hash of each identifier goes on the suppression list, so later
+5. crypto-shredding: the person's data keys are destroyed, so whatever they sealed, in a
+   copy or a backup, cannot be opened any more (``coreo.privacy.crypto``);
+6. tombstones: the keyed hash of each identifier goes on the suppression list, so later
    events from the same identifiers are dropped unless they bring new consent;
-6. the audit chain records what was removed, by counts; entries name the profile id only
+7. the audit chain records what was removed, by counts; entries name the profile id only
    (a random id that, once its data is gone, identifies nobody).
 
 A person under a legal hold is not erased (Art. 17(3)(e)): ``ConflictError``.
@@ -51,10 +53,10 @@ from coreo.identity.models import (
 from coreo.identity.service import cluster_members
 from coreo.ingest.imports.models import ImportJob
 from coreo.ingest.models import DeadLetter, PlanViolation, SeenMessage
-from coreo.privacy import suppression
+from coreo.privacy import crypto, suppression
 from coreo.privacy.datamap import personal_columns
 from coreo.privacy.files import rewrite_without
-from coreo.privacy.models import DataFile, LegalHold, Suppression
+from coreo.privacy.models import DataFile, DataKey, LegalHold, Suppression
 from coreo.profiles.models import ProfileTrait
 from coreo.traits.models import TraitDirty, TraitValue
 
@@ -343,6 +345,7 @@ def _erase(
         _delete_by(session, Suppression, Suppression.profile_id, members),
     )
     note(Profile.__tablename__, _delete_by(session, Profile, Profile.id, members))
+    note(DataKey.__tablename__, crypto.shred(session, person.workspace_id, members))
     session.flush()
     swept = _sweep(session, person, pattern)
     files = _rewrite_files(session, person)

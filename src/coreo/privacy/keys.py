@@ -2,10 +2,10 @@
 
 The master key comes from ``COREO_MASTER_KEY`` (32 bytes, base64) or, without it, from the
 key file ``COREO_HOME/master.key``, created on first use (readable by its owner only).
-Purpose-specific keys are derived from it with HKDF-SHA256, so no two uses share a key.
-Today: ``proof_hash`` keys the hashes of a consent's IP address and user agent (proof that
-cannot be reversed by trying every IPv4 address). The encryption of personal data will
-wrap its data keys with the same master key.
+It wraps the data keys and the keyring secret (``coreo.privacy.crypto``), from which the
+keys of ``proof_hash`` (a consent's IP address and user agent, as proof that cannot be
+reversed by trying every IPv4 address), tombstones and the blind index are derived with
+HKDF-SHA256, so no two uses share a key and rotating the master key changes no hash.
 """
 
 from __future__ import annotations
@@ -25,7 +25,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from coreo.config import Settings
 from coreo.errors import ConfigurationError
 
-__all__ = ["derived_key", "master_key", "proof_hash"]
+__all__ = [
+    "derived_key",
+    "forget_key_files",
+    "master_key",
+    "proof_hash",
+    "read_key_file",
+    "write_key_file",
+]
 
 KEY_BYTES = 32
 _create_lock = threading.Lock()
@@ -53,11 +60,31 @@ def master_key(settings: Settings) -> bytes:
 def _key_file(path: Path) -> bytes:
     with _create_lock:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            key = base64.b64encode(os.urandom(KEY_BYTES))
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(key + b"\n")
+            return write_key_file(path)
+    return read_key_file(path)
+
+
+def forget_key_files() -> None:
+    """Read key files again on next use (after a rotation)."""
+    _key_file.cache_clear()
+
+
+def write_key_file(path: Path) -> bytes:
+    """Make a new random key and write it to ``path`` (which must not exist), 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = os.urandom(KEY_BYTES)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        raise ConfigurationError(f"cannot create the key file {path}: {error}") from None
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(base64.b64encode(key) + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return key
+
+
+def read_key_file(path: Path) -> bytes:
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as error:

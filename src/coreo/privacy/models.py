@@ -6,12 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coreo.db import Base, JSONValue, UTCDateTime, WorkspaceScoped
 
-__all__ = ["DataFile", "LegalHold", "PrivacyRequest", "Suppression"]
+__all__ = [
+    "DataFile",
+    "DataKey",
+    "KeyringEntry",
+    "LegalHold",
+    "PrivacyRequest",
+    "Suppression",
+]
 
 
 class PrivacyRequest(WorkspaceScoped, Base):
@@ -95,3 +102,29 @@ class LegalHold(WorkspaceScoped, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     released_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class DataKey(WorkspaceScoped, Base):
+    """A person's data key (AES-256), wrapped by the key-encryption key derived from the
+    master key. Erasure deletes it: whatever it sealed, backups included, is unreadable."""
+
+    __tablename__ = "privacy_data_keys"
+
+    workspace_id: Mapped[str] = mapped_column(  # part of the key, so declared here
+        String(32), ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    profile_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KeyringEntry(Base):
+    """An installation secret (the HMAC secret behind consent proofs, tombstones and the
+    blind index), wrapped by the master key like the data keys, so rotating the master key
+    keeps every hash comparable."""
+
+    __tablename__ = "privacy_keyring"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from coreo.db import Base, JSONValue, UTCDateTime, WorkspaceScoped
 
-__all__ = ["SEARCH_MAX_CHARS", "ProfileTrait", "search_key"]
+__all__ = ["SEALED_PREFIX", "SEARCH_MAX_CHARS", "ProfileTrait", "search_key"]
 
 SEARCH_MAX_CHARS = 200
+SEALED_PREFIX = "enc:v1:"  # a personal trait sealed with its person's key (privacy.crypto)
 # Code point order on both databases (PostgreSQL's default collation sorts by language
 # rules), so that a prefix is one range of the index and pages follow the index order.
 _SearchText = String(SEARCH_MAX_CHARS).with_variant(
@@ -65,4 +66,6 @@ class ProfileTrait(WorkspaceScoped, Base):
 @event.listens_for(ProfileTrait, "before_insert")
 @event.listens_for(ProfileTrait, "before_update")
 def _keep_search_value(_mapper: Mapper[Any], _connection: Any, target: ProfileTrait) -> None:
+    if isinstance(target.value, str) and target.value.startswith(SEALED_PREFIX):
+        return  # sealed: its blind index was set when it was sealed
     target.search_value = search_key(target.name, target.value)

@@ -19,6 +19,7 @@ from coreo.identity import service as identity_service
 from coreo.identity.identifiers import Identifier
 from coreo.identity.models import MergeRecord, Profile, ProfileIdentity
 from coreo.identity.service import cluster_members
+from coreo.privacy.crypto import blind_index, crypto_of, open_rows
 from coreo.profiles.models import ProfileTrait, search_key
 from coreo.profiles.traits import DEFAULT_SCHEMA, TraitSchema
 from coreo.traits import service as computed_traits
@@ -194,6 +195,17 @@ def search(
     key = search_key(trait, value)
     if key is None:
         return SearchPage([], None)
+    crypto = crypto_of(session)
+    if crypto is not None and crypto.seals and crypto.schema.rule(trait).personal:
+        if prefix:
+            raise InvalidInputError(
+                f"{trait} is personal data, stored encrypted: it is found by its exact value, "
+                "not by a prefix",
+                field="query.prefix",
+            )
+        key = blind_index(session, trait, value)
+        if key is None:
+            return SearchPage([], None)
     column = ProfileTrait.search_value
     query = (
         select(ProfileTrait.profile_id, column)
@@ -221,13 +233,14 @@ def search(
     page = rows[:limit]
     summaries: dict[str, dict[str, Any]] = {r.profile_id: {} for r in page}
     names = sorted({trait, *SUMMARY_TRAITS})
-    for profile_id, name, trait_value in session.execute(
+    stored = session.execute(
         select(ProfileTrait.profile_id, ProfileTrait.name, ProfileTrait.value).where(
             ProfileTrait.workspace_id == workspace_id,
             ProfileTrait.profile_id.in_(sorted(summaries)),
             ProfileTrait.name.in_(names),
         )
-    ):
+    ).all()
+    for profile_id, name, trait_value in open_rows(session, workspace_id, stored):
         summaries[profile_id][name] = trait_value
     last = page[-1] if len(rows) > limit else None
     return SearchPage(

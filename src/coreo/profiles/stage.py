@@ -134,18 +134,19 @@ def merge_traits(
     for row in incoming:
         current = kept.get(row.name)
         if current is None:
+            # A new row, not a copy of the stored one: a sealed value is sealed again with
+            # the survivor's key when the session flushes (privacy.crypto).
             additions.append(
-                {
-                    "workspace_id": workspace_id,
-                    "profile_id": survivor,
-                    "name": row.name,
-                    "value": row.value,
-                    "source": row.source,
-                    "observed_at": row.observed_at,
-                    "first_seen_at": row.first_seen_at,
-                    "message_id": row.message_id,
-                    "search_value": row.search_value,
-                }
+                ProfileTrait(
+                    workspace_id=workspace_id,
+                    profile_id=survivor,
+                    name=row.name,
+                    value=row.value,
+                    source=row.source,
+                    observed_at=row.observed_at,
+                    first_seen_at=row.first_seen_at,
+                    message_id=row.message_id,
+                )
             )
             continue
         current.first_seen_at = min(current.first_seen_at, row.first_seen_at)
@@ -165,8 +166,7 @@ def merge_traits(
             _TRAITS.c.workspace_id == workspace_id, _TRAITS.c.profile_id == merged
         )
     )
-    if additions:
-        session.execute(_TRAITS.insert(), additions)
+    session.add_all(additions)
 
 
 def rederive_traits(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from coreo.config import Settings, get_settings
 from coreo.consent.stage import ConsentStage
 from coreo.history.stage import HistoryStage
 from coreo.identity.stage import IdentityStage
-from coreo.privacy.keys import derived_key, master_key
+from coreo.privacy.crypto import hash_key
 from coreo.profiles.stage import ProfileStage, merge_traits
 from coreo.runtime.worker import Stage
 from coreo.traits.stage import ComputedTraitsStage
@@ -20,11 +22,11 @@ def default_stages(settings: Settings | None = None) -> list[Stage]:
     (which must come last: computed traits use it to recognise an event applied before).
     Next: segments, ... ``settings`` name the master key (default: the process's)."""
 
-    def proof_key() -> bytes:  # read when an event first carries a consent signal
-        return derived_key(master_key(settings or get_settings()), "consent-proof")
+    def proof_key(session: Session) -> bytes:  # read when an event carries a consent signal
+        return hash_key(session, "consent-proof", settings or get_settings())
 
-    def tombstone_key() -> bytes:  # read when a workspace first has an erased person
-        return derived_key(master_key(settings or get_settings()), "tombstone")
+    def tombstone_key(session: Session) -> bytes:  # read when a workspace has erased people
+        return hash_key(session, "tombstone", settings or get_settings())
 
     computed = ComputedTraitsStage()
     return [

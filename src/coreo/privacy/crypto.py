@@ -1,0 +1,381 @@
+"""Encryption of personal data at rest, per person (GDPR Art. 25, 32), and crypto-shredding.
+
+Key hierarchy:
+
+* the **master key** (``COREO_MASTER_KEY`` or the key file, ``coreo.privacy.keys``) only
+  derives the key-encryption key (KEK, HKDF-SHA256 "data-keys");
+* every person (profile) has a random 256-bit **data key**, stored wrapped by the KEK
+  (AES-256-GCM, bound to workspace and profile) in ``privacy_data_keys``;
+* personal traits (``TraitRule.personal``: e-mail, phone, address, names, birthday, ...) are
+  sealed with the person's data key (AES-256-GCM, bound to workspace, profile and trait
+  name) as ``enc:v1:<base64url(nonce | ciphertext)>``;
+* an installation **HMAC secret**, wrapped by the KEK in ``privacy_keyring``, derives the
+  keys of consent proofs, erasure tombstones and the blind index that makes sealed traits
+  searchable by exact value.
+
+Sealing happens when a session flushes and opening when the ORM loads a trait, so the
+domain code handles plain values; code that selects trait values as columns opens them
+with ``open_value``. ``coreo keys rotate-master`` re-wraps every data key and the HMAC
+secret under a new master key: nothing sealed has to be rewritten and every hash stays
+comparable. Erasure deletes the person's data key (``shred``): anything it sealed, in
+any copy or backup, can no longer be read.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Table, delete, event, select
+from sqlalchemy.orm import Session, attributes
+
+from coreo.config import Settings
+from coreo.db import Database, conflict_insert, utcnow
+from coreo.errors import ConfigurationError
+from coreo.privacy.keys import derived_key, forget_key_files, master_key
+from coreo.privacy.models import DataKey, KeyringEntry
+from coreo.profiles.models import SEALED_PREFIX, ProfileTrait, search_key
+from coreo.profiles.traits import DEFAULT_SCHEMA, TraitSchema
+
+__all__ = [
+    "Crypto",
+    "blind_index",
+    "crypto_of",
+    "data_key",
+    "enable",
+    "fingerprint",
+    "hash_key",
+    "is_sealed",
+    "kek_of",
+    "open_rows",
+    "open_value",
+    "preload",
+    "rotate_master",
+    "shred",
+]
+
+_INFO = "coreo.crypto"
+_KEYS = "coreo.data_keys"  # session.info: (workspace, profile) -> unwrapped data key
+_PLAIN = "coreo.plain"  # session.info: traits sealed for a flush, restored after it
+_NONCE = 12
+_DATA_KEYS = cast(Table, DataKey.__table__)
+_KEYRING = cast(Table, KeyringEntry.__table__)
+_HMAC_SECRET = "hmac"  # noqa: S105 - the keyring entry's name, not a secret
+
+
+@dataclass
+class Crypto:
+    """One installation's keys (read lazily: the master key file is made on first use)."""
+
+    settings: Settings
+    schema: TraitSchema = DEFAULT_SCHEMA
+    _kek: bytes | None = None
+    _hashes: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def seals(self) -> bool:
+        return self.settings.encrypt_personal_data
+
+    @property
+    def kek(self) -> bytes:
+        if self._kek is None:
+            self._kek = kek_of(master_key(self.settings))
+        return self._kek
+
+    def unwrap(self, blob: bytes, aad: bytes) -> bytes:
+        """Unwrap with the KEK; after a failure, once more with the master key read again
+        (``coreo keys rotate-master`` may have replaced the key file meanwhile)."""
+        try:
+            return _unwrap(self.kek, blob, aad)
+        except ConfigurationError:
+            forget_key_files()
+            self._kek = None
+            return _unwrap(self.kek, blob, aad)
+
+
+def kek_of(master: bytes) -> bytes:
+    return derived_key(master, "data-keys")
+
+
+def enable(database: Database, settings: Settings) -> None:
+    """Give every session of ``database`` the installation's keys."""
+    database.session_info[_INFO] = Crypto(settings)
+
+
+def crypto_of(session: Session) -> Crypto | None:
+    found = session.info.get(_INFO)
+    return found if isinstance(found, Crypto) else None
+
+
+def _crypto(session: Session) -> Crypto:
+    found = crypto_of(session)
+    if found is None:
+        raise ConfigurationError("this database was opened without the installation's keys")
+    return found
+
+
+def _wrap(kek: bytes, key: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(_NONCE)
+    return nonce + AESGCM(kek).encrypt(nonce, key, aad)
+
+
+def _unwrap(kek: bytes, blob: bytes, aad: bytes) -> bytes:
+    try:
+        return AESGCM(kek).decrypt(bytes(blob[:_NONCE]), bytes(blob[_NONCE:]), aad)
+    except InvalidTag:
+        raise ConfigurationError(
+            "a wrapped key does not open with this master key (wrong COREO_MASTER_KEY or key file?)"
+        ) from None
+
+
+def _key_aad(workspace_id: str, profile_id: str) -> bytes:
+    return f"coreo/data-key/{workspace_id}/{profile_id}".encode()
+
+
+def _value_aad(workspace_id: str, profile_id: str, name: str) -> bytes:
+    return f"coreo/trait/{workspace_id}/{profile_id}/{name}".encode()
+
+
+# -- installation secrets ---------------------------------------------------------------
+
+
+def hash_key(session: Session, purpose: str, settings: Settings | None = None) -> bytes:
+    """The HMAC key for ``purpose`` (consent-proof, tombstone, blind-index), derived from
+    the installation's HMAC secret (created on first use). ``settings`` name the master key
+    when the session's database was opened without it."""
+    crypto = crypto_of(session) or (Crypto(settings) if settings is not None else None)
+    if crypto is None:
+        raise ConfigurationError("this database was opened without the installation's keys")
+    if purpose not in crypto._hashes:
+        connection = session.connection()
+        wrapped = connection.scalar(
+            select(KeyringEntry.wrapped).where(KeyringEntry.name == _HMAC_SECRET)
+        )
+        created = wrapped is None
+        if created:
+            secret = os.urandom(32)
+            connection.execute(
+                conflict_insert(session, _KEYRING)
+                .values(
+                    name=_HMAC_SECRET,
+                    wrapped=_wrap(crypto.kek, secret, b"coreo/keyring/hmac"),
+                    created_at=utcnow(),
+                )
+                .on_conflict_do_nothing()
+            )
+            wrapped = connection.scalar(
+                select(KeyringEntry.wrapped).where(KeyringEntry.name == _HMAC_SECRET)
+            )
+        if wrapped is None:
+            raise ConfigurationError("the keyring's HMAC secret could not be made")
+        secret = crypto.unwrap(bytes(wrapped), b"coreo/keyring/hmac")
+        if created:  # not kept until committed: a rollback would take the secret with it
+            return derived_key(secret, purpose)
+        crypto._hashes[purpose] = derived_key(secret, purpose)
+    return crypto._hashes[purpose]
+
+
+def blind_index(session: Session, name: str, value: Any) -> str | None:
+    """What a sealed trait is searched by: a keyed hash of its search key (exact match)."""
+    key = search_key(name, value)
+    if key is None:
+        return None
+    digest = hmac.new(hash_key(session, "blind-index"), f"{name}\x1f{key}".encode(), "sha256")
+    return "h:" + digest.hexdigest()[:40]
+
+
+# -- data keys --------------------------------------------------------------------------
+
+
+def data_key(session: Session, workspace_id: str, profile_id: str) -> bytes:
+    """The person's data key, created on first use."""
+    cache: dict[tuple[str, str], bytes] = session.info.setdefault(_KEYS, {})
+    found = cache.get((workspace_id, profile_id))
+    if found is not None:
+        return found
+    crypto = _crypto(session)
+    aad = _key_aad(workspace_id, profile_id)
+    connection = session.connection()
+    query = select(DataKey.wrapped).where(
+        DataKey.workspace_id == workspace_id, DataKey.profile_id == profile_id
+    )
+    wrapped = connection.scalar(query)
+    if wrapped is None:
+        connection.execute(
+            conflict_insert(session, _DATA_KEYS)
+            .values(
+                workspace_id=workspace_id,
+                profile_id=profile_id,
+                wrapped=_wrap(crypto.kek, os.urandom(32), aad),
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
+        wrapped = connection.scalar(query)
+    if wrapped is None:
+        raise ConfigurationError(f"no data key could be made for {profile_id}")
+    key = crypto.unwrap(bytes(wrapped), aad)
+    cache[(workspace_id, profile_id)] = key
+    return key
+
+
+def preload(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> None:
+    """Unwrap the data keys of many profiles with one query per 500 (those without one get
+    theirs when first sealed)."""
+    crypto = crypto_of(session)
+    if crypto is None:
+        return
+    cache: dict[tuple[str, str], bytes] = session.info.setdefault(_KEYS, {})
+    wanted = sorted({p for p in profile_ids if (workspace_id, p) not in cache})
+    connection = session.connection()
+    for start in range(0, len(wanted), 500):
+        for profile_id, wrapped in connection.execute(
+            select(DataKey.profile_id, DataKey.wrapped).where(
+                DataKey.workspace_id == workspace_id,
+                DataKey.profile_id.in_(wanted[start : start + 500]),
+            )
+        ).all():
+            aad = _key_aad(workspace_id, profile_id)
+            cache[(workspace_id, profile_id)] = crypto.unwrap(bytes(wrapped), aad)
+
+
+def open_rows(
+    session: Session, workspace_id: str, rows: Iterable[tuple[str, str, Any]]
+) -> list[tuple[str, str, Any]]:
+    """(profile id, trait name, stored value) rows with their values opened."""
+    listed = list(rows)
+    if any(is_sealed(v) for _, _, v in listed):
+        preload(session, workspace_id, (p for p, _, v in listed if is_sealed(v)))
+    return [(p, n, open_value(session, workspace_id, p, n, v)) for p, n, v in listed]
+
+
+def shred(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> int:
+    """Destroy the data keys of these profiles (erasure)."""
+    ids = sorted(set(profile_ids))
+    cache: dict[tuple[str, str], bytes] = session.info.get(_KEYS, {})
+    for profile_id in ids:
+        cache.pop((workspace_id, profile_id), None)
+    if not ids:
+        return 0
+    result = session.execute(
+        delete(DataKey).where(DataKey.workspace_id == workspace_id, DataKey.profile_id.in_(ids))
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(SEALED_PREFIX)
+
+
+def _seal(key: bytes, value: Any, aad: bytes) -> str:
+    nonce = os.urandom(_NONCE)
+    sealed = nonce + AESGCM(key).encrypt(nonce, orjson.dumps(value), aad)
+    return SEALED_PREFIX + base64.urlsafe_b64encode(sealed).decode()
+
+
+def _open(key: bytes, token: str, aad: bytes) -> Any:
+    blob = base64.urlsafe_b64decode(token[len(SEALED_PREFIX) :])
+    return orjson.loads(AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], aad))
+
+
+def open_value(session: Session, workspace_id: str, profile_id: str, name: str, value: Any) -> Any:
+    """A trait value as stored → as it was given (a plain value is returned as it is)."""
+    if not is_sealed(value):
+        return value
+    key = data_key(session, workspace_id, profile_id)
+    try:
+        return _open(key, value, _value_aad(workspace_id, profile_id, name))
+    except (InvalidTag, ValueError):
+        raise ConfigurationError(
+            f"the sealed trait {name!r} of {profile_id} does not open with its data key"
+        ) from None
+
+
+# -- the ORM hooks ----------------------------------------------------------------------
+
+
+@event.listens_for(Session, "before_flush")
+def _seal_traits(session: Session, _context: Any, _instances: Any) -> None:
+    crypto = crypto_of(session)
+    if crypto is None or not crypto.seals:
+        return
+    sealed: list[tuple[ProfileTrait, Any]] = session.info.setdefault(_PLAIN, [])
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, ProfileTrait) or is_sealed(obj.value):
+            continue
+        if obj.value is None or not crypto.schema.rule(obj.name).personal:
+            continue
+        plain = obj.value
+        key = data_key(session, obj.workspace_id, obj.profile_id)
+        obj.search_value = blind_index(session, obj.name, plain)
+        obj.value = _seal(key, plain, _value_aad(obj.workspace_id, obj.profile_id, obj.name))
+        sealed.append((obj, plain))
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _restore_plain(session: Session, _context: Any) -> None:
+    for obj, plain in session.info.pop(_PLAIN, []):
+        attributes.set_committed_value(obj, "value", plain)
+
+
+@event.listens_for(ProfileTrait, "load")
+def _open_loaded(target: ProfileTrait, context: Any) -> None:
+    if not is_sealed(target.value):
+        return
+    session = context.session
+    with session.no_autoflush:
+        plain = open_value(
+            session, target.workspace_id, target.profile_id, target.name, target.value
+        )
+    attributes.set_committed_value(target, "value", plain)
+
+
+# -- rotation ---------------------------------------------------------------------------
+
+
+def rotate_master(database: Database, old_master: bytes, new_master: bytes) -> dict[str, int]:
+    """Re-wrap every data key and the keyring under ``new_master`` in one transaction;
+    sealed values stay as they are."""
+    old, new = kek_of(old_master), kek_of(new_master)
+    counts = {"data_keys": 0, "keyring": 0}
+    with database.transaction() as session:
+        connection = session.connection()
+        for row in connection.execute(
+            select(DataKey.workspace_id, DataKey.profile_id, DataKey.wrapped)
+        ).all():
+            aad = _key_aad(row.workspace_id, row.profile_id)
+            key = _unwrap(old, bytes(row.wrapped), aad)
+            connection.execute(
+                _DATA_KEYS.update()
+                .where(
+                    _DATA_KEYS.c.workspace_id == row.workspace_id,
+                    _DATA_KEYS.c.profile_id == row.profile_id,
+                )
+                .values(wrapped=_wrap(new, key, aad))
+            )
+            counts["data_keys"] += 1
+        for name, wrapped in connection.execute(
+            select(KeyringEntry.name, KeyringEntry.wrapped)
+        ).all():
+            aad = f"coreo/keyring/{name}".encode()
+            secret = _unwrap(old, bytes(wrapped), aad)
+            connection.execute(
+                _KEYRING.update()
+                .where(_KEYRING.c.name == name)
+                .values(wrapped=_wrap(new, secret, aad))
+            )
+            counts["keyring"] += 1
+    return counts
+
+
+def fingerprint(master: bytes) -> str:
+    """A short, non-secret name for a master key (to tell keys apart in messages)."""
+    return hashlib.sha256(b"coreo/fingerprint/" + master).hexdigest()[:12]

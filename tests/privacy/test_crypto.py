@@ -1,0 +1,161 @@
+"""Encryption at rest with a per-person data key (GDPR Art. 25, 32), crypto-shredding on
+erasure, and the rotation of the master key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, text
+
+from coreo.config import Settings, get_settings
+from coreo.db import Database, utcnow
+from coreo.errors import ConfigurationError
+from coreo.privacy import crypto, erasure
+from coreo.privacy.keys import read_key_file
+from coreo.privacy.models import DataKey
+from coreo.profiles import service as profiles
+from coreo.profiles.models import ProfileTrait
+from tests.cli.test_cli import assert_one_line_error, coreo
+from tests.identity.conftest import feed_pipeline, message
+
+__all__ = ["feed_pipeline"]
+
+Feed = Callable[..., list[str | None]]
+
+
+@pytest.fixture
+def sealed(database: Database, settings: Settings) -> Database:
+    crypto.enable(database, settings)
+    return database
+
+
+def _stored(database: Database, ws: str, profile: str) -> dict[str, Any]:
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT name, value, search_value FROM profile_traits "
+                "WHERE workspace_id = :ws AND profile_id = :p"
+            ),
+            {"ws": ws, "p": profile},
+        ).all()
+    return {name: (value, search) for name, value, search in rows}
+
+
+def test_personal_traits_are_sealed_with_the_persons_key(
+    sealed: Database, tenant: Any, feed_pipeline: Feed
+) -> None:
+    ws = tenant.workspace_id
+    anna, bea = feed_pipeline(
+        message("identify", userId="anna", traits={"email": "Anna@X.ch", "lastName": "Meier",
+                                                   "city": "Bern", "address": {"zip": "3011"}}),
+        message("identify", at=1, userId="bea", traits={"email": "bea@x.ch", "city": "Bern"}),
+    )  # fmt: skip
+    raw = _stored(sealed, ws, str(anna))
+    for name in ("email", "lastName", "address"):
+        value = str(raw[name][0])
+        assert "enc:v1:" in value and "Meier" not in value and "3011" not in value
+        assert "anna" not in str(raw[name][1]).lower()  # the blind index, not the address
+    assert raw["city"] == ('"Bern"', "Bern") or raw["city"] == ("Bern", "Bern")
+    with sealed.transaction(write=False) as session:
+        shown = profiles.describe(profiles.view(session, ws, str(anna)))
+        assert shown["traits"]["address"]["value"] == {"zip": "3011"}
+        assert shown["traits"]["email"]["value"] == "Anna@X.ch"
+        hits = profiles.search(session, workspace_id=ws, trait="email", value=" ANNA@x.ch")
+        assert [h for h, _ in hits.hits] == [anna]
+        assert hits.hits[0][1]["lastName"] == "Meier"
+        keys = session.scalars(select(DataKey.profile_id).where(DataKey.workspace_id == ws))
+        assert sorted(keys) == sorted([anna, bea])
+    # A value is bound to its person and trait: moved elsewhere it does not open.
+    with sealed.transaction() as session:
+        session.execute(
+            text(
+                "UPDATE profile_traits SET value = (SELECT value FROM profile_traits "
+                "WHERE profile_id = :a AND name = 'email') WHERE profile_id = :b "
+                "AND name = 'email'"
+            ),
+            {"a": anna, "b": bea},
+        )
+    with sealed.transaction(write=False) as session, pytest.raises(ConfigurationError):
+        session.get(ProfileTrait, (ws, str(bea), "email"))
+
+
+def test_a_merge_reseals_with_the_survivors_key_and_erasure_shreds(
+    sealed: Database, tenant: Any, feed_pipeline: Feed
+) -> None:
+    ws = tenant.workspace_id
+    cookie, anna = feed_pipeline(
+        message("identify", anonymousId="c-9", traits={"phone": "+41791112233"}),
+        message("identify", at=1, anonymousId="c-9", userId="anna", traits={"firstName": "Ann"}),
+    )
+    assert cookie == anna
+    with sealed.transaction(write=False) as session:
+        traits = profiles.describe(profiles.view(session, ws, str(anna)))["traits"]
+    assert traits["phone"]["value"] == "+41791112233" and traits["firstName"]["value"] == "Ann"
+    copy = _stored(sealed, ws, str(anna))  # as a backup or a replica would hold it
+    with sealed.transaction(workspace_id=ws) as session:
+        erasure.erase(session, ws, str(anna), tombstone_key=b"k" * 32, actor="dpo")
+    with sealed.transaction() as session:
+        for name, (value, _) in copy.items():
+            if crypto.is_sealed(str(value).strip('"')):
+                with pytest.raises(ConfigurationError):  # a new key cannot open the old value
+                    crypto.open_value(session, ws, str(anna), name, str(value).strip('"'))
+        session.rollback()
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=40),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                    max_size=3),
+        max_leaves=8,
+    )
+)  # fmt: skip
+def test_any_json_value_comes_back_as_it_was_sealed(value: Any) -> None:
+    key = b"d" * 32
+    sealed = crypto._seal(key, value, b"aad")
+    assert crypto.is_sealed(sealed) and sealed.isascii()
+    assert crypto._open(key, sealed, b"aad") == value
+
+
+def test_rotating_the_master_key_rewraps_everything(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert coreo(home, "init").returncode == 0
+    settings = get_settings(home=home)
+    database = Database.from_settings(settings)
+    with database.transaction() as session:
+        ws = session.scalar(text("SELECT id FROM workspaces"))
+        proof = crypto.hash_key(session, "consent-proof")
+        session.add(
+            ProfileTrait(
+                workspace_id=ws, profile_id="prf_1", name="email", value="a@b.ch", source="t",
+                observed_at=utcnow(), first_seen_at=utcnow(), message_id=None,
+            )
+        )  # fmt: skip
+    old = read_key_file(home / "master.key")
+    rotated = coreo(home, "keys", "rotate-master")
+    assert rotated.returncode == 0, rotated.stderr
+    assert "Re-wrapped 1 data key(s) and 1 keyring secret(s)" in rotated.stdout
+    assert read_key_file(home / "master.key") != old
+    fresh = Database.from_settings(get_settings(home=home))  # a running process reads it anew
+    with fresh.transaction() as session:
+        row = session.get(ProfileTrait, (ws, "prf_1", "email"))
+        assert row is not None and row.value == "a@b.ch"
+        assert crypto.hash_key(session, "consent-proof") == proof  # hashes stay comparable
+    with database.engine.connect() as connection:
+        wrapped = connection.scalar(select(DataKey.wrapped))
+    aad = f"coreo/data-key/{ws}/prf_1".encode()
+    with pytest.raises(ConfigurationError, match="does not open"):
+        crypto._unwrap(crypto.kek_of(old), bytes(wrapped), aad)  # the old key opens nothing
+    # A process that still held the old key reads the key file again and goes on.
+    with database.transaction() as session:
+        assert session.get(ProfileTrait, (ws, "prf_1", "email")).value == "a@b.ch"
+    assert_one_line_error(
+        coreo(home, "keys", "rotate-master", COREO_MASTER_KEY="A" * 43 + "="),
+        "--new-key-file",
+    )
