@@ -9,6 +9,9 @@ Read from every event of a resolved profile:
 * ``context.consent.tcString``: an IAB TCF v2.2 TC string (``coreo.consent.tcf``); its
   purposes grant or deny analytics and personalisation (``tcf.coreo_purposes``). A string
   that does not decode, or has a policy version below 4, decides nothing;
+* ``context.consent.purposes``: Coreo's own explicit form, for preference centres and file
+  imports: ``{"marketing:email": true, "analytics": "withdrawn"}`` (a purpose, or a purpose
+  and channel; true, false, or a status). Imported rows are recorded with source ``import``;
 * ``context.consent.gpc`` (set at ingestion from the ``Sec-GPC: 1`` request header, or sent
   by the client): the Global Privacy Control signal, an opt-out of selling and sharing
   (``third_party_sharing`` withdrawn).
@@ -27,13 +30,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coreo.consent import service, tcf
 from coreo.consent.models import ConsentRecord
+from coreo.consent.purposes import purpose_named
 from coreo.db import utcnow
 from coreo.identity.service import cluster_members
 from coreo.runtime.worker import Event
@@ -86,9 +90,32 @@ def signals_of(message: dict[str, Any]) -> list[Signal]:
             for purpose, given in tcf.coreo_purposes(tc).items():
                 if decided.get(purpose) != "denied":
                     decided[purpose] = "granted" if given else "denied"
+    explicit = consent.get("purposes")
+    if isinstance(explicit, dict):
+        for name, given in explicit.items():
+            status = _explicit_status(given)
+            if status is not None and isinstance(name, str) and _known(name):
+                decided[name] = status  # stated for the purpose itself: it wins
     if consent.get("gpc") is True:
         decided["third_party_sharing"] = "withdrawn"
     return sorted(decided.items())
+
+
+def _explicit_status(given: Any) -> service.Status | None:
+    if isinstance(given, bool):
+        return "granted" if given else "denied"
+    if given in ("granted", "denied", "withdrawn"):
+        return cast(service.Status, given)
+    return None
+
+
+def _known(key: str) -> bool:
+    """``purpose`` or ``purpose:channel`` of the taxonomy (marketing needs its channel)."""
+    name, _, channel = key.partition(":")
+    purpose = purpose_named(name)
+    if purpose is None:
+        return False
+    return channel in purpose.channels if purpose.channels else not channel
 
 
 class ConsentStage:
@@ -129,16 +156,23 @@ class ConsentStage:
                     last[(profile_id, purpose)] = status
 
 
-def _input(message: dict[str, Any], purpose: str, status: service.Status) -> service.ConsentInput:
+def _input(message: dict[str, Any], key: str, status: service.Status) -> service.ConsentInput:
     context = message.get("context")
     context = context if isinstance(context, dict) else {}
     ip, agent = context.get("ip"), context.get("userAgent")
-    name = message.get("event") if message.get("type") == "track" else message.get("type")
+    purpose, _, channel = key.partition(":")
+    imported = context.get("import")
+    if isinstance(imported, dict):  # a row of a file import (ERP, CRM, a sign-up list)
+        source, point = "import", f"import:{imported.get('source')} row {imported.get('row')}"
+    else:
+        name = message.get("event") if message.get("type") == "track" else message.get("type")
+        source, point = "event", f"event:{name}"
     return service.ConsentInput(
         purpose=purpose,
+        channel=channel or None,
         status=status,
-        source="event",
-        collection_point=f"event:{name}"[:200],
+        source=source,
+        collection_point=point[:200],
         at=min(datetime.fromisoformat(str(message["timestamp"])), utcnow()),
         ip=ip if isinstance(ip, str) else None,
         user_agent=agent if isinstance(agent, str) else None,
@@ -148,19 +182,24 @@ def _input(message: dict[str, Any], purpose: str, status: service.Status) -> ser
 def _last_event_signals(
     session: Session, workspace_id: str, profile_ids: Sequence[str]
 ) -> dict[tuple[str, str], str]:
-    """(live profile, purpose) → the status of the newest record events gave."""
+    """(live profile, purpose[:channel]) → the status of the newest record events (or
+    imported rows) gave."""
     members = cluster_members(session, workspace_id, sorted(set(profile_ids)))
     last: dict[tuple[str, str], str] = {}
     rows = session.execute(
-        select(ConsentRecord.profile_id, ConsentRecord.purpose, ConsentRecord.status)
+        select(
+            ConsentRecord.profile_id,
+            ConsentRecord.purpose,
+            ConsentRecord.channel,
+            ConsentRecord.status,
+        )
         .where(
             ConsentRecord.workspace_id == workspace_id,
             ConsentRecord.profile_id.in_(sorted(members)),
-            ConsentRecord.source == "event",
-            ConsentRecord.channel.is_(None),
+            ConsentRecord.source.in_(("event", "import")),
         )
         .order_by(ConsentRecord.at, ConsentRecord.recorded_at, ConsentRecord.id)
     )
-    for profile_id, purpose, status in rows:
-        last[(members[profile_id], purpose)] = status
+    for profile_id, purpose, channel, status in rows:
+        last[(members[profile_id], f"{purpose}:{channel}" if channel else purpose)] = status
     return last
