@@ -24,9 +24,10 @@ from sqlalchemy import select, text
 from coreo.audit.service import verify
 from coreo.config import Settings
 from coreo.db import Base, Database
+from coreo.eventlog.base import NewRecord
 from coreo.identity.models import ProfileIdentity
 from coreo.privacy.datamap import DATA_MAP
-from coreo.privacy.erasure import ERASED
+from coreo.privacy.erasure import ERASED, Person, erase_from_log
 from tests.conftest import Tenant
 from tests.helpers import assert_problem, key_prefix
 
@@ -304,3 +305,34 @@ def _cli_env(settings: Settings, database: Database) -> dict[str, str]:
         "COREO_HOME": str(settings.home),
         "COREO_DATABASE_URL": database.url.render_as_string(hide_password=False),
     }
+
+
+def test_a_nats_log_is_cleaned_of_the_person_too(make_nats_log: Any) -> None:
+    """The NATS streams are read through: the person's records go, another person's record
+    that quotes them comes back redacted; other workspaces are not touched."""
+    log = make_nats_log(2)
+
+    def record(ws: str, message: dict[str, Any]) -> NewRecord:
+        key = str(message.get("anonymousId") or message.get("userId"))
+        return NewRecord(key, ws, orjson.dumps(message))
+
+    anna = {"type": "identify", "userId": ANNA["user"], "messageId": "a-1",
+            "traits": {"email": ANNA["email"]}}  # fmt: skip
+    quoting = {"type": "track", "userId": "erp-4712", "messageId": "b-1",
+               "properties": {"friend": ANNA["email"]}}  # fmt: skip
+    unrelated = {"type": "track", "userId": "erp-4712", "messageId": "b-2"}
+    elsewhere = {**anna, "messageId": "other-ws"}
+    log.append(
+        [record("ws_a", m) for m in (anna, quoting, unrelated)] + [record("ws_b", elsewhere)]
+    )
+    person = Person("ws_a", "prf_x", ["prf_x"], [("user_id", ANNA["user"]), ("email", ANNA["email"])],
+                    {"a-1"})  # fmt: skip
+    assert erase_from_log(log, person) == (1, 1)
+    left = [
+        (r.workspace_id, orjson.loads(r.payload))
+        for p in range(log.partitions)
+        for r in log.read(p, 0, 100)
+    ]
+    by_id = {(ws, m["messageId"]): m for ws, m in left}
+    assert set(by_id) == {("ws_a", "b-1"), ("ws_a", "b-2"), ("ws_b", "other-ws")}
+    assert by_id[("ws_a", "b-1")]["properties"] == {"friend": ERASED}

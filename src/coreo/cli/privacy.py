@@ -22,6 +22,7 @@ from coreo.cli._common import (
 )
 from coreo.db import utcnow
 from coreo.errors import InvalidInputError
+from coreo.eventlog import build_event_log
 from coreo.privacy import crypto, retention
 from coreo.privacy import requests as service
 from coreo.privacy import ropa as records
@@ -214,22 +215,27 @@ def execute(
     settings = load_settings()
     database = open_database(settings)
     workspace_id = workspace_id_of(database, workspace)
-    with database.transaction(workspace_id=workspace_id) as session:
-        row = service.get(session, workspace_id, request)
-        if row.type in ("access", "portability") and out is None:
-            raise InvalidInputError("an access request needs --out FILE.zip for the package")
-        _, built = service.execute(
-            session,
-            row,
-            actor=cli_actor(),
-            tombstone_key=hash_key(session, "tombstone", settings),
-            proof_key=hash_key(session, "consent-proof", settings),
-        )
-        if built is not None and out is not None:
-            out.write_bytes(built.data)
-            out.chmod(0o600)
-            console.print(f"Wrote the package to {out} ({len(built.data):,} bytes).")
-        _show(row)
+    event_log = build_event_log(settings, database)
+    try:
+        with database.transaction(workspace_id=workspace_id) as session:
+            row = service.get(session, workspace_id, request)
+            if row.type in ("access", "portability") and out is None:
+                raise InvalidInputError("an access request needs --out FILE.zip for the package")
+            _, built = service.execute(
+                session,
+                row,
+                actor=cli_actor(),
+                tombstone_key=hash_key(session, "tombstone", settings),
+                proof_key=hash_key(session, "consent-proof", settings),
+                log=event_log,
+            )
+            if built is not None and out is not None:
+                out.write_bytes(built.data)
+                out.chmod(0o600)
+                console.print(f"Wrote the package to {out} ({len(built.data):,} bytes).")
+            _show(row)
+    finally:
+        event_log.close()
 
 
 retention_app = typer.Typer(

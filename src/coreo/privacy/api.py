@@ -233,7 +233,14 @@ def execute_request(
     from ``…/package``); rectification, erasure, restriction, objection: done now."""
     row = service.get(session, principal.workspace_id, request_id)
     tombstone, proof = _keys(session, runtime(request).settings)
-    service.execute(session, row, actor=principal.actor, tombstone_key=tombstone, proof_key=proof)
+    service.execute(
+        session,
+        row,
+        actor=principal.actor,
+        tombstone_key=tombstone,
+        proof_key=proof,
+        log=runtime(request).event_log,
+    )
     return _read(row)
 
 

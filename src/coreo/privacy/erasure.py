@@ -5,7 +5,8 @@
 1. the person is the live profile, the profiles merged into it, every identifier they
    hold, and every event attributed to them or sent under one of their user or anonymous
    ids (the message ids);
-2. targeted deletes: events, the event log's records, dead letters, tracking-plan
+2. targeted deletes: events, the event log's records (the SQL log's table here; a NATS
+   log's streams are read through and cleaned by ``erase_from_log``), dead letters, tracking-plan
    violations, the processed-message guard, identities, traits, computed traits, consent
    records, merges, refusals, splits, match reviews, restrictions and the profiles;
 3. a sweep of every column the data map (``coreo.privacy.datamap``) marks as personal,
@@ -40,7 +41,9 @@ from coreo.audit import service as audit_service
 from coreo.consent.models import ConsentRecord
 from coreo.db import Base, utcnow
 from coreo.errors import ConflictError
+from coreo.eventlog.base import EventLog, NewRecord
 from coreo.eventlog.models import LogRecord
+from coreo.eventlog.sql import SqlEventLog
 from coreo.history.models import EventRecord
 from coreo.identity.models import (
     MatchReview,
@@ -198,6 +201,49 @@ def _erase_log(session: Session, person: Person, pattern: re.Pattern[str]) -> tu
     return removed, redacted
 
 
+def erase_from_log(log: EventLog, person: Person, *, batch: int = 1000) -> tuple[int, int]:
+    """An external log's records (NATS): the person's own are forgotten; a record that only
+    quotes them is forgotten and appended again redacted (the pipeline's processed-message
+    guard keeps it from being applied twice). Reads every partition from the start."""
+    pattern = _pattern(person.needles)
+    removed = redacted = 0
+    for partition in range(log.partitions):
+        after, end = 0, log.end_offset(partition)
+        while after < end:
+            records = log.read(partition, after, batch)
+            if not records:
+                break
+            after = records[-1].offset
+            gone: list[tuple[int, int]] = []
+            again: list[NewRecord] = []
+            for record in records:
+                if record.workspace_id != person.workspace_id:
+                    continue
+                text = record.payload.decode("utf-8", "replace").lower()
+                if not any(n in text for n in person.needles) and not any(
+                    m in text for m in person.message_ids
+                ):
+                    continue
+                message = orjson.loads(record.payload)
+                gone.append((record.partition, record.offset))
+                if not _mentions(message, person):
+                    clean = orjson.dumps(_redact_json(message, pattern))
+                    again.append(NewRecord(record.key, record.workspace_id, clean))
+            if gone:
+                log.forget(gone)
+                removed += len(gone) - len(again)
+            if again:
+                log.append(again)
+                redacted += len(again)
+    return removed, redacted
+
+
+def _pattern(needles: list[str]) -> re.Pattern[str]:
+    """Whole values only: the customer number "4711" is not erased from "14711" or "A-4711"."""
+    alternatives = "|".join(re.escape(n) for n in needles) or "(?!)"
+    return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+
 def _sweep(session: Session, person: Person, pattern: re.Pattern[str]) -> dict[str, int]:
     """Redact what is left of the person in every column the data map calls personal."""
     swept: dict[str, int] = {}
@@ -262,6 +308,7 @@ def erase(
     actor: str,
     request_id: str | None = None,
     reason: str = "request",
+    log: EventLog | None = None,
 ) -> dict[str, Any]:
     """Erase the person behind ``profile_id`` (a live profile) and return what was done.
     Without ``tombstone_key`` no tombstones are left (retention: the person did not object
@@ -284,6 +331,12 @@ def erase(
         counts = _erase(session, person, tombstone_key, request_id)
     finally:
         session.info.pop("erasing", None)
+    if log is not None and not isinstance(log, SqlEventLog):  # the SQL log was done above
+        gone, redone = erase_from_log(log, person)
+        if gone:
+            counts["removed"]["event_log"] = counts["removed"].get("event_log", 0) + gone
+        if redone:
+            counts["redacted"]["event_log"] = counts["redacted"].get("event_log", 0) + redone
     audit_service.record(
         session=session,
         chain=workspace_id,
@@ -304,9 +357,7 @@ def _erase(
     session: Session, person: Person, tombstone_key: bytes | None, request_id: str | None
 ) -> dict[str, Any]:
     needles = person.needles
-    # Whole values only: the customer number "4711" is not erased from "14711" or "A-4711".
-    alternatives = "|".join(re.escape(n) for n in needles) or "(?!)"
-    pattern = re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+    pattern = _pattern(needles)
     messages = person.message_ids
     members = person.members
     removed: dict[str, int] = {}

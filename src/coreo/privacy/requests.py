@@ -31,6 +31,7 @@ from coreo.audit import service as audit_service
 from coreo.consent import service as consent_service
 from coreo.db import utcnow
 from coreo.errors import ConflictError, InvalidInputError, NotFoundError
+from coreo.eventlog.base import EventLog
 from coreo.ids import new_id
 from coreo.privacy import erasure, package, suppression
 from coreo.privacy.models import PrivacyRequest
@@ -234,6 +235,7 @@ def execute(
     actor: str,
     tombstone_key: bytes,
     proof_key: bytes,
+    log: EventLog | None = None,
 ) -> tuple[PrivacyRequest, package.Package | None]:
     """Carry out a verified request; returns it completed (and the package, for access)."""
     _open(request)
@@ -252,7 +254,13 @@ def execute(
         evidence = _rectify(session, request, now)
     elif request.type == "erasure":
         evidence = erasure.erase(
-            session, ws, profile, tombstone_key=tombstone_key, actor=actor, request_id=request.id
+            session,
+            ws,
+            profile,
+            tombstone_key=tombstone_key,
+            actor=actor,
+            request_id=request.id,
+            log=log,
         )
     elif request.type == "restriction":
         if request.details.get("lift"):
