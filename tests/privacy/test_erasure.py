@@ -322,11 +322,10 @@ def test_a_nats_log_is_cleaned_of_the_person_too(make_nats_log: Any) -> None:
                "properties": {"friend": ANNA["email"]}}  # fmt: skip
     unrelated = {"type": "track", "userId": "erp-4712", "messageId": "b-2"}
     elsewhere = {**anna, "messageId": "other-ws"}
-    log.append(
-        [record("ws_a", m) for m in (anna, quoting, unrelated)] + [record("ws_b", elsewhere)]
-    )
-    person = Person("ws_a", "prf_x", ["prf_x"], [("user_id", ANNA["user"]), ("email", ANNA["email"])],
-                    {"a-1"})  # fmt: skip
+    mine = [record("ws_a", m) for m in (anna, quoting, unrelated)]
+    log.append([*mine, record("ws_b", elsewhere)])
+    identifiers = [("user_id", ANNA["user"]), ("email", ANNA["email"])]
+    person = Person("ws_a", "prf_x", ["prf_x"], identifiers, {"a-1"})
     assert erase_from_log(log, person) == (1, 1)
     left = [
         (r.workspace_id, orjson.loads(r.payload))
