@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from coreo.app import create_app
 from coreo.config import get_settings
 from coreo.db import Database
-from tests.cli.test_cli import TOKEN, _env, coreo, invoke
+from tests.cli.test_cli import TOKEN, _env, assert_one_line_error, coreo, invoke
 
 
 def _send(home: Path, write_key: str) -> None:
@@ -68,8 +68,13 @@ def test_worker_processes_and_stops_on_sigterm_and_dlq_commands(tmp_path: Path) 
     assert process.returncode == 0, err
     assert "Stopped after 2 events" in out
 
-    exported = coreo(home, "events", "export", "--out", str(tmp_path / "events.parquet"))
+    out = str(tmp_path / "events.parquet")
+    nobody = coreo(home, "events", "export", "--out", out)  # for analytics: nobody consented
+    assert nobody.returncode == 0 and "Exported 0 events" in nobody.stdout
+    exported = coreo(home, "events", "export", "--out", out, "--purpose", "necessary")
     assert exported.returncode == 0 and "Exported 2 events" in exported.stdout
+    refused = coreo(home, "events", "export", "--out", out, "--purpose", "gossip")
+    assert_one_line_error(refused, "unknown purpose")
 
     replay = coreo(home, "dlq", "replay")
     assert replay.returncode == 1 and "1 failed again" in replay.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from coreo.db import Database
 from coreo.eventlog.sql import SqlEventLog
 from coreo.history.models import EventRecord
 from coreo.ingest.models import DeadLetter
+from coreo.privacy.crypto import open_message
 from coreo.runtime.pipeline import default_stages
 from coreo.runtime.worker import Worker
 
@@ -34,11 +34,12 @@ def drain(database: Database, settings: Any) -> Callable[[], None]:
 
 
 def stored_events(database: Database, workspace_id: str) -> list[dict[str, Any]]:
+    """The workspace's processed events as received (personal fields opened)."""
     with database.transaction(write=False) as session:
         rows = session.execute(
             select(EventRecord).where(EventRecord.workspace_id == workspace_id)
         ).scalars()
-        return [orjson.loads(r.payload) for r in rows]
+        return [open_message(session, workspace_id, r.profile_id, r.payload) for r in rows]
 
 
 def dead_letters(database: Database, workspace_id: str) -> list[DeadLetter]:

@@ -12,6 +12,8 @@ from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from coreo.history.models import EventRecord
+from coreo.privacy.crypto import open_message, seal_message
+from coreo.profiles.models import SEALED_PREFIX
 
 __all__ = [
     "count_events",
@@ -207,7 +209,10 @@ def messages_of_profiles(
         ).all()
         if not rows:
             return
-        yield [(str(r.profile_id), orjson.loads(r.payload)) for r in rows]
+        yield [
+            (str(r.profile_id), open_message(session, workspace_id, str(r.profile_id), r.payload))
+            for r in rows
+        ]
         if len(rows) < chunk:
             return
         after = (rows[-1].timestamp, str(rows[-1].message_id))
@@ -221,6 +226,7 @@ def reattribute_events(
     for profile_id, message_ids in moves.items():
         ids = sorted(message_ids)
         for start in range(0, len(ids), 500):
+            _reseal(session, workspace_id, profile_id, ids[start : start + 500])
             result = session.execute(
                 update(_EVENTS)
                 .where(
@@ -231,3 +237,23 @@ def reattribute_events(
             )
             moved += int(getattr(result, "rowcount", 0) or 0)
     return moved
+
+
+def _reseal(session: Session, workspace_id: str, profile_id: str, message_ids: list[str]) -> None:
+    """Events sealed with their former person's key, sealed again with the new one's."""
+    sealed = session.execute(
+        select(_EVENTS.c.message_id, _EVENTS.c.profile_id, _EVENTS.c.payload).where(
+            _EVENTS.c.workspace_id == workspace_id,
+            _EVENTS.c.message_id.in_(message_ids),
+            _EVENTS.c.profile_id != profile_id,
+            _EVENTS.c.payload.contains(SEALED_PREFIX),
+        )
+    ).all()
+    for message_id, owner, payload in sealed:
+        message = open_message(session, workspace_id, owner, payload)
+        again = seal_message(session, workspace_id, profile_id, message)
+        session.execute(
+            update(_EVENTS)
+            .where(_EVENTS.c.workspace_id == workspace_id, _EVENTS.c.message_id == message_id)
+            .values(payload=orjson.dumps(again).decode())
+        )

@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from coreo.db import driver_datetime, insert_rows_sqlite
+from coreo.privacy.crypto import crypto_of, preload, seal_message
 from coreo.runtime.worker import Event
 
 __all__ = ["HistoryStage"]
@@ -50,8 +51,15 @@ class HistoryStage:
         connection = session.connection()
         dialect = connection.dialect.name
         rows: list[tuple[Any, ...]] = []
+        sealing = crypto_of(session)
+        if sealing is not None and sealing.seals:
+            for workspace_id in {e.workspace_id for e in events}:
+                owners = (e.annotations.get("profile_id") for e in events)
+                preload(session, workspace_id, [p for p in owners if p])
         for event in events:
             m = event.message
+            owner = event.annotations.get("profile_id")
+            stored = seal_message(session, event.workspace_id, owner, m) if owner else m
             rows.append(
                 (
                     event.workspace_id,
@@ -63,7 +71,7 @@ class HistoryStage:
                     event.annotations.get("profile_id"),
                     _time(m.get("timestamp"), dialect),
                     _time(m.get("receivedAt"), dialect),
-                    orjson.dumps(m).decode(),
+                    orjson.dumps(stored).decode(),
                 )
             )
         if not rows:

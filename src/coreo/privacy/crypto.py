@@ -55,10 +55,12 @@ __all__ = [
     "hash_key",
     "is_sealed",
     "kek_of",
+    "open_message",
     "open_rows",
     "open_value",
     "preload",
     "rotate_master",
+    "seal_message",
     "shred",
 ]
 
@@ -297,6 +299,78 @@ def open_value(session: Session, workspace_id: str, profile_id: str, name: str, 
         raise ConfigurationError(
             f"the sealed trait {name!r} of {profile_id} does not open with its data key"
         ) from None
+
+
+# -- events -----------------------------------------------------------------------------
+
+_CONTAINERS = ("traits", "properties", "context.traits")
+
+
+def _containers(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for path in _CONTAINERS:
+        holder: Any = message
+        for part in path.split("."):
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        if isinstance(holder, dict):
+            found.append((path, holder))
+    return found
+
+
+def _event_aad(workspace_id: str, profile_id: str, message_id: str, path: str) -> bytes:
+    return f"coreo/event/{workspace_id}/{profile_id}/{message_id}/{path}".encode()
+
+
+def seal_message(
+    session: Session, workspace_id: str, profile_id: str, message: dict[str, Any]
+) -> dict[str, Any]:
+    """A copy of an event whose personal fields (traits, properties and context.traits
+    named as personal in the trait schema: e-mail, phone, names, address, ...) are sealed
+    with the person's key; the message itself is left as it is."""
+    crypto = crypto_of(session)
+    if crypto is None or not crypto.seals:
+        return message
+    found = [
+        (path, name)
+        for path, holder in _containers(message)
+        for name, value in holder.items()
+        if value is not None and not is_sealed(value) and crypto.schema.rule(name).personal
+    ]
+    if not found:
+        return message
+    copy: dict[str, Any] = orjson.loads(orjson.dumps(message))
+    key = data_key(session, workspace_id, profile_id)
+    message_id = str(message.get("messageId"))
+    holders = dict(_containers(copy))
+    for path, name in found:
+        aad = _event_aad(workspace_id, profile_id, message_id, f"{path}.{name}")
+        holders[path][name] = _seal(key, holders[path][name], aad)
+    return copy
+
+
+def open_message(
+    session: Session, workspace_id: str, profile_id: str | None, payload: str | bytes
+) -> dict[str, Any]:
+    """An event as stored → as it was received (its sealed fields opened). An event whose
+    person was erased cannot be opened: its sealed fields read ``[erased]``."""
+    message: dict[str, Any] = orjson.loads(payload)
+    text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
+    if SEALED_PREFIX not in text or profile_id is None:
+        return message
+    message_id = str(message.get("messageId"))
+    key: bytes | None = None
+    for path, holder in _containers(message):
+        for name, value in holder.items():
+            if not is_sealed(value):
+                continue
+            if key is None:
+                key = data_key(session, workspace_id, profile_id)
+            aad = _event_aad(workspace_id, profile_id, message_id, f"{path}.{name}")
+            try:
+                holder[name] = _open(key, value, aad)
+            except (InvalidTag, ValueError):
+                holder[name] = "[erased]"
+    return message
 
 
 # -- the ORM hooks ----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from coreo.consent.purposes import DEFAULT_PURPOSES
 from coreo.history.models import EventRecord
 from coreo.identity.models import MergeRecord, ProfileIdentity
 from coreo.identity.service import cluster_members
+from coreo.privacy.crypto import open_message
 from coreo.privacy.datamap import categories_held
 from coreo.privacy.models import PrivacyRequest
 from coreo.profiles.models import ProfileTrait
@@ -136,14 +137,14 @@ def collect(session: Session, workspace_id: str, profile_id: str) -> dict[str, A
         {"name": name, "value": value}
         for name, value in sorted(computed_service.values_of(session, workspace_id, live).items())
     ]
-    events = [
+    events: list[dict[str, Any]] = [
         {
             "message_id": e.message_id,
             "type": e.type,
             "event": e.event,
             "timestamp": e.timestamp,
             "received_at": e.received_at,
-            "message": orjson.loads(e.payload),
+            "message": open_message(session, workspace_id, e.profile_id, e.payload),
         }
         for e in session.scalars(
             select(EventRecord)

@@ -315,8 +315,12 @@ def read_timeline(
         action="profile.timeline_read",
         profile_ids=[profile_id],
     )
+    opened = service.open_events(session, principal.workspace_id, page.events)
     body = TimelinePage(
-        items=[EventRead.model_validate(service.describe_event(e)) for e in page.events],
+        items=[
+            EventRead.model_validate(service.describe_event(e, opened[e.message_id]))
+            for e in page.events
+        ],
         next_cursor=encode_cursor("timeline", page.next[0].isoformat(), page.next[1])
         if page.next is not None
         else None,

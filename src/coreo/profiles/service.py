@@ -19,7 +19,7 @@ from coreo.identity import service as identity_service
 from coreo.identity.identifiers import Identifier
 from coreo.identity.models import MergeRecord, Profile, ProfileIdentity
 from coreo.identity.service import cluster_members
-from coreo.privacy.crypto import blind_index, crypto_of, open_rows
+from coreo.privacy.crypto import blind_index, crypto_of, open_message, open_rows
 from coreo.profiles.models import ProfileTrait, search_key
 from coreo.profiles.traits import DEFAULT_SCHEMA, TraitSchema
 from coreo.traits import service as computed_traits
@@ -36,6 +36,7 @@ __all__ = [
     "find_profile",
     "lookup",
     "members",
+    "open_events",
     "search",
     "timeline",
     "view",
@@ -61,6 +62,7 @@ class ProfileView:
     traits: list[ProfileTrait]
     events: Sequence[EventRecord]  # the most recent ones
     computed: dict[str, Any]  # computed traits, evaluated now
+    messages: dict[str, dict[str, Any]]  # the recent events opened, by message id
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +130,8 @@ def view(session: Session, workspace_id: str, profile_id: str) -> ProfileView:
         limit=RECENT_EVENTS,
     )
     computed = computed_traits.values_of(session, workspace_id, profile.id)
-    return ProfileView(profile, identities, merges, traits, events, computed)
+    messages = open_events(session, workspace_id, events)
+    return ProfileView(profile, identities, merges, traits, events, computed, messages)
 
 
 def timeline(
@@ -281,10 +284,20 @@ def lookup_given(session: Session, workspace_id: str, kind: str, raw: str) -> st
         return lookup(session, workspace_id, Identifier(kind, exact))
 
 
-def describe_event(record: EventRecord) -> dict[str, Any]:
+def open_events(
+    session: Session, workspace_id: str, records: Sequence[EventRecord]
+) -> dict[str, dict[str, Any]]:
+    """message id → the event as received (personal fields opened with their keys)."""
+    return {
+        r.message_id: open_message(session, workspace_id, r.profile_id, r.payload) for r in records
+    }
+
+
+def describe_event(record: EventRecord, message: dict[str, Any] | None = None) -> dict[str, Any]:
     """An event as the API shows it: what happened, when, and its properties (a track,
-    page or screen call's ``properties``, an identify or group call's ``traits``)."""
-    message = orjson.loads(record.payload)
+    page or screen call's ``properties``, an identify or group call's ``traits``).
+    ``message``: the event opened (``open_events``); without it, as stored."""
+    message = message if message is not None else orjson.loads(record.payload)
     details = message.get("traits" if record.type in ("identify", "group") else "properties")
     return {
         "message_id": record.message_id,
@@ -325,7 +338,9 @@ def describe(shown: ProfileView, schema: TraitSchema = DEFAULT_SCHEMA) -> dict[s
             for t in shown.traits
         },
         "computed_traits": shown.computed,
-        "recent_events": [describe_event(e) for e in shown.events],
+        "recent_events": [
+            describe_event(e, shown.messages.get(e.message_id)) for e in shown.events
+        ],
         "merges": [
             {
                 "id": m.id,

@@ -26,6 +26,7 @@ from coreo.db import conflict_insert, driver_datetime, insert_rows_sqlite, utcno
 from coreo.errors import ConflictError, InvalidInputError, NotFoundError
 from coreo.history.models import EventRecord
 from coreo.identity.service import canonical_ids, cluster_members, lock_workspace
+from coreo.privacy.crypto import open_message, preload
 from coreo.traits import engine
 from coreo.traits.definitions import Definition, check_references
 from coreo.traits.models import TraitDefinitionRow, TraitDirty, TraitValue
@@ -433,8 +434,9 @@ def replay(
         )
         if until is not None:
             query = query.where(EventRecord.timestamp <= until)
+        preload(session, workspace_id, ids[start : start + 500])  # keys first, then stream
         for member, payload in session.execute(query.execution_options(yield_per=2000)):
-            message = orjson.loads(payload)
+            message = open_message(session, workspace_id, str(member), payload)
             profile = states[members[str(member)]]
             for definition in plain:
                 seen = engine.observe(definition, message)
