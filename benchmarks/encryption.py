@@ -1,14 +1,15 @@
 """Benchmark: the cost of encryption at rest on the profile read path (issue 6).
 
 One database, two workspaces holding the same population (``--profiles`` profiles, each
-with three identities and ten traits, five of them personal: e-mail, phone, first and last
-name, address). In the first workspace the personal traits are sealed with each person's
-data key (``coreo.privacy.crypto``); in the second they are stored plain. Reads are what
+with three identities, ten traits, five of them personal: e-mail, phone, first and last
+name, address, and three events: an identify with those traits and two orders with the
+e-mail and delivery address). In the first workspace the personal fields are sealed with
+each person's data key (``coreo.privacy.crypto``); in the second they are stored plain. Reads are what
 ``GET /v1/profiles/{id}`` does in process (``profiles.service.view`` and ``describe`` in a
 read transaction: the profile, identities, merges, traits, recent events and computed
 traits), for random profiles, alternating between the two workspaces so both see the same
-machine. The sealed side pays for reading the data key, unwrapping it and opening five
-values.
+machine. The sealed side pays for reading the data key, unwrapping it and opening the
+five traits and the personal fields of the three recent events.
 
 Run: .venv/bin/python benchmarks/encryption.py [--profiles 20000] [--reads 5000]
      [--backend sqlite|postgres|both]
@@ -27,12 +28,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import psycopg
 from sqlalchemy import make_url, text
 
 from coreo.auth import service as auth_service
 from coreo.config import get_settings
 from coreo.db import Database
+from coreo.history.models import EventRecord
 from coreo.identity.models import Profile, ProfileIdentity
 from coreo.privacy import crypto
 from coreo.profiles import service as profiles
@@ -76,6 +79,27 @@ def _population(
                     session.add(ProfileTrait(workspace_id=workspace_id, profile_id=pid, name=name,
                                              value=value, source="erp", observed_at=at,
                                              first_seen_at=at, message_id=None))  # fmt: skip
+                for k, message in enumerate(_events(tag, n, at, traits)):
+                    stored = crypto.seal_message(session, workspace_id, pid, message)
+                    session.add(EventRecord(
+                        workspace_id=workspace_id, message_id=f"{tag}-{n}-{k}",
+                        type=message["type"], event=message.get("event"),
+                        user_id=message["userId"], anonymous_id=None, profile_id=pid,
+                        timestamp=at + timedelta(hours=k), received_at=at + timedelta(hours=k),
+                        payload=orjson.dumps(stored).decode(),
+                    ))  # fmt: skip
+
+
+def _events(tag: str, n: int, at: datetime, traits: dict[str, object]) -> list[dict[str, object]]:
+    """An identify with the person's traits and two orders (with a delivery address)."""
+    base = {"userId": f"user-{tag}{n}", "timestamp": at.isoformat()}
+    orders = [
+        {**base, "type": "track", "messageId": f"{tag}-{n}-{k}", "event": "Order Completed",
+         "properties": {"revenue": 10.0 * k, "email": traits["email"],
+                        "address": traits["address"]}}
+        for k in (1, 2)
+    ]  # fmt: skip
+    return [{**base, "type": "identify", "messageId": f"{tag}-{n}-0", "traits": traits}, *orders]
 
 
 def _read(database: Database, workspace_id: str, profile_id: str) -> float:
@@ -84,6 +108,7 @@ def _read(database: Database, workspace_id: str, profile_id: str) -> float:
         shown = profiles.describe(profiles.view(session, workspace_id, profile_id))
     elapsed = time.perf_counter() - started
     assert shown["traits"]["lastName"]["value"].startswith("Muster")  # noqa: S101 - opened
+    assert "@" in shown["recent_events"][0]["properties"]["email"]  # noqa: S101
     return elapsed
 
 
