@@ -4,8 +4,8 @@ One database, two workspaces holding the same population (``--profiles`` profile
 with three identities, ten traits, five of them personal: e-mail, phone, first and last
 name, address, and three events: an identify with those traits and two orders with the
 e-mail and delivery address). In the first workspace the personal fields are sealed with
-each person's data key (``coreo.privacy.crypto``); in the second they are stored plain. Reads are what
-``GET /v1/profiles/{id}`` does in process (``profiles.service.view`` and ``describe`` in a
+each person's data key (``coreo.privacy.crypto``); in the second they are stored plain.
+Reads are what ``GET /v1/profiles/{id}`` does in process (``profiles.service.view`` and ``describe`` in a
 read transaction: the profile, identities, merges, traits, recent events and computed
 traits), for random profiles, alternating between the two workspaces so both see the same
 machine. The sealed side pays for reading the data key, unwrapping it and opening the
