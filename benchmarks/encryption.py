@@ -5,8 +5,8 @@ with three identities, ten traits, five of them personal: e-mail, phone, first a
 name, address, and three events: an identify with those traits and two orders with the
 e-mail and delivery address). In the first workspace the personal fields are sealed with
 each person's data key (``coreo.privacy.crypto``); in the second they are stored plain.
-Reads are what ``GET /v1/profiles/{id}`` does in process (``profiles.service.view`` and ``describe`` in a
-read transaction: the profile, identities, merges, traits, recent events and computed
+Reads are what ``GET /v1/profiles/{id}`` does in process (``profiles.service.view`` and
+``describe`` in a read transaction: the profile, identities, merges, traits, recent events and computed
 traits), for random profiles, alternating between the two workspaces so both see the same
 machine. The sealed side pays for reading the data key, unwrapping it and opening the
 five traits and the personal fields of the three recent events.
