@@ -6,10 +6,10 @@ name, address, and three events: an identify with those traits and two orders wi
 e-mail and delivery address). In the first workspace the personal fields are sealed with
 each person's data key (``coreo.privacy.crypto``); in the second they are stored plain.
 Reads are what ``GET /v1/profiles/{id}`` does in process (``profiles.service.view`` and
-``describe`` in a read transaction: the profile, identities, merges, traits, recent events and computed
-traits), for random profiles, alternating between the two workspaces so both see the same
-machine. The sealed side pays for reading the data key, unwrapping it and opening the
-five traits and the personal fields of the three recent events.
+``describe`` in a read transaction: the profile, identities, merges, traits, recent
+events and computed traits), for random profiles, alternating between the two workspaces
+so both see the same machine. The sealed side pays for reading the data key, unwrapping
+it and opening the five traits and the personal fields of the three recent events.
 
 Run: .venv/bin/python benchmarks/encryption.py [--profiles 20000] [--reads 5000]
      [--backend sqlite|postgres|both]
