@@ -19,6 +19,7 @@ from coreo.config import Settings, get_settings
 from coreo.consent.api import router as consent_router
 from coreo.db import Database
 from coreo.eventlog import build_event_log
+from coreo.eventlog.base import EventLog
 from coreo.identity.api import router as identity_router
 from coreo.ingest.api import OPENAPI_SCHEMAS as INGEST_SCHEMAS
 from coreo.ingest.api import router as ingest_router
@@ -70,7 +71,9 @@ def _resume_backfills(backfills: BackgroundBackfills, stop: threading.Event) -> 
             return
 
 
-def _retention_timer(database: Database, settings: Settings, stop: threading.Event) -> None:
+def _retention_timer(
+    database: Database, settings: Settings, log: EventLog, stop: threading.Event
+) -> None:
     """Run the retention purge of every workspace every ``retention_interval_hours`` (the
     first run one interval after start). Two servers doing it at once purge the same
     rows: the second finds nothing left."""
@@ -81,7 +84,7 @@ def _retention_timer(database: Database, settings: Settings, stop: threading.Eve
             for workspace_id in workspaces:
                 with database.transaction(workspace_id=workspace_id) as session:
                     report = retention.run(
-                        session, workspace_id, settings, actor="system:retention"
+                        session, workspace_id, settings, actor="system:retention", log=log
                     )
                 _log.info("retention purge done", extra={"purged": report.purged})
         except Exception:  # the server still serves; `coreo retention run` does it too
@@ -145,7 +148,7 @@ def create_app(
         if settings.retention_interval_hours > 0:
             purger = threading.Thread(
                 target=_retention_timer,
-                args=(database, settings, stop),
+                args=(database, settings, event_log, stop),
                 name="coreo-retention",
                 daemon=True,
             )

@@ -175,3 +175,31 @@ def test_rotating_the_master_key_rewraps_everything(tmp_path: Path) -> None:
         coreo(home, "keys", "rotate-master", COREO_MASTER_KEY="A" * 43 + "="),
         "--new-key-file",
     )
+
+
+def test_a_rolled_back_savepoint_leaves_values_opened(
+    sealed: Database, tenant: Any, feed_pipeline: Feed
+) -> None:
+    """Rows a rollback expired are loaded again through "refresh": opened too."""
+    ws = tenant.workspace_id
+    (anna,) = feed_pipeline(message("identify", userId="anna", traits={"email": "a@x.ch"}))
+    with sealed.transaction() as session:
+        row = session.get(ProfileTrait, (ws, str(anna), "email"))
+        assert row is not None and row.value == "a@x.ch"
+        savepoint = session.begin_nested()
+        row.value = "b@x.ch"
+        session.flush()
+        savepoint.rollback()
+        assert row.value == "a@x.ch"
+
+
+def test_values_that_pass_for_sealed_ones_are_refused(
+    app_factory: Callable[..., Any], tenant: Any
+) -> None:
+    with app_factory(worker_enabled=False) as api:
+        sent = api.post(
+            "/v1/track",
+            json={"userId": "u", "event": "X", "properties": {"note": "enc:v1:AAAA"}},
+            auth=(tenant.write_token, ""),
+        )
+    assert sent.status_code == 422 and "sealed data" in sent.json()["detail"]

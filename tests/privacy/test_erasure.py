@@ -44,7 +44,7 @@ ANNA = {
 KEEPS_PROFILE_ID = {"audit_entries", "privacy_requests", "privacy_suppressions"}
 
 
-def _at(minutes: int) -> str:
+def _at(minutes: float) -> str:
     return (NOW + timedelta(minutes=minutes)).isoformat()
 
 
@@ -220,10 +220,16 @@ def test_an_erasure_leaves_no_trace_and_suppresses_later_events(
     plan = {"mode": "warn", "events": {"Order Completed": {"required": ["coupon"]}}}
     assert api.put(f"/v1/tracking-plans/{source}", headers=tenant.admin, json=plan).is_success
     _upload_master(api, tenant, tmp_path)
-    _send(api, tenant, _anna_events() + _bob_events())
+    johanna = {"type": "identify", "userId": "erp-4713", "messageId": "johanna-identify",
+               "timestamp": _at(5), "traits": {"email": "jo" + ANNA["email"]}}  # fmt: skip
+    _send(api, tenant, [*_anna_events(), *_bob_events(), johanna])
+    invalid = {"type": "track", "userId": ANNA["user"], "messageId": "anna-invalid"}  # no event
+    refused = api.post("/v1/batch", json={"batch": [invalid]}, auth=(tenant.write_token, ""))
+    assert refused.json()["rejected"], refused.text  # her own dead letter
     drain()
     anna = _profile_of(database, ws, ANNA["user"])
     bob = _profile_of(database, ws, "erp-4712")
+    other = _profile_of(database, ws, "jo" + ANNA["email"])
     assert _profile_of(database, ws, ANNA["cookie"]) == anna  # one person
     consent = {"profile_id": anna, "purpose": "marketing", "channel": "email", "status": "granted"}
     assert api.post("/v1/consents", headers=tenant.admin, json=consent).status_code == 201
@@ -264,6 +270,7 @@ def test_an_erasure_leaves_no_trace_and_suppresses_later_events(
     evidence = executed.json()["evidence"]
     assert executed.json()["status"] == "completed"
     assert evidence["removed"]["events"] == 4 and evidence["tombstones"] >= 5
+    assert evidence["removed"]["dead_letters"] == 1
 
     files = _data_files(settings.home, tmp_path / "exports")
     assert any(p.suffix == ".parquet" for p in files) and any(p.suffix == ".csv" for p in files)
@@ -277,6 +284,7 @@ def test_an_erasure_leaves_no_trace_and_suppresses_later_events(
     properties = orjson.loads(payload)["properties"]
     assert properties == {"friend": ERASED, "note": "ticket 14711"}
     assert api.get(f"/v1/profiles/{bob}", headers=tenant.admin).status_code == 200
+    assert _profile_of(database, ws, "jo" + ANNA["email"]) == other  # only whole values go
     assert api.get(f"/v1/profiles/{anna}", headers=tenant.admin).status_code == 404
     # Bob's import row and identify; his referral quoted her and left the export
     kept = pq.read_table(export).column("message_id").to_pylist()
@@ -288,6 +296,12 @@ def test_an_erasure_leaves_no_trace_and_suppresses_later_events(
     back = {"type": "page", "anonymousId": ANNA["cookie"], "messageId": "anna-back",
             "timestamp": _at(10), "name": "Home"}  # fmt: skip
     _send(api, tenant, [back])
+    drain()
+    assert _traces(database, [], [ANNA["cookie"]], []) == []
+    # ... "necessary" (every banner sends it) is no new consent ...
+    necessary = {**back, "messageId": "anna-necessary", "timestamp": _at(10.5),
+                 "context": {"consent": {"categoryPreferences": {"Necessary": True}}}}  # fmt: skip
+    _send(api, tenant, [necessary])
     drain()
     assert _traces(database, [], [ANNA["cookie"]], []) == []
     # ... until she consents again: then she starts afresh.

@@ -22,6 +22,7 @@ from coreo.audit.models import AuditEntry
 from coreo.consent import service as consent
 from coreo.db import Database
 from coreo.errors import ConflictError, InvalidInputError
+from coreo.identity.models import Profile
 from coreo.privacy import requests
 from coreo.profiles.models import ProfileTrait
 from tests.conftest import Tenant
@@ -240,3 +241,23 @@ def test_rectification_restriction_and_objection_take_effect(
     with database.transaction(write=False) as session:
         export = consent.checker(session, ws, "analytics")
         assert export(anna).allowed and not export(None).allowed
+
+
+def test_a_request_follows_its_person_into_a_merge(
+    database: Database, tenant: Any, feed: Feed
+) -> None:
+    """Received for a visitor's profile that merged into a customer before it was carried
+    out: the erasure takes the customer's whole profile (Art. 17 is about the person)."""
+    ws = tenant.workspace_id
+    anna, cookie = feed(
+        message("identify", userId="anna"), message("page", at=1, anonymousId="c-7")
+    )
+    assert anna != cookie
+    request = _create(database, ws, str(cookie), "erasure")
+    (merged,) = feed(message("identify", at=2, anonymousId="c-7", userId="anna"))
+    assert merged == anna  # the visitor's profile merged into the customer's
+    _step(database, ws, request, "verify", verified=True, method="account")
+    evidence = _step(database, ws, request, "execute")
+    assert evidence["profiles"] == 2
+    with database.transaction(write=False) as session:
+        assert session.get(Profile, str(anna)) is None and session.get(Profile, str(cookie)) is None

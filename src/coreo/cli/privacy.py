@@ -260,8 +260,14 @@ def retention_run(
     settings = load_settings()
     database = open_database(settings)
     workspace_id = workspace_id_of(database, workspace)
-    with database.transaction(workspace_id=workspace_id) as session:
-        report = retention.run(session, workspace_id, settings, actor=cli_actor(), dry_run=dry_run)
+    event_log = build_event_log(settings, database)
+    try:
+        with database.transaction(workspace_id=workspace_id) as session:
+            report = retention.run(
+                session, workspace_id, settings, actor=cli_actor(), dry_run=dry_run, log=event_log
+            )
+    finally:
+        event_log.close()
     table = Table("what", "would go" if dry_run else "purged")
     for what, count in sorted(report.purged.items()):
         table.add_row(what, f"{count:,}")

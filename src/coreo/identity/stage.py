@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coreo.consent.stage import signals_of
 from coreo.identity import service
 from coreo.identity.identifiers import Identifier, identifiers_of, previous_id
 from coreo.identity.models import ProfileIdentity
@@ -118,9 +119,6 @@ class IdentityStage:
 
 
 def _brings_consent(message: dict[str, Any]) -> bool:
-    """Whether the event grants some purpose (a consent banner's category set to true)."""
-    consent = (message.get("context") or {}).get("consent")
-    if not isinstance(consent, dict):
-        return False
-    preferences = consent.get("categoryPreferences")
-    return isinstance(preferences, dict) and any(v is True for v in preferences.values())
+    """Whether the event grants some purpose (a banner's category, an explicit purpose, a
+    TC string); "necessary: true", which every banner sends, grants nothing."""
+    return any(status == "granted" for _, status in signals_of(message))

@@ -61,32 +61,29 @@ class NormaliseOptions:
         )
 
 
-_SPECIAL_DEPTH = 4
-
-
 def strip_special_categories(message: dict[str, Any], options: NormaliseOptions) -> list[str]:
     """Remove fields carrying special categories of personal data (GDPR Art. 9; revDSG
-    Art. 5(c)) from traits, context.traits and properties, at any depth up to four; return
-    the paths removed (``traits.religion``). Fields the installation allows are kept."""
+    Art. 5(c)) from traits, context.traits and properties, at any depth; return the paths
+    removed (``traits.religion``). Fields the installation allows are kept."""
     removed: list[str] = []
+    pending: list[tuple[Any, str]] = []
 
-    def walk(value: Any, path: str, depth: int) -> None:
-        if depth > _SPECIAL_DEPTH:
-            return
-        if isinstance(value, dict):
-            for name in list(value):
-                where = f"{path}.{name}"
-                if (
-                    is_special_category(str(name))
-                    and fold(str(name)) not in options.special_allowed
-                ):
-                    del value[name]
-                    removed.append(where)
-                else:
-                    walk(value[name], where, depth + 1)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item, f"{path}[]", depth + 1)
+    def walk(value: Any, path: str) -> None:
+        pending.append((value, path))
+        while pending:  # a stack, not recursion: nesting depth is the sender's choice
+            current, where = pending.pop()
+            if isinstance(current, dict):
+                for name in list(current):
+                    inner = f"{where}.{name}"
+                    if is_special_category(str(name)) and fold(str(name)) not in (
+                        options.special_allowed
+                    ):
+                        del current[name]
+                        removed.append(inner)
+                    else:
+                        pending.append((current[name], inner))
+            elif isinstance(current, list):
+                pending.extend((item, f"{where}[]") for item in current)
 
     context = message.get("context")
     for path, holder in (
@@ -94,8 +91,8 @@ def strip_special_categories(message: dict[str, Any], options: NormaliseOptions)
         ("properties", message.get("properties")),
         ("context.traits", context.get("traits") if isinstance(context, dict) else None),
     ):
-        walk(holder, path, 1)
-    return removed
+        walk(holder, path)
+    return sorted(removed)
 
 
 def _iso(value: datetime) -> str:

@@ -39,6 +39,7 @@ from coreo.ingest.plans import (
     record_violation,
 )
 from coreo.ingest.spec import MAX_MESSAGE_BYTES, MESSAGE_ADAPTER
+from coreo.profiles.models import SEALED_PREFIX
 
 __all__ = [
     "PLAN_CACHE",
@@ -155,6 +156,21 @@ def _check(message: Any, forced_type: str | None, max_bytes: int) -> str | None:
         if isinstance(value, int | float) and not isinstance(value, bool):
             message[name] = str(int(value))
     return None
+
+
+def _looks_sealed(message: dict[str, Any]) -> bool:
+    """A trait or property value that would pass for a sealed one (privacy.crypto)."""
+    context = message.get("context")
+    for holder in (
+        message.get("traits"),
+        message.get("properties"),
+        context.get("traits") if isinstance(context, dict) else None,
+    ):
+        if isinstance(holder, dict) and any(
+            isinstance(v, str) and v.startswith(SEALED_PREFIX) for v in holder.values()
+        ):
+            return True
+    return False
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -284,17 +300,22 @@ def prepare_messages(
     seen_here: set[str] = set()
     key_prefix = f"{workspace_id}:"
     for index, message in enumerate(messages):
+        special: list[str] = []
         if isinstance(message, dict):
             _merge_batch_defaults(message, defaults)
+            special = strip_special_categories(message, options)  # before a dead letter too
         reason = _check(message, forced_type, max_message_bytes)
         if reason is not None:
             prepared.refused.append(_Refusal(index, "validation", reason, message))
             continue
         sent_at = _parse_time(message.get("sentAt")) or batch_sent_at
         normalise(message, received_at=received_at, sent_at=sent_at, options=options)
-        special = strip_special_categories(message, options)
         if special:
             prepared.special.append((message, special))
+        if _looks_sealed(message):
+            reason = f"a value starts with {SEALED_PREFIX!r}, which Coreo keeps for sealed data"
+            prepared.refused.append(_Refusal(index, "validation", reason, message))
+            continue
         if plan is not None:
             complaints = plan.check(message)
             if complaints:

@@ -364,6 +364,7 @@ def run_retention(
         runtime(request).settings,
         actor=principal.actor,
         dry_run=dry_run,
+        log=runtime(request).event_log,
     )
     return RetentionReport(
         dry_run=report.dry_run,

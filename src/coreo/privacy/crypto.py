@@ -70,6 +70,7 @@ _PLAIN = "coreo.plain"  # session.info: traits sealed for a flush, restored afte
 _NONCE = 12
 _DATA_KEYS = cast(Table, DataKey.__table__)
 _KEYRING = cast(Table, KeyringEntry.__table__)
+_HMAC_MADE = "coreo.hmac_made"  # session.info: this session made the secret (uncommitted)
 _HMAC_SECRET = "hmac"  # noqa: S105 - the keyring entry's name, not a secret
 
 
@@ -161,8 +162,9 @@ def hash_key(session: Session, purpose: str, settings: Settings | None = None) -
         wrapped = connection.scalar(
             select(KeyringEntry.wrapped).where(KeyringEntry.name == _HMAC_SECRET)
         )
-        created = wrapped is None
-        if created:
+        created = wrapped is None or session.info.get(_HMAC_MADE, False)
+        if wrapped is None:
+            session.info[_HMAC_MADE] = True
             secret = os.urandom(32)
             connection.execute(
                 conflict_insert(session, _KEYRING)
@@ -211,6 +213,7 @@ def data_key(session: Session, workspace_id: str, profile_id: str) -> bytes:
     )
     wrapped = connection.scalar(query)
     if wrapped is None:
+        _check_kek(session, crypto)  # never wrap a new key under a rotated-away master key
         connection.execute(
             conflict_insert(session, _DATA_KEYS)
             .values(
@@ -257,6 +260,17 @@ def open_rows(
     if any(is_sealed(v) for _, _, v in listed):
         preload(session, workspace_id, (p for p, _, v in listed if is_sealed(v)))
     return [(p, n, open_value(session, workspace_id, p, n, v)) for p, n, v in listed]
+
+
+def _check_kek(session: Session, crypto: Crypto) -> None:
+    """Unwrap the keyring's secret (made if absent): a KEK that no longer opens it was
+    rotated away by ``coreo keys rotate-master``, and ``unwrap`` reads the key again."""
+    hash_key(session, "kek-check", crypto.settings)
+    wrapped = session.connection().scalar(
+        select(KeyringEntry.wrapped).where(KeyringEntry.name == _HMAC_SECRET)
+    )
+    if wrapped is not None:
+        crypto.unwrap(bytes(wrapped), b"coreo/keyring/hmac")
 
 
 def shred(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> int:
@@ -400,9 +414,20 @@ def _restore_plain(session: Session, _context: Any) -> None:
         attributes.set_committed_value(obj, "value", plain)
 
 
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_keys(session: Session, _previous: Any) -> None:
+    """A rolled-back savepoint may have made a data key that is gone now: read them anew."""
+    session.info.pop(_KEYS, None)
+
+
+@event.listens_for(ProfileTrait, "refresh")
+def _open_refreshed(target: ProfileTrait, context: Any, _attributes: Any) -> None:
+    _open_loaded(target, context)  # rows expired by a rollback are loaded again this way
+
+
 @event.listens_for(ProfileTrait, "load")
 def _open_loaded(target: ProfileTrait, context: Any) -> None:
-    if not is_sealed(target.value):
+    if not is_sealed(target.__dict__.get("value")):  # not loaded: nothing to open (no lazy load)
         return
     session = context.session
     with session.no_autoflush:

@@ -219,12 +219,13 @@ DATA_MAP: dict[str, dict[str, tuple[Category, ...]]] = {
     },
     "privacy_requests": {
         **_technical(
-            "id workspace_id type status verification verification_method "
+            "id workspace_id type status verification "
             "received_at due_at extended extension_reason completed_at evidence "
             "rejection_reason created_by updated_at"
         ),
         "profile_id": _P,
         "details": ("contact", "demographic"),  # a rectification's corrected values
+        "verification_method": ("support_content",),  # may quote what was checked
     },
     "privacy_suppressions": {
         **_technical("id workspace_id kind request_id created_at lifted_at lifted_reason"),

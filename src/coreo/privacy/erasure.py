@@ -53,13 +53,13 @@ from coreo.identity.models import (
     ProfileSplit,
     RefusedMerge,
 )
-from coreo.identity.service import cluster_members
+from coreo.identity.service import cluster_members, lock_workspace
 from coreo.ingest.imports.models import ImportJob
 from coreo.ingest.models import DeadLetter, PlanViolation, SeenMessage
 from coreo.privacy import crypto, suppression
 from coreo.privacy.datamap import personal_columns
 from coreo.privacy.files import rewrite_without
-from coreo.privacy.models import DataFile, DataKey, LegalHold, Suppression
+from coreo.privacy.models import DataFile, DataKey, LegalHold, PrivacyRequest, Suppression
 from coreo.profiles.models import ProfileTrait
 from coreo.traits.models import TraitDirty, TraitValue
 
@@ -97,15 +97,15 @@ def _chunks(values: Collection[str]) -> Iterable[list[str]]:
 def find_person(session: Session, workspace_id: str, profile_id: str) -> Person:
     """Everything that identifies the person behind ``profile_id`` (a live profile)."""
     members = sorted(cluster_members(session, workspace_id, [profile_id]))
-    identifiers: set[tuple[str, str]] = {
-        (str(t), str(v))
-        for t, v in session.execute(
-            select(ProfileIdentity.type, ProfileIdentity.value).where(
-                ProfileIdentity.workspace_id == workspace_id,
-                ProfileIdentity.profile_id.in_(members),
-            )
+    identifiers: set[tuple[str, str]] = set()
+    shared: set[tuple[str, str]] = set()  # a household's tablet: not this person's alone
+    for kind, value, is_shared in session.execute(
+        select(ProfileIdentity.type, ProfileIdentity.value, ProfileIdentity.shared).where(
+            ProfileIdentity.workspace_id == workspace_id,
+            ProfileIdentity.profile_id.in_(members),
         )
-    }
+    ):
+        (shared if is_shared else identifiers).add((str(kind), str(value)))
     for (brought,) in session.execute(
         select(MergeRecord.identities).where(
             MergeRecord.workspace_id == workspace_id,
@@ -113,7 +113,7 @@ def find_person(session: Session, workspace_id: str, profile_id: str) -> Person:
         )
     ):
         identifiers.update((str(t), str(v)) for t, v in brought)
-    person = Person(workspace_id, profile_id, members, sorted(identifiers))
+    person = Person(workspace_id, profile_id, members, sorted(identifiers - shared))
     conditions = [EventRecord.profile_id.in_(members)]
     if users := person.ids_of("user_id"):
         conditions.append(EventRecord.user_id.in_(users))
@@ -219,16 +219,17 @@ def erase_from_log(log: EventLog, person: Person, *, batch: int = 1000) -> tuple
             for record in records:
                 if record.workspace_id != person.workspace_id:
                     continue
-                text = record.payload.decode("utf-8", "replace").lower()
-                if not any(n in text for n in person.needles) and not any(
-                    m in text for m in person.message_ids
-                ):
-                    continue
+                text = record.payload.decode("utf-8", "replace")
                 message = orjson.loads(record.payload)
-                gone.append((record.partition, record.offset))
-                if not _mentions(message, person):
-                    clean = orjson.dumps(_redact_json(message, pattern))
-                    again.append(NewRecord(record.key, record.workspace_id, clean))
+                if _mentions(message, person):
+                    gone.append((record.partition, record.offset))
+                elif pattern.search(text):
+                    clean = _redact_json(message, pattern)
+                    if clean != message:
+                        gone.append((record.partition, record.offset))
+                        again.append(
+                            NewRecord(record.key, record.workspace_id, orjson.dumps(clean))
+                        )
             if gone:
                 log.forget(gone)
                 removed += len(gone) - len(again)
@@ -242,6 +243,60 @@ def _pattern(needles: list[str]) -> re.Pattern[str]:
     """Whole values only: the customer number "4711" is not erased from "14711" or "A-4711"."""
     alternatives = "|".join(re.escape(n) for n in needles) or "(?!)"
     return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+
+def _own_dead_letters(session: Session, person: Person, pattern: re.Pattern[str]) -> int:
+    """Dead letters that are the person's own events (never processed, so not among the
+    message ids): deleted. Others that quote them are left to the sweep."""
+    if not person.needles:
+        return 0
+    text = func.lower(DeadLetter.payload)
+    found = session.execute(
+        select(DeadLetter.id, DeadLetter.payload).where(
+            DeadLetter.workspace_id == person.workspace_id,
+            or_(*(text.contains(n) for n in person.needles)),
+        )
+    ).all()
+    mine = []
+    for letter_id, payload in found:
+        try:
+            message = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            message = None
+        if (
+            not isinstance(message, dict)
+            or _mentions(message, person)
+            or pattern.fullmatch(str(message.get("userId") or message.get("anonymousId") or ""))
+        ):
+            mine.append(letter_id)
+    return _delete_by(session, DeadLetter, DeadLetter.id, mine)
+
+
+def _sealed_mentions(session: Session, person: Person) -> int:
+    """Another profile's sealed trait holding one of the person's values (found by its
+    blind index, as the sweep cannot read sealed values): replaced by ``[erased]``."""
+    sealing = crypto.crypto_of(session)
+    if sealing is None or not person.needles:
+        return 0
+    personal = [name for name, rule in sealing.schema.traits.items() if rule.personal]
+    hashes = {
+        h
+        for name in personal
+        for _, value in person.identifiers
+        if (h := crypto.blind_index(session, name, value)) is not None
+    }
+    if not hashes:
+        return 0
+    result = session.execute(
+        update(ProfileTrait)
+        .where(
+            ProfileTrait.workspace_id == person.workspace_id,
+            ProfileTrait.search_value.in_(sorted(hashes)),
+        )
+        .values(value=ERASED, search_value=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _sweep(session: Session, person: Person, pattern: re.Pattern[str]) -> dict[str, int]:
@@ -267,6 +322,8 @@ def _sweep(session: Session, person: Person, pattern: re.Pattern[str]) -> dict[s
                 where = [table.c[k] == row[i] for i, k in enumerate(keys)]
                 value = row[-1]
                 if column_name in keys:
+                    if not isinstance(value, str) or not pattern.fullmatch(value):
+                        continue  # "hanna@x.ch" is somebody else
                     session.execute(delete(table).where(*where))
                 else:
                     clean = _redact_json(value, pattern)
@@ -313,6 +370,7 @@ def erase(
     """Erase the person behind ``profile_id`` (a live profile) and return what was done.
     Without ``tombstone_key`` no tombstones are left (retention: the person did not object
     to anything, they were only inactive for too long)."""
+    lock_workspace(session, workspace_id)  # no worker batch of this workspace meanwhile
     person = find_person(session, workspace_id, profile_id)
     hold = session.scalar(
         select(LegalHold.id).where(
@@ -369,6 +427,7 @@ def _erase(
     note("events", _delete_by(session, EventRecord, EventRecord.message_id, messages))
     note("seen_messages", _delete_by(session, SeenMessage, SeenMessage.message_id, messages))
     note("dead_letters", _delete_by(session, DeadLetter, DeadLetter.message_id, messages))
+    note("dead_letters", _own_dead_letters(session, person, pattern))
     note("plan_violations", _delete_by(session, PlanViolation, PlanViolation.message_id, messages))
     log_removed, log_redacted = _erase_log(session, person, pattern)
     note("event_log", log_removed)
@@ -396,9 +455,19 @@ def _erase(
         _delete_by(session, Suppression, Suppression.profile_id, members),
     )
     note(Profile.__tablename__, _delete_by(session, Profile, Profile.id, members))
+    session.execute(  # what a rectification corrected, what an identity check quoted
+        update(PrivacyRequest)
+        .where(
+            PrivacyRequest.workspace_id == person.workspace_id,
+            PrivacyRequest.profile_id.in_(members),
+        )
+        .values(details={}, verification_method=None)
+    )
     note(DataKey.__tablename__, crypto.shred(session, person.workspace_id, members))
     session.flush()
     swept = _sweep(session, person, pattern)
+    if sealed := _sealed_mentions(session, person):
+        swept[ProfileTrait.__tablename__] = swept.get(ProfileTrait.__tablename__, 0) + sealed
     files = _rewrite_files(session, person)
     tombstones = (
         suppression.add_tombstones(

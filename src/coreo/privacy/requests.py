@@ -35,7 +35,7 @@ from coreo.eventlog.base import EventLog
 from coreo.ids import new_id
 from coreo.privacy import erasure, package, suppression
 from coreo.privacy.models import PrivacyRequest
-from coreo.profiles.models import ProfileTrait
+from coreo.profiles.models import SEALED_PREFIX, ProfileTrait
 
 __all__ = [
     "REQUEST_TYPES",
@@ -126,6 +126,11 @@ def _rectification_traits(details: dict[str, Any]) -> dict[str, Any]:
             "a rectification names the corrected traits: details.traits = {name: value}",
             field="details",
         )
+    if any(isinstance(v, str) and v.startswith(SEALED_PREFIX) for v in traits.values()):
+        raise InvalidInputError(
+            f"a value starts with {SEALED_PREFIX!r}, which Coreo keeps for sealed data",
+            field="details",
+        )
     return traits
 
 
@@ -172,7 +177,7 @@ def verify(
     request.verification_method = method
     request.status = "in_progress"
     request.updated_at = utcnow()
-    _audit(session, request, actor, "verified", outcome=request.verification, method=method)
+    _audit(session, request, actor, "verified", outcome=request.verification)
     return request
 
 
@@ -245,7 +250,9 @@ def execute(
         )
     now = utcnow()
     built: package.Package | None = None
-    ws, profile = request.workspace_id, request.profile_id
+    ws = request.workspace_id
+    # Merged since it was received: the request is about the survivor, who holds it all now.
+    profile = request.profile_id = consent_service.subject(session, ws, request.profile_id)
     if request.type in ("access", "portability"):
         built = package.build(session, ws, profile, at=now)
         evidence: dict[str, Any] = {"sha256": built.sha256, "bytes": len(built.data)}

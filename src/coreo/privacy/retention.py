@@ -33,10 +33,11 @@ from coreo.audit import service as audit_service
 from coreo.config import Settings
 from coreo.db import utcnow
 from coreo.errors import ConflictError, InvalidInputError, NotFoundError
+from coreo.eventlog.base import EventLog
 from coreo.eventlog.models import LogConsumer, LogRecord
 from coreo.history.models import EventRecord
 from coreo.identity.models import Profile, ProfileIdentity
-from coreo.identity.service import cluster_members
+from coreo.identity.service import cluster_members, lock_workspace
 from coreo.ids import new_id
 from coreo.ingest.imports.models import ImportJob
 from coreo.ingest.models import DeadLetter, PlanViolation
@@ -178,6 +179,7 @@ def _inactive_profiles(
     held: Collection[str],
     actor: str,
     report: Report,
+    log: EventLog | None,
 ) -> None:
     cutoff = now - timedelta(days=settings.retention_inactive_profile_days)
     active = (
@@ -209,7 +211,13 @@ def _inactive_profiles(
         return
     for profile_id in stale:
         erasure.erase(
-            session, workspace_id, profile_id, tombstone_key=None, actor=actor, reason="retention"
+            session,
+            workspace_id,
+            profile_id,
+            tombstone_key=None,
+            actor=actor,
+            reason="retention",
+            log=log,
         )
     report.note("inactive profiles", len(stale))
 
@@ -265,10 +273,13 @@ def run(
     actor: str,
     dry_run: bool = False,
     now: datetime | None = None,
+    log: EventLog | None = None,
 ) -> Report:
     """Purge what has expired in one workspace (see the module's docstring)."""
     now = now or utcnow()
     report = Report(dry_run=dry_run)
+    if not dry_run:
+        lock_workspace(session, workspace_id)  # no worker batch makes a profile active meanwhile
     active_holds = holds(session, workspace_id)
     held = set(
         cluster_members(session, workspace_id, [h.profile_id for h in active_holds if h.profile_id])
@@ -278,7 +289,7 @@ def run(
     _events(session, workspace_id, settings, now, held, categories, report)
     personal_held = {"contact", "demographic", "identifiers"} & set(categories)
     if not personal_held:
-        _inactive_profiles(session, workspace_id, settings, now, held, actor, report)
+        _inactive_profiles(session, workspace_id, settings, now, held, actor, report, log)
     operational = now - timedelta(days=settings.retention_operational_days)
     _purge(
         session,
