@@ -3,6 +3,7 @@ purge and legal holds (see docs/privacy.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from coreo.audit import service as audit_service
 from coreo.cli._common import (
@@ -57,6 +59,16 @@ def _show(row: PrivacyRequest) -> None:
     ):
         table.add_row(label, str(value))
     console.print(table)
+
+
+def _step(workspace: str, request: str, act: Callable[[Session, PrivacyRequest], object]) -> None:
+    """One step of a request, in a transaction, then the request as it stands."""
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id) as session:
+        row = service.get(session, workspace_id, request)
+        act(session, row)
+        _show(row)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -161,12 +173,13 @@ def verify(
     workspace: WorkspaceOption = "default",
 ) -> None:
     """Record the identity check (GDPR Art. 12(6))."""
-    database = open_database(load_settings())
-    workspace_id = workspace_id_of(database, workspace)
-    with database.transaction(workspace_id=workspace_id) as session:
-        row = service.get(session, workspace_id, request)
-        service.verify(session, row, verified=not failed, method=method, actor=cli_actor())
-        _show(row)
+    _step(
+        workspace,
+        request,
+        lambda session, row: service.verify(
+            session, row, verified=not failed, method=method, actor=cli_actor()
+        ),
+    )
 
 
 @privacy_app.command("extend")
@@ -177,12 +190,13 @@ def extend(
     workspace: WorkspaceOption = "default",
 ) -> None:
     """Extend the deadline once (GDPR Art. 12(3))."""
-    database = open_database(load_settings())
-    workspace_id = workspace_id_of(database, workspace)
-    with database.transaction(workspace_id=workspace_id) as session:
-        row = service.get(session, workspace_id, request)
-        service.extend(session, row, months=months, reason=reason, actor=cli_actor())
-        _show(row)
+    _step(
+        workspace,
+        request,
+        lambda session, row: service.extend(
+            session, row, months=months, reason=reason, actor=cli_actor()
+        ),
+    )
 
 
 @privacy_app.command("reject")
@@ -192,12 +206,11 @@ def reject(
     workspace: WorkspaceOption = "default",
 ) -> None:
     """Refuse a request (unfounded, excessive, identity not established), with the reason."""
-    database = open_database(load_settings())
-    workspace_id = workspace_id_of(database, workspace)
-    with database.transaction(workspace_id=workspace_id) as session:
-        row = service.get(session, workspace_id, request)
-        service.reject(session, row, reason=reason, actor=cli_actor())
-        _show(row)
+    _step(
+        workspace,
+        request,
+        lambda session, row: service.reject(session, row, reason=reason, actor=cli_actor()),
+    )
 
 
 @privacy_app.command("execute")

@@ -376,7 +376,12 @@ def _print_demo(
         f"  curl -s {bearer} {base}/v1/identity/rules      # how identifiers link profiles "
         f"(coreo identity rules show)",
         f"  curl -s {bearer} {base}/v1/dead-letters        # events that failed, with reasons",
-        f"  curl -s {bearer} {base}/v1/audit               # every admin action, hash-chained",
+        f"  curl -s {bearer} {base}/v1/audit               # every admin action and profile "
+        "read, hash-chained",
+        f"  curl -s {bearer} -H 'Content-Type: application/json' {base}/v1/privacy/requests "
+        """-d '{"type": "access", "identifier": {"type": "user_id", "value": "<user id>"}}'"""
+        "   # a data subject request (then …/verify, …/execute, …/package)",
+        f"  curl -s {bearer} {base}/v1/privacy/ropa        # the record of processing activities",
         f"  curl -s {base}/metrics | grep coreo_stage      # the pipeline's metrics",
         "",
         "Look at the data (in another terminal, from this directory):",
@@ -387,8 +392,10 @@ def _print_demo(
         f"{Path(sim_package.__file__).parent / 'mappings' / 'newsletter.yml'}",
         f"  {coreo} traits list --workspace {DEMO_WORKSPACE}",
         f"  {coreo} audit verify",
+        f"  {coreo} ropa --workspace {DEMO_WORKSPACE}",
+        f"  {coreo} retention run --workspace {DEMO_WORKSPACE} --dry-run",
         "More: README.md and docs/ (api.md, cli.md, imports.md, identity.md, "
-        "computed-traits.md, consent.md, simulator.md).",
+        "computed-traits.md, consent.md, privacy.md, simulator.md).",
     ]
     console.rule("[bold]Coreo demo is running")
     for line in lines:

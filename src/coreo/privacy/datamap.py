@@ -23,7 +23,7 @@ biometric data) are not held: ingestion refuses them (``SPECIAL_CATEGORY_FIELDS`
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 __all__ = [
     "CATEGORIES",
@@ -49,30 +49,8 @@ Category = Literal[
     "pseudonymous",
     "technical",
 ]
-CATEGORIES: tuple[Category, ...] = (
-    "identifiers",
-    "contact",
-    "demographic",
-    "behavioural",
-    "transactional",
-    "support_content",
-    "inferred",
-    "consent",
-    "pseudonymous",
-    "technical",
-)
-PERSONAL: frozenset[Category] = frozenset(
-    {
-        "identifiers",
-        "contact",
-        "demographic",
-        "behavioural",
-        "transactional",
-        "support_content",
-        "inferred",
-        "consent",
-    }
-)
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+PERSONAL: frozenset[Category] = frozenset(CATEGORIES) - {"pseudonymous", "technical"}
 """Categories that identify or describe a person on their own."""
 
 _T: tuple[Category, ...] = ("technical",)
