@@ -47,6 +47,7 @@ _BEYOND_SCHEMA = {
     ("GET", "/v1/profiles/{profile_id}"),  # ?purpose=marketing needs a channel too
     ("POST", "/v1/privacy/requests"),  # the person by profile_id or identifier, one of them
     ("POST", "/v1/privacy/holds"),  # a profile_id or a category, one of them
+    ("PUT", "/v1/purposes"),  # names and categories must agree; bases fit the purpose
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from coreo.audit.models import AuditChain, AuditEntry
 from coreo.auth.models import ApiKey, Workspace
-from coreo.consent.models import ConsentRecord
+from coreo.consent.models import ConsentRecord, PurposesRow
 from coreo.eventlog.models import LogConsumer, LogHead, LogLease, LogMember, LogRecord
 from coreo.history.models import EventRecord
 from coreo.identity.models import (
@@ -55,6 +55,7 @@ __all__ = [
     "ProfileIdentity",
     "ProfileSplit",
     "ProfileTrait",
+    "PurposesRow",
     "RefusedMerge",
     "SeenMessage",
     "Suppression",

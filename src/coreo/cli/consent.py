@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, cast
 
 import typer
+import yaml
 from rich.table import Table
 
 from coreo.cli._common import (
@@ -17,7 +19,8 @@ from coreo.cli._common import (
     workspace_id_of,
 )
 from coreo.consent import service
-from coreo.consent.purposes import DEFAULT_PURPOSES, LEGAL_BASES
+from coreo.consent.purposes import LEGAL_BASES
+from coreo.consent.taxonomy import load_taxonomy, put_taxonomy, taxonomy_for
 from coreo.errors import InvalidInputError
 from coreo.privacy.crypto import hash_key
 
@@ -27,7 +30,9 @@ consent_app = typer.Typer(
     help="Consent: the ledger and the policy check (see docs/consent.md).", no_args_is_help=True
 )
 Profile = Annotated[str, typer.Argument(help="The profile (prf_...).")]
-Purpose = Annotated[str, typer.Argument(help=f"One of: {', '.join(DEFAULT_PURPOSES)}.")]
+Purpose = Annotated[
+    str, typer.Argument(help="A purpose of the workspace (coreo consent purposes show).")
+]
 Channel = Annotated[
     str | None, typer.Option(help="For marketing: email, sms, push, whatsapp, phone, post.")
 ]
@@ -100,12 +105,13 @@ def show(profile: Profile, workspace: WorkspaceOption = "default") -> None:
     workspace_id = workspace_id_of(database, workspace)
     with database.transaction(workspace_id=workspace_id, write=False) as session:
         records = service.ledger(session, workspace_id, profile)
+        flags = service.flags_of(session, workspace_id, profile)
+        taxonomy = taxonomy_for(session, workspace_id)
     current = Table("purpose", "channel", "allowed", "why")
-    for name, purpose in DEFAULT_PURPOSES.items():
-        for channel in purpose.channels or (None,):
-            decision = service.decide(records, name, channel)
-            allowed = "yes" if decision.allowed else "no"
-            current.add_row(name, channel or "", allowed, decision.reason)
+    for name, channel in taxonomy.decisions():
+        decision = service.decide(records, name, channel, flags, taxonomy)
+        allowed = "yes" if decision.allowed else "no"
+        current.add_row(name, channel or "", allowed, decision.reason)
     console.print(current)
     ledger = Table("at", "purpose", "channel", "status", "basis", "source", "id")
     for r in records:
@@ -135,3 +141,61 @@ def check(
     console.print(f"{'allowed' if decision.allowed else 'not allowed'}: {decision.reason}")
     if not decision.allowed:
         raise typer.Exit(1)
+
+
+purposes_app = typer.Typer(
+    help="The workspace's purposes and consent-banner categories.", no_args_is_help=True
+)
+consent_app.add_typer(purposes_app, name="purposes")
+
+
+@purposes_app.command("show")
+def purposes_show(workspace: WorkspaceOption = "default") -> None:
+    """Print the purposes in force as YAML (the installation's when the workspace set none);
+    edit and give them to `coreo consent purposes apply`.
+
+    Example: coreo consent purposes show > purposes.yml
+    """
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id, write=False) as session:
+        taxonomy = taxonomy_for(session, workspace_id)
+    document = taxonomy.model_dump(mode="json")
+    document["purposes"] = list(document["purposes"].values())
+    typer.echo(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), nl=False)
+
+
+@purposes_app.command("apply")
+def purposes_apply(
+    file: Annotated[Path, typer.Argument(help="YAML or JSON: purposes: and categories:.")],
+    workspace: WorkspaceOption = "default",
+) -> None:
+    """Replace the workspace's purposes (audited). Checks from now on use them.
+
+    Example: coreo consent purposes apply purposes.yml --workspace default
+    """
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InvalidInputError(f"cannot read {file}: {error.strerror}") from None
+    try:
+        taxonomy = load_taxonomy(text)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{file}: {error.message}") from None
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id) as session:
+        version = put_taxonomy(session, workspace_id, taxonomy, actor=cli_actor())
+    console.print(
+        f"Purposes version {version} in force for {workspace}: {', '.join(taxonomy.purposes)}."
+    )
+
+
+@purposes_app.command("reset")
+def purposes_reset(workspace: WorkspaceOption = "default") -> None:
+    """Return to the installation's purposes (audited)."""
+    database = open_database(load_settings())
+    workspace_id = workspace_id_of(database, workspace)
+    with database.transaction(workspace_id=workspace_id) as session:
+        put_taxonomy(session, workspace_id, None, actor=cli_actor())
+    console.print(f"The installation's purposes are in force for {workspace}.")

@@ -12,7 +12,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.consent import service
-from coreo.consent.purposes import DEFAULT_PURPOSES, Channel, LegalBasis, PurposeName
+from coreo.consent.purposes import DEFAULT_TAXONOMY, LegalBasis, Taxonomy
+from coreo.consent.taxonomy import put_taxonomy, taxonomy_for
 from coreo.privacy.crypto import hash_key
 from coreo.web.dependencies import CallerSession, require_json_body
 from coreo.web.problems import PROBLEM_MEDIA_TYPE
@@ -22,6 +23,9 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["consent"])
 ReadKey = Annotated[Principal, Depends(require_scope("profiles:read"))]
+AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
+PURPOSE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+CHANNEL_PATTERN = r"^[a-z][a-z0-9_]{0,19}$"
 ConsentKey = Annotated[Principal, Depends(require_scope("consent:write"))]
 _NO_PROFILE: dict[int | str, dict[str, Any]] = {
     404: {
@@ -42,8 +46,10 @@ class ConsentWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile_id: str = Field(min_length=1, max_length=32)
-    purpose: PurposeName
-    channel: Channel | None = Field(None, description="Required for marketing.")
+    purpose: str = Field(pattern=PURPOSE_PATTERN, examples=["marketing"])
+    channel: str | None = Field(
+        None, pattern=CHANNEL_PATTERN, description="Required for marketing.", examples=["email"]
+    )
     status: Literal["granted", "denied", "withdrawn"]
     legal_basis: LegalBasis = "consent"
     objection: bool = Field(
@@ -162,10 +168,10 @@ def record_consent(
 def read_consents(profile_id: str, principal: ReadKey, session: CallerSession) -> ConsentState:
     records = service.ledger(session, principal.workspace_id, profile_id)
     flags = service.flags_of(session, principal.workspace_id, profile_id)
+    taxonomy = taxonomy_for(session, principal.workspace_id)
     current = [
-        _decision(name, channel, service.decide(records, name, channel, flags))
-        for name, purpose in DEFAULT_PURPOSES.items()
-        for channel in (purpose.channels or (None,))
+        _decision(name, channel, service.decide(records, name, channel, flags, taxonomy))
+        for name, channel in taxonomy.decisions()
     ]
     live = service.subject(session, principal.workspace_id, profile_id)
     return ConsentState(
@@ -185,8 +191,40 @@ def check_consent(
     principal: ReadKey,
     session: CallerSession,
     profile_id: Annotated[str, Query(min_length=1, max_length=32)],
-    purpose: Annotated[PurposeName, Query()],
-    channel: Annotated[Channel | None, Query()] = None,
+    purpose: Annotated[str, Query(pattern=PURPOSE_PATTERN)],
+    channel: Annotated[str | None, Query(pattern=CHANNEL_PATTERN)] = None,
 ) -> DecisionRead:
     decision = service.check(session, principal.workspace_id, profile_id, purpose, channel)
     return _decision(purpose, channel, decision)
+
+
+class PurposesRead(BaseModel):
+    taxonomy: Taxonomy
+    custom: bool = Field(description="False: the installation's purposes apply.")
+
+
+@router.get("/purposes", response_model=PurposesRead, summary="The workspace's purposes")
+def read_purposes(principal: ReadKey, session: CallerSession) -> PurposesRead:
+    """Every purpose with its legal bases, channels, retention and recipients, and how the
+    consent banner's categories map onto them."""
+    taxonomy = taxonomy_for(session, principal.workspace_id)
+    return PurposesRead(taxonomy=taxonomy, custom=taxonomy is not DEFAULT_TAXONOMY)
+
+
+@router.put(
+    "/purposes",
+    response_model=PurposesRead,
+    summary="Replace the workspace's purposes (admin, audited)",
+    dependencies=[Depends(require_json_body)],
+)
+def replace_purposes(body: Taxonomy, principal: AdminKey, session: CallerSession) -> PurposesRead:
+    put_taxonomy(session, principal.workspace_id, body, actor=principal.actor)
+    return PurposesRead(taxonomy=body, custom=True)
+
+
+@router.delete(
+    "/purposes", response_model=PurposesRead, summary="Back to the installation's purposes"
+)
+def reset_purposes(principal: AdminKey, session: CallerSession) -> PurposesRead:
+    put_taxonomy(session, principal.workspace_id, None, actor=principal.actor)
+    return PurposesRead(taxonomy=DEFAULT_TAXONOMY, custom=False)

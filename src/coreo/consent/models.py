@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from coreo.db import Base, UTCDateTime, WorkspaceScoped
+from coreo.db import Base, JSONValue, UTCDateTime, WorkspaceScoped
 
-__all__ = ["ConsentRecord"]
+__all__ = ["ConsentRecord", "PurposesRow"]
 
 
 class ConsentRecord(WorkspaceScoped, Base):
@@ -37,3 +38,17 @@ class ConsentRecord(WorkspaceScoped, Base):
     actor: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime())  # when the person decided
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PurposesRow(WorkspaceScoped, Base):
+    """A workspace's purposes and banner categories (absent: the installation's)."""
+
+    __tablename__ = "consent_purposes"
+
+    workspace_id: Mapped[str] = mapped_column(  # one row per workspace
+        String(32), ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    taxonomy: Mapped[dict[str, Any]] = mapped_column(JSONValue)
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))

@@ -10,18 +10,22 @@ while the person has said nothing, and a withdrawal or objection still ends it.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+import re
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "CATEGORY_PURPOSES",
     "DEFAULT_PURPOSES",
+    "DEFAULT_TAXONOMY",
     "LEGAL_BASES",
     "MARKETING_CHANNELS",
     "Channel",
     "LegalBasis",
     "Purpose",
     "PurposeName",
+    "Taxonomy",
     "purpose_named",
 ]
 
@@ -45,11 +49,14 @@ Channel = Literal["email", "sms", "push", "whatsapp", "phone", "post"]
 MARKETING_CHANNELS: tuple[Channel, ...] = get_args(Channel)
 
 
+_NAME = r"^[a-z][a-z0-9_]{0,39}$"
+
+
 class Purpose(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
-    description: str
+    name: str = Field(pattern=_NAME)
+    description: str = Field(min_length=1, max_length=500)
     legal_bases: tuple[LegalBasis, ...] = Field(min_length=1)
     default_basis: LegalBasis | None = Field(
         default=None,
@@ -57,7 +64,7 @@ class Purpose(BaseModel):
         "a consent on record allows the purpose).",
     )
     channels: tuple[str, ...] = Field(
-        default=(), description="Consent is given per channel (marketing)."
+        default=(), description="Consent is given per channel (marketing).", max_length=20
     )
     direct_marketing: bool = Field(
         default=False,
@@ -67,6 +74,24 @@ class Purpose(BaseModel):
     recipients: tuple[str, ...] = Field(
         default=(), description="Categories of recipients (GDPR Art. 13(1)(e), 30(1)(d))."
     )
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for channel in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,19}", channel):
+                raise ValueError(f"channel {channel!r}: lower-case letters, digits and _")
+        if len(set(value)) != len(value):
+            raise ValueError("a channel is named twice")
+        return value
+
+    @model_validator(mode="after")
+    def _basis_allowed(self) -> Purpose:
+        if self.default_basis is not None and self.default_basis not in self.legal_bases:
+            raise ValueError(f"{self.name}: default_basis must be one of its legal_bases")
+        if self.default_basis == "consent":
+            raise ValueError(f"{self.name}: consent cannot apply while the person says nothing")
+        return self
 
 
 DEFAULT_PURPOSES: dict[str, Purpose] = {
@@ -123,3 +148,73 @@ DEFAULT_PURPOSES: dict[str, Purpose] = {
 
 def purpose_named(name: str) -> Purpose | None:
     return DEFAULT_PURPOSES.get(name)
+
+
+CATEGORY_PURPOSES: dict[str, tuple[str, ...]] = {
+    "analytics": ("analytics",),
+    "performance": ("analytics",),
+    "statistics": ("analytics",),
+    "measurement": ("analytics",),
+    "functional": ("personalisation",),
+    "personalisation": ("personalisation",),
+    "personalization": ("personalisation",),
+    "preferences": ("personalisation",),
+    # Advertising cookies send behaviour to ad platforms: sharing with third parties.
+    "advertising": ("third_party_sharing",),
+    "targeting": ("third_party_sharing",),
+    "marketing": ("third_party_sharing",),
+}
+"""Consent-banner categories (lower-cased) → the purposes they decide."""
+
+
+class Taxonomy(BaseModel):
+    """A workspace's purposes and how its consent banner's categories map onto them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    purposes: dict[str, Purpose] = Field(min_length=1, max_length=100)
+    categories: dict[str, tuple[str, ...]] = Field(default_factory=dict, max_length=200)
+
+    @field_validator("purposes", mode="before")
+    @classmethod
+    def _from_list(cls, value: Any) -> Any:
+        """A YAML list of purposes is keyed by their names."""
+        if isinstance(value, list):
+            keyed: dict[str, Any] = {}
+            for item in value:
+                name = item.get("name") if isinstance(item, dict) else None
+                if not isinstance(name, str):
+                    raise ValueError("every purpose has a name")
+                if name in keyed:
+                    raise ValueError(f"purpose {name!r} is named twice")
+                keyed[name] = item
+            return keyed
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Taxonomy:
+        for key, purpose in self.purposes.items():
+            if key != purpose.name:
+                raise ValueError(f"purpose {key!r} is named {purpose.name!r}")
+        for category, names in self.categories.items():
+            if category != category.strip().lower() or not category:
+                raise ValueError(f"banner category {category!r}: lower case, no spaces around")
+            for name in names:
+                if name not in self.purposes:
+                    raise ValueError(f"banner category {category!r} names no purpose {name!r}")
+                if self.purposes[name].channels:
+                    raise ValueError(
+                        f"banner category {category!r}: {name} is given per channel, a banner "
+                        "category cannot decide it"
+                    )
+        return self
+
+    def purpose(self, name: str) -> Purpose | None:
+        return self.purposes.get(name)
+
+    def decisions(self) -> list[tuple[str, str | None]]:
+        """Every (purpose, channel) a profile's current state is shown for."""
+        return [(n, c) for n, p in self.purposes.items() for c in (p.channels or (None,))]
+
+
+DEFAULT_TAXONOMY = Taxonomy(purposes=DEFAULT_PURPOSES, categories=CATEGORY_PURPOSES)

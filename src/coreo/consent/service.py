@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from coreo.audit import service as audit_service
 from coreo.consent.models import ConsentRecord
-from coreo.consent.purposes import LegalBasis, Purpose, purpose_named
+from coreo.consent.purposes import DEFAULT_TAXONOMY, LegalBasis, Purpose, Taxonomy
+from coreo.consent.taxonomy import taxonomy_for
 from coreo.db import utcnow
 from coreo.errors import InvalidInputError, NotFoundError
 from coreo.identity.models import Profile
@@ -89,10 +90,13 @@ def notice_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _purpose(name: str, channel: str | None, *, field: str = "purpose") -> Purpose:
-    purpose = purpose_named(name)
+def _purpose(
+    name: str, channel: str | None, taxonomy: Taxonomy = DEFAULT_TAXONOMY, *, field: str = "purpose"
+) -> Purpose:
+    purpose = taxonomy.purpose(name)
     if purpose is None:
-        raise InvalidInputError(f"unknown purpose {name!r}", field=field)
+        known = ", ".join(taxonomy.purposes)
+        raise InvalidInputError(f"unknown purpose {name!r}; this workspace's: {known}", field=field)
     if channel is not None and channel not in purpose.channels:
         allowed = ", ".join(purpose.channels) or "none (it is not given per channel)"
         raise InvalidInputError(
@@ -123,7 +127,7 @@ def record(
     proof_key: bytes,
 ) -> ConsentRecord:
     """Append a decision to the ledger (audited as ``consent.recorded``)."""
-    purpose = _purpose(consent.purpose, consent.channel)
+    purpose = _purpose(consent.purpose, consent.channel, taxonomy_for(session, workspace_id))
     if consent.legal_basis not in purpose.legal_bases:
         bases = ", ".join(purpose.legal_bases)
         raise InvalidInputError(
@@ -202,10 +206,12 @@ def decide(
     purpose_name: str,
     channel: str | None = None,
     flags: Sequence[Suppression] = (),
+    taxonomy: Taxonomy = DEFAULT_TAXONOMY,
 ) -> Decision:
     """The decision the ledger ``records`` (oldest first) gives for a purpose and channel,
-    under the profile's restrictions and objections (``flags``, from the suppression list)."""
-    purpose = _purpose(purpose_name, channel)
+    under the profile's restrictions and objections (``flags``, from the suppression list)
+    and the workspace's ``taxonomy``."""
+    purpose = _purpose(purpose_name, channel, taxonomy)
     if purpose.channels and channel is None:
         raise InvalidInputError(
             f"{purpose.name} is given per channel: name one of {', '.join(purpose.channels)}",
@@ -292,7 +298,8 @@ def checker(
     """``check`` for many profiles of a workspace at once (an export): the ledger and the
     suppression list are read once; the returned function decides by profile id (a merged
     id counts for its survivor; None, an event no profile was found for, is refused)."""
-    _purpose(purpose, channel)
+    taxonomy = taxonomy_for(session, workspace_id)
+    _purpose(purpose, channel, taxonomy)
     survivors = {
         str(pid): str(into)
         for pid, into in session.execute(
@@ -326,7 +333,9 @@ def checker(
             return nobody
         live = survivors.get(profile_id, profile_id)
         if live not in decided:
-            decided[live] = decide(records.get(live, []), purpose, channel, flags.get(live, []))
+            decided[live] = decide(
+                records.get(live, []), purpose, channel, flags.get(live, []), taxonomy
+            )
         return decided[live]
 
     return decision
@@ -337,6 +346,8 @@ def check(
 ) -> Decision:
     """May the profile's personal data be used for ``purpose`` (on ``channel``) now?
     The one policy check: the consent ledger, then the global suppression list."""
-    _purpose(purpose, channel)
+    taxonomy = taxonomy_for(session, workspace_id)
+    _purpose(purpose, channel, taxonomy)
     records = ledger(session, workspace_id, profile_id)
-    return decide(records, purpose, channel, flags_of(session, workspace_id, profile_id))
+    flags = flags_of(session, workspace_id, profile_id)
+    return decide(records, purpose, channel, flags, taxonomy)

@@ -37,35 +37,22 @@ from sqlalchemy.orm import Session
 
 from coreo.consent import service, tcf
 from coreo.consent.models import ConsentRecord
-from coreo.consent.purposes import purpose_named
+from coreo.consent.purposes import CATEGORY_PURPOSES, DEFAULT_TAXONOMY, Taxonomy
+from coreo.consent.taxonomy import taxonomy_for
 from coreo.db import utcnow
 from coreo.identity.service import cluster_members
 from coreo.runtime.worker import Event
 
 __all__ = ["CATEGORY_PURPOSES", "ConsentStage", "signals_of"]
 
-CATEGORY_PURPOSES: dict[str, tuple[str, ...]] = {
-    "analytics": ("analytics",),
-    "performance": ("analytics",),
-    "statistics": ("analytics",),
-    "measurement": ("analytics",),
-    "functional": ("personalisation",),
-    "personalisation": ("personalisation",),
-    "personalization": ("personalisation",),
-    "preferences": ("personalisation",),
-    # Advertising cookies send behaviour to ad platforms: sharing with third parties.
-    "advertising": ("third_party_sharing",),
-    "targeting": ("third_party_sharing",),
-    "marketing": ("third_party_sharing",),
-}
-"""Consent-banner categories (lower-cased) → the purposes they decide."""
 
 Signal = tuple[str, service.Status]  # purpose, status
 _log = logging.getLogger(__name__)
 
 
-def signals_of(message: dict[str, Any]) -> list[Signal]:
-    """The purposes an event's consent context grants, denies or withdraws."""
+def signals_of(message: dict[str, Any], taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> list[Signal]:
+    """The purposes an event's consent context grants, denies or withdraws, in the terms of
+    the workspace's ``taxonomy`` (its purposes and banner categories)."""
     context = message.get("context")
     consent = context.get("consent") if isinstance(context, dict) else None
     if not isinstance(consent, dict):
@@ -76,7 +63,7 @@ def signals_of(message: dict[str, Any]) -> list[Signal]:
         for category, given in preferences.items():
             if not isinstance(given, bool) or not isinstance(category, str):
                 continue
-            for purpose in CATEGORY_PURPOSES.get(category.strip().lower(), ()):
+            for purpose in taxonomy.categories.get(category.strip().lower(), ()):
                 # two categories of one purpose: a refusal of either wins
                 if decided.get(purpose) != "denied":
                     decided[purpose] = "granted" if given else "denied"
@@ -88,15 +75,15 @@ def signals_of(message: dict[str, Any]) -> list[Signal]:
             _log.info("a TC string was not used as consent: %s", error)
         else:
             for purpose, given in tcf.coreo_purposes(tc).items():
-                if decided.get(purpose) != "denied":
+                if _known(purpose, taxonomy) and decided.get(purpose) != "denied":
                     decided[purpose] = "granted" if given else "denied"
     explicit = consent.get("purposes")
     if isinstance(explicit, dict):
         for name, given in explicit.items():
             status = _explicit_status(given)
-            if status is not None and isinstance(name, str) and _known(name):
+            if status is not None and isinstance(name, str) and _known(name, taxonomy):
                 decided[name] = status  # stated for the purpose itself: it wins
-    if consent.get("gpc") is True:
+    if consent.get("gpc") is True and _known("third_party_sharing", taxonomy):
         decided["third_party_sharing"] = "withdrawn"
     return sorted(decided.items())
 
@@ -109,13 +96,18 @@ def _explicit_status(given: Any) -> service.Status | None:
     return None
 
 
-def _known(key: str) -> bool:
+def _known(key: str, taxonomy: Taxonomy) -> bool:
     """``purpose`` or ``purpose:channel`` of the taxonomy (marketing needs its channel)."""
     name, _, channel = key.partition(":")
-    purpose = purpose_named(name)
+    purpose = taxonomy.purpose(name)
     if purpose is None:
         return False
     return channel in purpose.channels if purpose.channels else not channel
+
+
+def _has_consent(message: dict[str, Any]) -> bool:
+    context = message.get("context")
+    return isinstance(context, dict) and isinstance(context.get("consent"), dict)
 
 
 class ConsentStage:
@@ -127,11 +119,16 @@ class ConsentStage:
         self._proof_key = proof_key
 
     def process(self, session: Session, events: Sequence[Event]) -> None:
-        found = [
-            (event, signals)
-            for event in events
-            if "profile_id" in event.annotations and (signals := signals_of(event.message))
-        ]
+        taxonomies: dict[str, Taxonomy] = {}
+        found = []
+        for event in events:
+            if "profile_id" not in event.annotations or not _has_consent(event.message):
+                continue
+            ws = event.workspace_id
+            if ws not in taxonomies:
+                taxonomies[ws] = taxonomy_for(session, ws)
+            if signals := signals_of(event.message, taxonomies[ws]):
+                found.append((event, signals))
         if not found:
             return
         key = self._proof_key(session)

@@ -195,6 +195,7 @@ DATA_MAP: dict[str, dict[str, tuple[Category, ...]]] = {
             ("consent",),
         ),
     },
+    "consent_purposes": _technical("workspace_id taxonomy version updated_at updated_by"),
     "privacy_requests": {
         **_technical(
             "id workspace_id type status verification "

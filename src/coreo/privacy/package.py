@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from coreo.audit.models import AuditEntry
 from coreo.consent import service as consent_service
-from coreo.consent.purposes import DEFAULT_PURPOSES
+from coreo.consent.purposes import Taxonomy
+from coreo.consent.taxonomy import taxonomy_for
 from coreo.history.models import EventRecord
 from coreo.identity.models import MergeRecord, ProfileIdentity
 from coreo.identity.service import cluster_members
@@ -81,7 +82,7 @@ def _json(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
 
 
-def _about(sources: list[str]) -> dict[str, Any]:
+def _about(taxonomy: Taxonomy, sources: list[str]) -> dict[str, Any]:
     return {
         "purposes": [
             {
@@ -91,7 +92,7 @@ def _about(sources: list[str]) -> dict[str, Any]:
                 "retention_days": p.retention_days,
                 "recipients": list(p.recipients),
             }
-            for p in DEFAULT_PURPOSES.values()
+            for p in taxonomy.purposes.values()
         ],
         "categories_of_data": sorted(categories_held()),
         "sources": sources,
@@ -168,6 +169,7 @@ def collect(session: Session, workspace_id: str, profile_id: str) -> dict[str, A
         }
         for r in records
     ]
+    taxonomy = taxonomy_for(session, workspace_id)
     current = [
         {
             "purpose": name,
@@ -176,9 +178,8 @@ def collect(session: Session, workspace_id: str, profile_id: str) -> dict[str, A
             "reason": d.reason,
             "legal_basis": d.legal_basis,
         }
-        for name, purpose in DEFAULT_PURPOSES.items()
-        for channel in (purpose.channels or (None,))
-        for d in (consent_service.decide(records, name, channel, flags),)
+        for name, channel in taxonomy.decisions()
+        for d in (consent_service.decide(records, name, channel, flags, taxonomy),)
     ]
     targets = [f"profile:{m}" for m in members]
     audit = [
@@ -229,7 +230,7 @@ def collect(session: Session, workspace_id: str, profile_id: str) -> dict[str, A
         "decisions": [],
         "audit": audit,
         "privacy_requests": requests,
-        "about": _about(sources),
+        "about": _about(taxonomy, sources),
     }
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from coreo import __version__
 from coreo.auth.models import ApiKey, Workspace
 from coreo.config import Settings
-from coreo.consent.purposes import DEFAULT_PURPOSES
+from coreo.consent.taxonomy import taxonomy_for
 from coreo.db import utcnow
 from coreo.ingest.imports.models import ImportJob
 from coreo.privacy.datamap import SPECIAL_CATEGORY_FIELDS, categories_held
@@ -96,7 +96,7 @@ def build(session: Session, workspace_id: str, settings: Settings) -> dict[str, 
                 "retention_days": p.retention_days,
                 "objection_stops_it": p.direct_marketing,
             }
-            for p in DEFAULT_PURPOSES.values()
+            for p in taxonomy_for(session, workspace_id).purposes.values()
         ],
         "data_categories": dict(sorted(held.items())),
         "special_categories": {

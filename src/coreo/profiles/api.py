@@ -18,7 +18,7 @@ from coreo.audit import service as audit_service
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.consent import service as consent_service
-from coreo.consent.purposes import Channel, PurposeName
+from coreo.consent.api import CHANNEL_PATTERN, PURPOSE_PATTERN
 from coreo.db import Database
 from coreo.errors import InvalidInputError
 from coreo.profiles import service
@@ -177,10 +177,12 @@ def search_profiles(
 class PurposeQuery(BaseModel):
     """What the caller will use the profile for; the consent check decides (403 if not)."""
 
-    purpose: PurposeName | None = Field(
-        None, description="Checked against the person's consents (docs/consent.md)."
+    purpose: str | None = Field(
+        None,
+        pattern=PURPOSE_PATTERN,
+        description="Checked against the person's consents (docs/consent.md).",
     )
-    channel: Channel | None = Field(None, description="For marketing.")
+    channel: str | None = Field(None, pattern=CHANNEL_PATTERN, description="For marketing.")
 
 
 _LOOKUP_FIELDS = ("user_id", "anonymous_id", "email", "phone", "device_id", "loyalty_card")
