@@ -256,3 +256,28 @@ def test_an_unmerge_splits_the_computed_traits_again(
     # goes back to fred with his own order.
     assert values(database, ws, guest)["revenue"] == 10
     assert values(database, ws, fred)["revenue"] == 25
+
+
+def test_a_restricted_person_is_not_profiled_until_the_restriction_is_lifted(
+    feed: Feed, database: Database, tenant: Any
+) -> None:
+    """GDPR Art. 18: while restricted, events are stored but no computed trait moves;
+    lifting the restriction recomputes the traits from the stored events."""
+    from coreo.privacy import requests, suppression
+
+    ws = tenant.workspace_id
+    define(database, ws)
+    (anna,) = feed(order("anna", 5, 100, "web"))
+    with database.transaction(workspace_id=ws) as session:
+        suppression.add_flag(session, ws, anna, "restriction", request_id=None)
+    feed(order("anna", 3, 50, "store"))
+    assert values(database, ws, anna)["revenue"] == 100  # stored, not profiled
+    with database.transaction(workspace_id=ws) as session:
+        lift = requests.create(
+            session, ws, type_="restriction", profile_id=anna, actor="t", details={"lift": True}
+        )
+        requests.verify(session, lift, verified=True, method="account", actor="t")
+        _, _ = requests.execute(session, lift, actor="t", tombstone_key=b"k" * 32,
+                                proof_key=b"k" * 32)  # fmt: skip
+        assert lift.evidence == {"lifted": lift.evidence["lifted"], "recomputed": 1}
+    assert values(database, ws, anna)["revenue"] == 150

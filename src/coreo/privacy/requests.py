@@ -36,6 +36,7 @@ from coreo.ids import new_id
 from coreo.privacy import erasure, package, suppression
 from coreo.privacy.models import PrivacyRequest
 from coreo.profiles.models import SEALED_PREFIX, ProfileTrait
+from coreo.traits import service as computed_traits
 
 __all__ = [
     "REQUEST_TYPES",
@@ -274,7 +275,9 @@ def execute(
             flags = suppression.active_for_profiles(session, ws, [profile])
             ids = {f.id for f in flags if f.kind == "restriction"}
             suppression.lift(session, ws, ids, f"request {request.id}", at=now)
-            evidence = {"lifted": sorted(ids)}
+            # What was not profiled meanwhile is profiled now, from the stored events.
+            recomputed = computed_traits.recompute_profiles(session, ws, [profile], now=now)
+            evidence = {"lifted": sorted(ids), "recomputed": recomputed}
         else:
             flag = suppression.add_flag(session, ws, profile, "restriction", request_id=request.id)
             evidence = {"restriction": flag.id}

@@ -30,6 +30,7 @@ __all__ = [
     "any_tombstones",
     "identifier_hash",
     "lift",
+    "restricted",
     "tombstoned",
 ]
 
@@ -137,6 +138,23 @@ def active_for_profiles(
             .order_by(Suppression.created_at, Suppression.id)
         )
     )
+
+
+def restricted(session: Session, workspace_id: str, profile_ids: Collection[str]) -> set[str]:
+    """The profiles among ``profile_ids`` under a live restriction."""
+    if not profile_ids:
+        return set()
+    return {
+        str(p)
+        for p in session.scalars(
+            select(Suppression.profile_id).where(
+                Suppression.workspace_id == workspace_id,
+                Suppression.kind == "restriction",
+                Suppression.lifted_at.is_(None),
+                Suppression.profile_id.in_(sorted(profile_ids)),
+            )
+        )
+    }
 
 
 def lift(

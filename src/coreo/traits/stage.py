@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from coreo.db import utcnow
 from coreo.history.models import EventRecord
 from coreo.identity.service import canonical_ids
+from coreo.privacy import suppression
 from coreo.runtime.worker import Event
 from coreo.traits import engine, service
 from coreo.traits.definitions import Definition
@@ -120,6 +121,9 @@ class ComputedTraitsStage:
         canonical = canonical_ids(
             session, workspace_id, {str(e.annotations["profile_id"]) for e in events}
         )
+        # Restricted people (GDPR Art. 18): their events are stored, not profiled; lifting
+        # the restriction recomputes their traits from the history.
+        restricted = suppression.restricted(session, workspace_id, set(canonical.values()))
         observed: dict[str, list[tuple[Definition, engine.Observation]]] = defaultdict(list)
         touched: set[str] = set()
         for event, message_id in zip(events, ids, strict=True):
@@ -127,6 +131,8 @@ class ComputedTraitsStage:
                 continue
             applied.add(message_id)  # the same message twice in one batch counts once
             profile_id = canonical[str(event.annotations["profile_id"])]
+            if profile_id in restricted:
+                continue
             touched.add(profile_id)
             for definition in loaded.observing(event.message):
                 seen = engine.observe(definition, event.message)
