@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import getpass
 import socket
-from typing import Annotated, Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,7 +17,7 @@ from coreo.auth import service as auth_service
 from coreo.auth.models import Workspace
 from coreo.config import Settings, get_settings
 from coreo.db import Database
-from coreo.errors import ConfigurationError, NotFoundError
+from coreo.errors import ConfigurationError, InvalidInputError, NotFoundError
 
 __all__ = [
     "WorkspaceOption",
@@ -26,8 +28,11 @@ __all__ = [
     "err_console",
     "load_settings",
     "open_database",
+    "read_document",
     "workspace_by_slug",
 ]
+
+T = TypeVar("T")
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -100,3 +105,16 @@ def ensure_port_free(host: str, port: int) -> None:
             raise ConfigurationError(
                 f"port {port} on {host} {reason}; choose another with --port or COREO_PORT"
             ) from None
+
+
+def read_document(file: Path, load: Callable[[str], T]) -> T:
+    """A YAML or JSON file given on the command line, loaded by ``load``; a one-line error
+    names the file when it cannot be read or is not valid."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InvalidInputError(f"cannot read {file}: {error.strerror}") from None
+    try:
+        return load(text)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{file}: {error.message}") from None

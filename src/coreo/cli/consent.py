@@ -16,6 +16,7 @@ from coreo.cli._common import (
     console,
     load_settings,
     open_database,
+    read_document,
     workspace_id_of,
 )
 from coreo.consent import service
@@ -174,14 +175,7 @@ def purposes_apply(
 
     Example: coreo consent purposes apply purposes.yml --workspace default
     """
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InvalidInputError(f"cannot read {file}: {error.strerror}") from None
-    try:
-        taxonomy = load_taxonomy(text)
-    except InvalidInputError as error:
-        raise InvalidInputError(f"{file}: {error.message}") from None
+    taxonomy = read_document(file, load_taxonomy)
     database = open_database(load_settings())
     workspace_id = workspace_id_of(database, workspace)
     with database.transaction(workspace_id=workspace_id) as session:

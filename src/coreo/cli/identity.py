@@ -16,11 +16,12 @@ from coreo.cli._common import (
     console,
     load_settings,
     open_database,
+    read_document,
     workspace_by_slug,
     workspace_id_of,
 )
 from coreo.config import MatchingBackend
-from coreo.errors import InvalidInputError, NotFoundError
+from coreo.errors import NotFoundError
 from coreo.identity import master, unmerge
 from coreo.identity import service as identity_service
 from coreo.identity.matching import MatchConfig
@@ -62,14 +63,7 @@ def rules_apply(
 
     Example: coreo identity rules apply rules.yml --workspace default
     """
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InvalidInputError(f"cannot read {file}: {error.strerror}") from None
-    try:
-        rules = load_rules(text)
-    except InvalidInputError as error:
-        raise InvalidInputError(f"{file}: {error.message}") from None
+    rules = read_document(file, load_rules)
     database = open_database(load_settings())
     workspace_id = workspace_id_of(database, workspace)
     with database.transaction(workspace_id=workspace_id) as session:

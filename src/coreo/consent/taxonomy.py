@@ -7,9 +7,6 @@ it is validated only when that text differs from the last one seen.
 
 from __future__ import annotations
 
-import threading
-
-import orjson
 from pydantic import ValidationError
 from sqlalchemy import Text, select
 from sqlalchemy import cast as sql_cast
@@ -20,12 +17,12 @@ from coreo.audit import service as audit_service
 from coreo.consent.models import PurposesRow
 from coreo.consent.purposes import DEFAULT_TAXONOMY, Taxonomy
 from coreo.db import utcnow
+from coreo.documents import ParsedDocuments
 from coreo.errors import InvalidInputError, first_problem
 
 __all__ = ["load_taxonomy", "put_taxonomy", "taxonomy_for"]
 
-_PARSED: dict[str, tuple[str, Taxonomy]] = {}  # workspace → (stored text, taxonomy)
-_LOCK = threading.Lock()
+_PARSED = ParsedDocuments(Taxonomy.model_validate)
 
 
 def taxonomy_for(session: Session, workspace_id: str) -> Taxonomy:
@@ -34,13 +31,7 @@ def taxonomy_for(session: Session, workspace_id: str) -> Taxonomy:
     )
     if stored is None:
         return DEFAULT_TAXONOMY
-    cached = _PARSED.get(workspace_id)
-    if cached is not None and cached[0] == stored:
-        return cached[1]
-    taxonomy = Taxonomy.model_validate(orjson.loads(stored))
-    with _LOCK:
-        _PARSED[workspace_id] = (stored, taxonomy)
-    return taxonomy
+    return _PARSED.get(workspace_id, stored)
 
 
 def put_taxonomy(

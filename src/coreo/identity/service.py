@@ -26,7 +26,6 @@ serialises writers anyway.
 
 from __future__ import annotations
 
-import threading
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -34,7 +33,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-import orjson
 from sqlalchemy import Table, Text, func, select, text, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
@@ -42,6 +40,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from coreo.audit import service as audit_service
 from coreo.db import utcnow
+from coreo.documents import ParsedDocuments
 from coreo.identity.identifiers import Identifier
 from coreo.identity.models import (
     IdentityRulesRow,
@@ -85,8 +84,7 @@ class Resolution:
     refused: list[str] = field(default_factory=list)
 
 
-_PARSED_RULES: dict[str, tuple[str, IdentityRules]] = {}  # workspace → (stored text, rules)
-_PARSED_RULES_LOCK = threading.Lock()
+_PARSED_RULES = ParsedDocuments(IdentityRules.model_validate)
 
 
 def rules_for(session: Session, workspace_id: str) -> IdentityRules:
@@ -102,13 +100,7 @@ def rules_for(session: Session, workspace_id: str) -> IdentityRules:
     )
     if stored is None:
         return DEFAULT_RULES
-    cached = _PARSED_RULES.get(workspace_id)
-    if cached is not None and cached[0] == stored:
-        return cached[1]
-    rules = IdentityRules.model_validate(orjson.loads(stored))
-    with _PARSED_RULES_LOCK:
-        _PARSED_RULES[workspace_id] = (stored, rules)
-    return rules
+    return _PARSED_RULES.get(workspace_id, stored)
 
 
 def put_rules(
