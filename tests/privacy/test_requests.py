@@ -5,6 +5,7 @@ objection (Art. 21) respected by the policy check; every step audited."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import zipfile
 from collections.abc import Callable, Iterator
@@ -144,6 +145,7 @@ def test_access_package_holds_everything_and_its_explanations(
         json={"verified": True, "method": "logged-in account"},
     )
     download = api.get(package_url, headers=tenant.admin)
+    download_body = download.content
     assert download.status_code == 200 and download.headers["content-type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(download.content))
     files = "README.txt data.json about.json identities.csv traits.csv computed.csv events.csv"
@@ -167,7 +169,10 @@ def test_access_package_holds_everything_and_its_explanations(
     # The download itself is audited; executing completes the request with the hash.
     executed = api.post(f"/v1/privacy/requests/{created['id']}/execute", headers=tenant.admin)
     assert executed.json()["status"] == "completed"
-    assert len(executed.json()["evidence"]["sha256"]) == 64
+    evidence = executed.json()["evidence"]
+    assert len(evidence["sha256"]) == 64
+    (download,) = evidence["downloads"]  # what the person received, by its hash
+    assert download["sha256"] == hashlib.sha256(download_body).hexdigest()
     with database.transaction(write=False) as session:
         actions = session.scalars(select(AuditEntry.action).where(AuditEntry.chain == ws)).all()
     assert "privacy.package.exported" in actions

@@ -252,21 +252,32 @@ def execute_request(
         200: {"content": {"application/zip": {}}, "description": "The package."},
     },
 )
-def download_package(request_id: str, principal: PrivacyKey, session: CallerSession) -> Response:
+def download_package(
+    request_id: str, request: Request, principal: PrivacyKey, session: CallerSession
+) -> Response:
+    """Built when asked, so it holds what is held now. Each download's SHA-256 goes into
+    the request's evidence (``downloads``) and the audit chain before it is sent."""
     row = service.get(session, principal.workspace_id, request_id)
     if row.type not in ("access", "portability"):
         raise ConflictError(f"request {row.id} is a {row.type} request: it has no package")
     if row.verification != "verified" or row.status == "rejected":
         raise ConflictError(f"request {row.id}: the person's identity is not verified")
-    built = package.build(session, principal.workspace_id, row.profile_id, at=utcnow())
-    audit_service.record(
-        session=session,
-        chain=principal.workspace_id,
-        actor=principal.actor,
-        action="privacy.package.exported",
-        target=f"profile:{row.profile_id}",
-        details={"request": row.id, "sha256": built.sha256, "counts": built.counts},
-    )
+    now = utcnow()
+    built = package.build(session, principal.workspace_id, row.profile_id, at=now)
+    database = runtime(request).database
+    with database.transaction(workspace_id=principal.workspace_id) as writing:  # a GET reads
+        kept = service.get(writing, principal.workspace_id, request_id)
+        downloads = [*(kept.evidence or {}).get("downloads", []), {"at": now.isoformat(),
+                     "sha256": built.sha256, "bytes": len(built.data)}]  # fmt: skip
+        kept.evidence = {**(kept.evidence or {}), "downloads": downloads}
+        audit_service.record(
+            session=writing,
+            chain=principal.workspace_id,
+            actor=principal.actor,
+            action="privacy.package.exported",
+            target=f"profile:{row.profile_id}",
+            details={"request": row.id, "sha256": built.sha256, "counts": built.counts},
+        )
     return Response(
         built.data,
         media_type="application/zip",

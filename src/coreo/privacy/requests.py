@@ -296,7 +296,7 @@ def execute(
         evidence = {"objection": flag.id, "ledger": entry.id}
     request.status = "completed"
     request.completed_at = request.updated_at = now
-    request.evidence = evidence
+    request.evidence = {**(request.evidence or {}), **evidence}  # downloads stay listed
     _audit(session, request, actor, "completed", overdue=now > request.due_at)
     return request, built
 
