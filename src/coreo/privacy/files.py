@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 from collections.abc import Collection
 from pathlib import Path
@@ -18,7 +19,7 @@ from coreo.db import utcnow
 from coreo.ids import new_id
 from coreo.privacy.models import DataFile
 
-__all__ = ["record_export", "rewrite_without"]
+__all__ = ["record_export", "rewrite_without", "whole_values"]
 
 
 def record_export(
@@ -48,9 +49,11 @@ def record_export(
     return row
 
 
-def _mentions(text: str, needles: Collection[str]) -> bool:
-    folded = text.lower()
-    return any(n in folded for n in needles)
+def whole_values(needles: Collection[str]) -> re.Pattern[str]:
+    """Matches any of ``needles`` as a whole value, case-insensitive: the customer number
+    "4711" is found in "no. 4711." but not in "14711" or "A-4711"."""
+    alternatives = "|".join(re.escape(n) for n in sorted(needles)) or "(?!)"
+    return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
 
 
 def _replace(path: Path, data: bytes) -> None:
@@ -66,20 +69,22 @@ def _replace(path: Path, data: bytes) -> None:
 
 
 def rewrite_without(path: Path, file_format: str, needles: Collection[str]) -> int:
-    """Drop every row of ``path`` in which a needle occurs (case-insensitive); return how
-    many rows went. ``file_format``: parquet, csv or jsonl (one record a line)."""
-    folded = {n.lower() for n in needles if n}
-    if not folded or not path.exists():
+    """Drop every row of ``path`` in which a needle occurs as a whole value
+    (``whole_values``); return how many rows went. ``file_format``: parquet, csv or jsonl
+    (one record a line)."""
+    wanted = {n for n in needles if n}
+    if not wanted or not path.exists():
         return 0
     if file_format == "parquet":
-        return _rewrite_parquet(path, folded)
+        return _rewrite_parquet(path, wanted)
+    pattern = whole_values(wanted)
     if file_format == "csv":
-        return _rewrite_csv(path, folded)
+        return _rewrite_csv(path, pattern)
     kept: list[bytes] = []
     dropped = 0
     with path.open("rb") as handle:
         for line in handle:
-            if _mentions(line.decode("utf-8", "replace"), folded):
+            if pattern.search(line.decode("utf-8", "replace")):
                 dropped += 1
             else:
                 kept.append(line)
@@ -88,13 +93,13 @@ def rewrite_without(path: Path, file_format: str, needles: Collection[str]) -> i
     return dropped
 
 
-def _rewrite_csv(path: Path, needles: Collection[str]) -> int:
+def _rewrite_csv(path: Path, pattern: re.Pattern[str]) -> int:
     text = path.read_bytes().decode("utf-8-sig", "replace")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     dropped = 0
     for row in csv.reader(io.StringIO(text, newline="")):
-        if _mentions("\x1f".join(row), needles):
+        if pattern.search("\x1f".join(row)):
             dropped += 1
         else:
             writer.writerow(row)
@@ -108,13 +113,14 @@ def _rewrite_parquet(path: Path, needles: Collection[str]) -> int:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    # RE2 has no look-behind: the neighbouring characters are matched instead.
+    alternatives = "|".join(re.escape(n) for n in sorted(needles))
+    regex = rf"(?i)(?:^|[^\w.-])(?:{alternatives})(?:$|[^\w-])"
     table = pq.read_table(path)
     hit = pa.array([False] * table.num_rows)
     for column in table.columns:
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-            continue
-        for needle in needles:
-            found = pc.fill_null(pc.match_substring(column, needle, ignore_case=True), False)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            found = pc.fill_null(pc.match_substring_regex(column, regex), False)
             hit = pc.or_(hit, found)
     dropped = int(pc.sum(hit).as_py() or 0)
     if dropped:
