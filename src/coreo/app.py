@@ -105,8 +105,10 @@ def create_app(
     settings = settings or get_settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format.value)
     owns_database = database is None
-    database = database or Database.from_settings(settings)
-    enable_crypto(database, settings)  # this app's settings name the master key
+    if database is None:
+        database = Database.from_settings(settings)  # with the settings' keys
+    else:
+        enable_crypto(database, settings)  # a database given: this app's settings name the key
     rate_limiter = rate_limiter or build_rate_limiter(settings)
     state = Runtime(
         settings=settings,

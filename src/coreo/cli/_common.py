@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import socket
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -21,6 +22,7 @@ from coreo.errors import ConfigurationError, InvalidInputError, NotFoundError
 
 __all__ = [
     "WorkspaceOption",
+    "as_utc",
     "audit_server_config",
     "cli_actor",
     "console",
@@ -118,3 +120,8 @@ def read_document(file: Path, load: Callable[[str], T]) -> T:
         return load(text)
     except InvalidInputError as error:
         raise InvalidInputError(f"{file}: {error.message}") from None
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A time given on the command line (naive: UTC)."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value

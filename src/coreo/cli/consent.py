@@ -105,8 +105,7 @@ def show(profile: Profile, workspace: WorkspaceOption = "default") -> None:
     database = open_database(load_settings())
     workspace_id = workspace_id_of(database, workspace)
     with database.transaction(workspace_id=workspace_id, write=False) as session:
-        records = service.ledger(session, workspace_id, profile)
-        flags = service.flags_of(session, workspace_id, profile)
+        records, flags = service.standing(session, workspace_id, profile)
         taxonomy = taxonomy_for(session, workspace_id)
     current = Table("purpose", "channel", "allowed", "why")
     for name, channel in taxonomy.decisions():

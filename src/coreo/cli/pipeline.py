@@ -15,6 +15,7 @@ from rich.table import Table
 
 from coreo.cli._common import (
     WorkspaceOption,
+    as_utc,
     cli_actor,
     console,
     load_settings,
@@ -237,8 +238,8 @@ def events_export(
             session=session,
             workspace_id=ws.id,
             path=out,
-            since=since.replace(tzinfo=UTC) if since and since.tzinfo is None else since,
-            until=until.replace(tzinfo=UTC) if until and until.tzinfo is None else until,
+            since=as_utc(since),
+            until=as_utc(until),
             include=lambda profile_id: allowed(profile_id).allowed,
         )
         privacy_files.record_export(

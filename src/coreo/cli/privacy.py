@@ -4,7 +4,7 @@ purge and legal holds (see docs/privacy.md)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from coreo.audit import service as audit_service
 from coreo.cli._common import (
     WorkspaceOption,
+    as_utc,
     cli_actor,
     console,
     load_settings,
@@ -71,10 +72,6 @@ def _step(workspace: str, request: str, act: Callable[[Session, PrivacyRequest],
         _show(row)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 def _identifier(text: str) -> tuple[str, str]:
     kind, sep, value = text.partition("=")
     if not sep or not kind or not value:
@@ -124,7 +121,7 @@ def create(
             profile_id=str(profile),
             actor=cli_actor(),
             details=parsed,
-            received_at=_utc(received),
+            received_at=as_utc(received),
         )
         _show(row)
 

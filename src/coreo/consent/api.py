@@ -166,8 +166,7 @@ def record_consent(
     responses=_NO_PROFILE,
 )
 def read_consents(profile_id: str, principal: ReadKey, session: CallerSession) -> ConsentState:
-    records = service.ledger(session, principal.workspace_id, profile_id)
-    flags = service.flags_of(session, principal.workspace_id, profile_id)
+    records, flags = service.standing(session, principal.workspace_id, profile_id)
     taxonomy = taxonomy_for(session, principal.workspace_id)
     current = [
         _decision(name, channel, service.decide(records, name, channel, flags, taxonomy))

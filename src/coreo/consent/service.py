@@ -46,10 +46,10 @@ __all__ = [
     "check",
     "checker",
     "decide",
-    "flags_of",
     "ledger",
     "notice_hash",
     "record",
+    "standing",
     "subject",
 ]
 
@@ -185,10 +185,12 @@ def record(
     return row
 
 
-def ledger(session: Session, workspace_id: str, profile_id: str) -> list[ConsentRecord]:
-    """Every record about the profile and the profiles merged into it, oldest first."""
+def _members(session: Session, workspace_id: str, profile_id: str) -> list[str]:
     live = subject(session, workspace_id, profile_id)
-    members = sorted(cluster_members(session, workspace_id, [live]))
+    return sorted(cluster_members(session, workspace_id, [live]))
+
+
+def _records_of(session: Session, workspace_id: str, members: list[str]) -> list[ConsentRecord]:
     return list(
         session.scalars(
             select(ConsentRecord)
@@ -199,6 +201,21 @@ def ledger(session: Session, workspace_id: str, profile_id: str) -> list[Consent
             .order_by(ConsentRecord.at, ConsentRecord.recorded_at, ConsentRecord.id)
         )
     )
+
+
+def ledger(session: Session, workspace_id: str, profile_id: str) -> list[ConsentRecord]:
+    """Every record about the profile and the profiles merged into it, oldest first."""
+    return _records_of(session, workspace_id, _members(session, workspace_id, profile_id))
+
+
+def standing(
+    session: Session, workspace_id: str, profile_id: str
+) -> tuple[list[ConsentRecord], list[Suppression]]:
+    """The profile's ledger and its restrictions and objections (``decide``'s inputs),
+    with the profile's cluster looked up once."""
+    members = _members(session, workspace_id, profile_id)
+    flags = suppression.active_for_profiles(session, workspace_id, members)
+    return _records_of(session, workspace_id, members), flags
 
 
 def decide(
@@ -285,13 +302,6 @@ def _from_ledger(
     return Decision(False, "no consent on record", None, None)
 
 
-def flags_of(session: Session, workspace_id: str, profile_id: str) -> list[Suppression]:
-    """The restrictions and objections on the profile (and those merged into it)."""
-    live = subject(session, workspace_id, profile_id)
-    members = sorted(cluster_members(session, workspace_id, [live]))
-    return suppression.active_for_profiles(session, workspace_id, members)
-
-
 def checker(
     session: Session, workspace_id: str, purpose: str, channel: str | None = None
 ) -> Callable[[str | None], Decision]:
@@ -348,6 +358,5 @@ def check(
     The one policy check: the consent ledger, then the global suppression list."""
     taxonomy = taxonomy_for(session, workspace_id)
     _purpose(purpose, channel, taxonomy)
-    records = ledger(session, workspace_id, profile_id)
-    flags = flags_of(session, workspace_id, profile_id)
+    records, flags = standing(session, workspace_id, profile_id)
     return decide(records, purpose, channel, flags, taxonomy)

@@ -263,9 +263,8 @@ def open_rows(
 
 
 def _check_kek(session: Session, crypto: Crypto) -> None:
-    """Unwrap the keyring's secret (made if absent): a KEK that no longer opens it was
-    rotated away by ``coreo keys rotate-master``, and ``unwrap`` reads the key again."""
-    hash_key(session, "kek-check", crypto.settings)
+    """Unwrap the keyring's secret: a KEK that no longer opens it was rotated away by
+    ``coreo keys rotate-master``, and ``unwrap`` reads the key again."""
     wrapped = session.connection().scalar(
         select(KeyringEntry.wrapped).where(KeyringEntry.name == _HMAC_SECRET)
     )

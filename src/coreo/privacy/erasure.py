@@ -58,7 +58,7 @@ from coreo.ingest.imports.models import ImportJob
 from coreo.ingest.models import DeadLetter, PlanViolation, SeenMessage
 from coreo.privacy import crypto, suppression
 from coreo.privacy.datamap import personal_columns
-from coreo.privacy.files import rewrite_without
+from coreo.privacy.files import rewrite_without, whole_values
 from coreo.privacy.models import DataFile, DataKey, LegalHold, PrivacyRequest, Suppression
 from coreo.profiles.models import ProfileTrait
 from coreo.traits.models import TraitDirty, TraitValue
@@ -78,14 +78,15 @@ class Person:
     members: list[str]  # it and the profiles merged into it
     identifiers: list[tuple[str, str]]  # (type, value)
     message_ids: set[str] = field(default_factory=set)
+    # Derived once from the identifiers:
+    needles: list[str] = field(init=False)  # values that identify them anywhere, lower-case
+    users: frozenset[str] = field(init=False)
+    anonymous: frozenset[str] = field(init=False)
 
-    @property
-    def needles(self) -> list[str]:
-        """The values that identify the person wherever they occur, lower-case."""
-        return sorted({v.lower() for _, v in self.identifiers if len(v) >= _MIN_NEEDLE})
-
-    def ids_of(self, *types: str) -> list[str]:
-        return sorted({v for t, v in self.identifiers if t in types})
+    def __post_init__(self) -> None:
+        self.needles = sorted({v.lower() for _, v in self.identifiers if len(v) >= _MIN_NEEDLE})
+        self.users = frozenset(v for t, v in self.identifiers if t == "user_id")
+        self.anonymous = frozenset(v for t, v in self.identifiers if t == "anonymous_id")
 
 
 def _chunks(values: Collection[str]) -> Iterable[list[str]]:
@@ -115,10 +116,10 @@ def find_person(session: Session, workspace_id: str, profile_id: str) -> Person:
         identifiers.update((str(t), str(v)) for t, v in brought)
     person = Person(workspace_id, profile_id, members, sorted(identifiers - shared))
     conditions = [EventRecord.profile_id.in_(members)]
-    if users := person.ids_of("user_id"):
-        conditions.append(EventRecord.user_id.in_(users))
-    if anonymous := person.ids_of("anonymous_id"):
-        conditions.append(EventRecord.anonymous_id.in_(anonymous))
+    if person.users:
+        conditions.append(EventRecord.user_id.in_(sorted(person.users)))
+    if person.anonymous:
+        conditions.append(EventRecord.anonymous_id.in_(sorted(person.anonymous)))
     person.message_ids = {
         str(m)
         for (m,) in session.execute(
@@ -130,18 +131,16 @@ def find_person(session: Session, workspace_id: str, profile_id: str) -> Person:
     return person
 
 
-def _delete_by(session: Session, model: Any, column: Any, values: Collection[str]) -> int:
+def _delete_by(
+    session: Session, workspace_id: str, model: Any, column: Any, values: Collection[str]
+) -> int:
     removed = 0
     for chunk in _chunks(values):
         result = session.execute(
-            delete(model).where(model.workspace_id == _workspace(session), column.in_(chunk))
+            delete(model).where(model.workspace_id == workspace_id, column.in_(chunk))
         )
         removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
     return removed
-
-
-def _workspace(session: Session) -> str:
-    return str(session.info["erasing"])
 
 
 def _redact_json(value: Any, pattern: re.Pattern[str]) -> Any:
@@ -156,22 +155,19 @@ def _redact_json(value: Any, pattern: re.Pattern[str]) -> Any:
 
 def _mentions(message: dict[str, Any], person: Person) -> bool:
     """Whether a logged message is the person's own (not one that only quotes them)."""
-    if str(message.get("messageId")) in person.message_ids:
-        return True
-    users = set(person.ids_of("user_id"))
-    anonymous = set(person.ids_of("anonymous_id"))
     return (
-        message.get("userId") in users
-        or message.get("anonymousId") in anonymous
-        or message.get("previousId") in users | anonymous
+        str(message.get("messageId")) in person.message_ids
+        or message.get("userId") in person.users
+        or message.get("anonymousId") in person.anonymous
+        or message.get("previousId") in person.users | person.anonymous
     )
 
 
 def _erase_log(session: Session, person: Person, pattern: re.Pattern[str]) -> tuple[int, int]:
     """The SQL event log's records: the person's own go, others have the values redacted."""
     ws = person.workspace_id
-    keys = [f"{ws}:{v}" for v in person.ids_of("user_id", "anonymous_id")]
-    removed = _delete_by(session, LogRecord, LogRecord.key, keys)
+    keys = [f"{ws}:{v}" for v in sorted(person.users | person.anonymous)]
+    removed = _delete_by(session, ws, LogRecord, LogRecord.key, keys)
     redacted = 0
     if not person.needles:
         return removed, redacted
@@ -205,7 +201,7 @@ def erase_from_log(log: EventLog, person: Person, *, batch: int = 1000) -> tuple
     """An external log's records (NATS): the person's own are forgotten; a record that only
     quotes them is forgotten and appended again redacted (the pipeline's processed-message
     guard keeps it from being applied twice). Reads every partition from the start."""
-    pattern = _pattern(person.needles)
+    pattern = whole_values(person.needles)
     removed = redacted = 0
     for partition in range(log.partitions):
         after, end = 0, log.end_offset(partition)
@@ -239,12 +235,6 @@ def erase_from_log(log: EventLog, person: Person, *, batch: int = 1000) -> tuple
     return removed, redacted
 
 
-def _pattern(needles: list[str]) -> re.Pattern[str]:
-    """Whole values only: the customer number "4711" is not erased from "14711" or "A-4711"."""
-    alternatives = "|".join(re.escape(n) for n in needles) or "(?!)"
-    return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
-
-
 def _own_dead_letters(session: Session, person: Person, pattern: re.Pattern[str]) -> int:
     """Dead letters that are the person's own events (never processed, so not among the
     message ids): deleted. Others that quote them are left to the sweep."""
@@ -269,7 +259,7 @@ def _own_dead_letters(session: Session, person: Person, pattern: re.Pattern[str]
             or pattern.fullmatch(str(message.get("userId") or message.get("anonymousId") or ""))
         ):
             mine.append(letter_id)
-    return _delete_by(session, DeadLetter, DeadLetter.id, mine)
+    return _delete_by(session, person.workspace_id, DeadLetter, DeadLetter.id, mine)
 
 
 def _sealed_mentions(session: Session, person: Person) -> int:
@@ -384,11 +374,7 @@ def erase(
             f"profile {profile_id} is under legal hold {hold}: release it before erasing "
             "(GDPR Art. 17(3)(e))"
         )
-    session.info["erasing"] = workspace_id
-    try:
-        counts = _erase(session, person, tombstone_key, request_id)
-    finally:
-        session.info.pop("erasing", None)
+    counts = _erase(session, person, tombstone_key, request_id)
     if log is not None and not isinstance(log, SqlEventLog):  # the SQL log was done above
         gone, redone = erase_from_log(log, person)
         if gone:
@@ -415,24 +401,23 @@ def _erase(
     session: Session, person: Person, tombstone_key: bytes | None, request_id: str | None
 ) -> dict[str, Any]:
     needles = person.needles
-    pattern = _pattern(needles)
+    pattern = whole_values(needles)
     messages = person.message_ids
     members = person.members
+    ws = person.workspace_id
     removed: dict[str, int] = {}
 
     def note(table: str, count: int) -> None:
         if count:
             removed[table] = removed.get(table, 0) + count
 
-    note("events", _delete_by(session, EventRecord, EventRecord.message_id, messages))
-    note("seen_messages", _delete_by(session, SeenMessage, SeenMessage.message_id, messages))
-    note("dead_letters", _delete_by(session, DeadLetter, DeadLetter.message_id, messages))
-    note("dead_letters", _own_dead_letters(session, person, pattern))
-    note("plan_violations", _delete_by(session, PlanViolation, PlanViolation.message_id, messages))
+    for keyed in (EventRecord, SeenMessage, DeadLetter, PlanViolation):  # by message id
+        note(keyed.__tablename__, _delete_by(session, ws, keyed, keyed.message_id, messages))
+    note(DeadLetter.__tablename__, _own_dead_letters(session, person, pattern))
     log_removed, log_redacted = _erase_log(session, person, pattern)
     note("event_log", log_removed)
     for owned in (ProfileIdentity, ProfileTrait, TraitValue, TraitDirty, ConsentRecord):
-        note(owned.__tablename__, _delete_by(session, owned, owned.profile_id, members))
+        note(owned.__tablename__, _delete_by(session, ws, owned, owned.profile_id, members))
     pairs: tuple[tuple[Any, tuple[Any, Any]], ...] = (
         (MergeRecord, (MergeRecord.survivor_id, MergeRecord.merged_id)),
         (ProfileSplit, (ProfileSplit.first_id, ProfileSplit.second_id)),
@@ -440,7 +425,7 @@ def _erase(
     )
     for model, columns in pairs:
         for column in columns:
-            note(model.__tablename__, _delete_by(session, model, column, members))
+            note(model.__tablename__, _delete_by(session, ws, model, column, members))
     refusal_text = cast(RefusedMerge.profile_ids, String)
     for profile in members:
         result = session.execute(
@@ -452,9 +437,9 @@ def _erase(
         note(RefusedMerge.__tablename__, int(result.rowcount or 0))  # type: ignore[attr-defined]
     note(
         Suppression.__tablename__,
-        _delete_by(session, Suppression, Suppression.profile_id, members),
+        _delete_by(session, ws, Suppression, Suppression.profile_id, members),
     )
-    note(Profile.__tablename__, _delete_by(session, Profile, Profile.id, members))
+    note(Profile.__tablename__, _delete_by(session, ws, Profile, Profile.id, members))
     session.execute(  # what a rectification corrected, what an identity check quoted
         update(PrivacyRequest)
         .where(

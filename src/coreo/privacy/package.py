@@ -153,8 +153,7 @@ def collect(session: Session, workspace_id: str, profile_id: str) -> dict[str, A
             .order_by(EventRecord.timestamp, EventRecord.message_id)
         )
     ]
-    records = consent_service.ledger(session, workspace_id, live)
-    flags = consent_service.flags_of(session, workspace_id, live)
+    records, flags = consent_service.standing(session, workspace_id, live)
     consents = [
         {
             "purpose": r.purpose,

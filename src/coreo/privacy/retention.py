@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from coreo.audit import service as audit_service
 from coreo.config import Settings
+from coreo.consent.service import subject
 from coreo.db import utcnow
 from coreo.errors import ConflictError, InvalidInputError, NotFoundError
 from coreo.eventlog.base import EventLog
@@ -79,14 +80,7 @@ def add_hold(
             f"unknown category {category!r}; one of {', '.join(CATEGORIES)}", field="category"
         )
     if profile_id is not None:
-        live = session.execute(
-            select(Profile.id, Profile.merged_into).where(
-                Profile.workspace_id == workspace_id, Profile.id == profile_id
-            )
-        ).first()
-        if live is None:
-            raise NotFoundError(f"no profile {profile_id!r}")
-        profile_id = str(live.merged_into or live.id)
+        profile_id = subject(session, workspace_id, profile_id)  # a merged id: its survivor
     hold = LegalHold(
         id=new_id("hld"),
         workspace_id=workspace_id,

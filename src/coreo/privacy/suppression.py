@@ -23,7 +23,6 @@ from coreo.privacy.keys import proof_hash
 from coreo.privacy.models import Suppression
 
 __all__ = [
-    "Kind",
     "active_for_profiles",
     "add_flag",
     "add_tombstones",
@@ -33,8 +32,6 @@ __all__ = [
     "restricted",
     "tombstoned",
 ]
-
-Kind = Literal["erasure", "restriction", "objection"]
 
 
 def identifier_hash(key: bytes, workspace_id: str, type_: str, value: str) -> str:
