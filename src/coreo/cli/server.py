@@ -379,13 +379,14 @@ def _print_demo(
         f"  curl -s {bearer} {base}/v1/audit               # every admin action and profile "
         "read, hash-chained",
         f"  curl -s {bearer} -H 'Content-Type: application/json' {base}/v1/privacy/requests "
-        """-d '{"type": "access", "identifier": {"type": "user_id", "value": "<user id>"}}'"""
-        "   # a data subject request (then …/verify, …/execute, …/package)",
+        f"""-d '{{"type": "access", "identifier": {{"type": "user_id", "value": "{user}"}}}}'"""
+        "   # that customer's access request (then …/verify, …/execute, …/package)",
         f"  curl -s {bearer} {base}/v1/privacy/ropa        # the record of processing activities",
         f"  curl -s {base}/metrics | grep coreo_stage      # the pipeline's metrics",
         "",
         "Look at the data (in another terminal, from this directory):",
-        f"  {coreo} events export --workspace {DEMO_WORKSPACE} --out demo-events.parquet",
+        f"  {coreo} events export --workspace {DEMO_WORKSPACE} --out demo-events.parquet   "
+        "# the events of those whose consents allow analytics",
         f"  {coreo} dlq list --workspace {DEMO_WORKSPACE}",
         f"  {coreo} import {world.out / 'exports' / 'newsletter.csv'} --workspace "
         f"{DEMO_WORKSPACE} --source newsletter --mapping "
@@ -393,7 +394,8 @@ def _print_demo(
         f"  {coreo} traits list --workspace {DEMO_WORKSPACE}",
         f"  {coreo} audit verify",
         f"  {coreo} ropa --workspace {DEMO_WORKSPACE}",
-        f"  {coreo} retention run --workspace {DEMO_WORKSPACE} --dry-run",
+        f"  {coreo} retention run --workspace {DEMO_WORKSPACE} --dry-run   # what retention "
+        "would purge now: the simulated company's events lie well in the past",
         "More: README.md and docs/ (api.md, cli.md, imports.md, identity.md, "
         "computed-traits.md, consent.md, privacy.md, simulator.md).",
     ]
