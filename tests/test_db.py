@@ -180,3 +180,65 @@ def test_a_stuck_sqlite_writer_still_fails_after_the_busy_timeout(tmp_path: Path
     assert len(outcome) == 1 and isinstance(outcome[0], OperationalError)
     assert "locked" in str(outcome[0])
     database.dispose()
+
+
+def test_an_urgent_sqlite_writer_goes_before_the_waiting_others(tmp_path: Path) -> None:
+    """Ingestion (urgent) must not queue behind a busy pipeline's next transactions."""
+    database = Database(f"sqlite:///{tmp_path / 'u.db'}")
+    with database.transaction() as session:
+        session.execute(text("CREATE TABLE t (who TEXT)"))
+    order: list[str] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with database.transaction() as session:
+            session.execute(text("INSERT INTO t VALUES ('holder')"))
+            holding.set()
+            release.wait(10)
+        order.append("holder")
+
+    def write(who: str, urgent: bool) -> None:
+        with database.transaction(urgent=urgent) as session:
+            session.execute(text("INSERT INTO t VALUES (:who)"), {"who": who})
+            order.append(who)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    assert not database.urgent_writers_waited(within=60)
+    background = [threading.Thread(target=write, args=(f"pipeline-{n}", False)) for n in range(3)]
+    for thread in background:
+        thread.start()
+    time.sleep(0.1)  # the pipeline's writers queue first ...
+    ingest = threading.Thread(target=write, args=("ingest", True))
+    ingest.start()
+    time.sleep(0.1)  # ... then ingestion, which finds the lock taken
+    assert database.urgent_writers_waited(within=60)
+    release.set()
+    for thread in [holder, ingest, *background]:
+        thread.join(10)
+    assert order[:2] == ["holder", "ingest"]
+    assert sorted(order[2:]) == ["pipeline-0", "pipeline-1", "pipeline-2"]
+    with database.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 5
+    assert not Database("postgresql+psycopg://nowhere/none").urgent_writers_waited(within=60)
+    database.dispose()
+
+
+def test_a_sqlite_writer_may_nest_its_turn(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'n.db'}")
+    queue = database._sqlite_writers
+    assert queue is not None
+    with queue.turn(), queue.turn(urgent=True):
+        pass
+    done = threading.Event()
+
+    def other() -> None:
+        with queue.turn():
+            done.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert done.wait(5)  # released after the outer turn ended
+    thread.join()
+    database.dispose()

@@ -24,6 +24,7 @@ from coreo.identity.api import router as identity_router
 from coreo.ingest.api import OPENAPI_SCHEMAS as INGEST_SCHEMAS
 from coreo.ingest.api import router as ingest_router
 from coreo.ingest.dlq_api import router as dlq_router
+from coreo.ingest.group_commit import GroupCommit
 from coreo.ingest.imports.api import BackgroundImports
 from coreo.ingest.imports.api import router as imports_router
 from coreo.ingest.plans_api import router as plans_router
@@ -120,6 +121,9 @@ def create_app(
     state.degradation_checks["rate_limit_store"] = rate_limiter.ping
     event_log = build_event_log(settings, database)
     state.event_log = event_log
+    state.ingest_writer = GroupCommit(
+        database, event_log, on_group=state.metrics.commit_groups.observe
+    )
     state.readiness_checks["event_log"] = event_log.ping
     imports = BackgroundImports(database, event_log, settings)
     backfills = BackgroundBackfills(database)
@@ -187,10 +191,10 @@ def create_app(
         path_limits={"/v1/imports": settings.import_max_upload_bytes},
     )
     app.add_middleware(RequestContextMiddleware, metrics=state.metrics)
+    app.include_router(ingest_router)  # first: the busiest routes are matched first
     app.include_router(ops_router)
     app.include_router(auth_router)
     app.include_router(audit_router)
-    app.include_router(ingest_router)
     app.include_router(dlq_router)
     app.include_router(plans_router)
     app.include_router(imports_router)

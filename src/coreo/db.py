@@ -218,24 +218,63 @@ def _install_sqlite_behaviour(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 class _WriterQueue:
-    """The SQLite writers of this process, one at a time (see the module docstring)."""
+    """The SQLite writers of this process, one at a time (see the module docstring).
+
+    Urgent writers (ingestion, which a client is waiting on) go before the others: while
+    one waits, no other writer takes a turn, so a busy pipeline cannot hold back the
+    acceptance of new events for longer than its current transaction.
+    """
 
     def __init__(self, timeout: float) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._owner: int | None = None
         # Re-entrant: a nested write transaction in one thread behaves as before (SQLite
         # makes it wait for the outer one) instead of deadlocking here.
-        self._lock = threading.RLock()
+        self._depth = 0
+        self._urgent_waiting = 0
+        self.urgent_waited_at = float("-inf")  # when an urgent writer last found it taken
         self._timeout = timeout
 
     @contextmanager
-    def turn(self) -> Iterator[None]:
+    def turn(self, *, urgent: bool = False) -> Iterator[None]:
         # After the busy timeout the writer goes on without its turn and meets SQLite's own
         # busy handling, so a stuck writer fails as before ("database is locked").
-        acquired = self._lock.acquire(timeout=self._timeout)
+        acquired = self._acquire(urgent)
         try:
             yield
         finally:
             if acquired:
-                self._lock.release()
+                self._release()
+
+    def _acquire(self, urgent: bool) -> bool:
+        me = threading.get_ident()
+        with self._changed:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            deadline = time.monotonic() + self._timeout
+            if urgent:
+                self._urgent_waiting += 1
+                if self._owner is not None:
+                    self.urgent_waited_at = time.monotonic()
+            try:
+                while self._owner is not None or (not urgent and self._urgent_waiting):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._changed.wait(remaining)
+                self._owner, self._depth = me, 1
+                return True
+            finally:
+                if urgent:
+                    self._urgent_waiting -= 1
+
+    def _release(self) -> None:
+        with self._changed:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._changed.notify_all()
 
 
 class Database:
@@ -306,11 +345,15 @@ class Database:
 
     @contextmanager
     def transaction(
-        self, *, workspace_id: str | None = None, write: bool = True
+        self, *, workspace_id: str | None = None, write: bool = True, urgent: bool = False
     ) -> Iterator[Session]:
-        """Run a unit of work: commit when the block succeeds, roll back when it raises."""
+        """Run a unit of work: commit when the block succeeds, roll back when it raises.
+
+        ``urgent``: on SQLite, this write goes before the process's other waiting writers
+        (ingestion, which a client waits on, before the pipeline).
+        """
         with (
-            self._writer_turn(write),
+            self._writer_turn(write, urgent=urgent),
             self.session(workspace_id=workspace_id, write=write) as session,
             session.begin(),
         ):
@@ -338,11 +381,18 @@ class Database:
         # when returned.
         self.engine.dispose()
 
-    def _writer_turn(self, write: bool) -> AbstractContextManager[Any]:
+    def _writer_turn(self, write: bool, *, urgent: bool = False) -> AbstractContextManager[Any]:
         """This process's turn to write to SQLite (a no-op for readers and PostgreSQL)."""
         if write and self._sqlite_writers is not None:
-            return self._sqlite_writers.turn()
+            return self._sqlite_writers.turn(urgent=urgent)
         return nullcontext()
+
+    def urgent_writers_waited(self, within: float) -> bool:
+        """Whether an urgent writer of this process had to wait for SQLite's write lock in
+        the last ``within`` seconds (never on PostgreSQL, whose writers do not queue for the
+        whole database): long write transactions should then be cut shorter."""
+        writers = self._sqlite_writers
+        return writers is not None and time.monotonic() - writers.urgent_waited_at <= within
 
     def ping(self) -> None:
         """Raise ServiceUnavailableError unless the database answers a trivial query."""

@@ -198,7 +198,8 @@ def _ingest(
     gpc: bool = False,
 ) -> IngestResult:
     settings = state.settings
-    if state.event_log is None:
+    writer = state.ingest_writer
+    if writer is None:
         raise ProblemError("service-unavailable", "ingestion is not configured on this server")
     _refuse_when_behind(state)
     received_at = utcnow()
@@ -218,10 +219,7 @@ def _ingest(
         key_id=principal.key_id,
         plan=plan,
     )
-    with state.database.transaction(workspace_id=workspace_id) as session:
-        result = ingest_service.store_prepared(
-            session=session, log=state.event_log, prepared=prepared
-        )
+    result = writer.store(prepared)
     counter = state.metrics.ingested
     counter.labels("accepted").inc(len(result.accepted))
     counter.labels("duplicate").inc(len(result.duplicates))

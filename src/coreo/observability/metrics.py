@@ -61,6 +61,12 @@ class HttpMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.commit_groups = Histogram(
+            "coreo_ingest_commit_group_requests",
+            "Ingestion requests stored by one transaction (group commit).",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=self.registry,
+        )
         self.pipeline = PipelineMetrics(self.registry)
 
     def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
@@ -12,6 +13,9 @@ from coreo.db import Database
 from coreo.eventlog.base import EventLog
 from coreo.observability.metrics import HttpMetrics
 from coreo.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from coreo.ingest.group_commit import GroupCommit
 
 __all__ = ["Runtime", "runtime"]
 
@@ -24,6 +28,8 @@ class Runtime:
     metrics: HttpMetrics
     owns_database: bool = True
     event_log: EventLog | None = None
+    # Stores ingestion requests durably, concurrent ones in one transaction.
+    ingest_writer: GroupCommit | None = None
     # Back-pressure: the pipeline's total lag, re-measured at most once a second.
     lag: int = 0
     lag_measured_at: float = float("-inf")
