@@ -225,8 +225,8 @@ class Settings(BaseSettings):
     retention_log_days: int = Field(
         default=7,
         ge=1,
-        description="SQL event-log records every consumer group has processed are deleted "
-        "after this long.",
+        description="Event-log records (SQL or NATS) every consumer group has processed are "
+        "deleted after this long.",
     )
     retention_interval_hours: float = Field(
         default=24.0,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +111,33 @@ def test_forgotten_records_leave_gaps_that_reads_skip(backend: Backend) -> None:
     assert event_log.end_offset(partition) >= 4
     (after,) = event_log.append(_records(backend, ["erased"]))
     assert after == (partition, 7)  # offsets are never reused
+
+
+def test_trim_deletes_only_old_records_every_group_has_processed(backend: Backend) -> None:
+    """Retention of the log itself: the slowest consumer group decides, gaps are not
+    counted, a dry run counts without deleting, and a record no group processed stays."""
+    event_log = backend.log
+    event_log.append(_records(backend, ["old"] * 4))
+    time.sleep(0.05)
+    cutoff = datetime.now(UTC)
+    time.sleep(0.05)
+    event_log.append(_records(backend, ["old"] * 3))  # offsets 5..7, after the cutoff
+    p = event_log.partition_of("old")
+    far_future = cutoff + timedelta(days=1)
+    assert event_log.trim(far_future) == 0  # no group has processed anything
+    event_log.commit("profiles", p, 7)
+    event_log.commit("segments", p, 3)  # the slowest group: only 1..3 are done
+    event_log.forget([(p, 2)])
+    assert event_log.trim(far_future, dry_run=True) == 2  # 1 and 3; 2 is a gap already
+    assert [r.offset for r in event_log.read(p, 0, 10)] == [1, 3, 4, 5, 6, 7]
+    assert event_log.trim(far_future) == 2
+    assert [r.offset for r in event_log.read(p, 0, 10)] == [4, 5, 6, 7]
+    event_log.commit("segments", p, 7)
+    assert event_log.trim(cutoff) == 1  # 4; 5..7 were appended after the cutoff
+    assert [r.offset for r in event_log.read(p, 0, 10)] == [5, 6, 7]
+    assert event_log.trim(cutoff) == 0
+    (after,) = event_log.append(_records(backend, ["old"]))
+    assert after == (p, 8)  # offsets are never reused
 
 
 def test_consumer_groups_commit_independently_and_never_backwards(backend: Backend) -> None:

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from coreo.audit.models import AuditEntry
 from coreo.config import Settings
-from coreo.db import Database
+from coreo.db import Database, utcnow
 from coreo.errors import ConflictError, InvalidInputError
+from coreo.eventlog.base import NewRecord
 from coreo.history.models import EventRecord
 from coreo.identity.models import Profile
 from coreo.ingest.service import dead_letter
@@ -123,3 +124,26 @@ def test_legal_holds_exempt_a_person_or_a_category(
             retention.release_hold(session, ws, hold.id, actor="dpo")
         retention.add_hold(session, ws, reason="audit", actor="dpo", category="behavioural")
     assert _run(database, ws, settings, 1200, dry_run=True) == {"inactive profiles": 1}
+
+
+@pytest.mark.nats
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_nats_log_is_trimmed_like_the_sql_log(
+    database: Database, tenant: Any, settings: Settings, make_nats_log: Callable[[int], Any]
+) -> None:
+    log = make_nats_log(2)
+    log.append([NewRecord(f"k{n}", tenant.workspace_id, b"{}") for n in range(6)])
+    for partition in range(2):
+        log.commit("coreo-pipeline", partition, log.end_offset(partition))
+    ws = tenant.workspace_id
+    with database.transaction(workspace_id=ws) as session:  # not old enough yet
+        assert retention.run(session, ws, settings, actor="test", log=log).purged == {}
+    future = utcnow() + timedelta(days=settings.retention_log_days + 1)
+    with database.transaction(workspace_id=ws) as session:
+        dry = retention.run(session, ws, settings, actor="test", log=log, now=future, dry_run=True)
+    assert dry.purged == {"event log records (all workspaces)": 6}
+    assert sum(len(log.read(p, 0, 10)) for p in range(2)) == 6
+    with database.transaction(workspace_id=ws) as session:
+        report = retention.run(session, ws, settings, actor="test", log=log, now=future)
+    assert report.purged == {"event log records (all workspaces)": 6}
+    assert all(log.read(p, 0, 10) == [] for p in range(2))

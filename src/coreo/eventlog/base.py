@@ -14,6 +14,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 __all__ = ["EventLog", "NewRecord", "Record", "partition_for"]
 
@@ -93,6 +94,12 @@ class EventLog(ABC):
         """Delete the records at these (partition, offset) positions; return how many there
         were. Erasure and suppressed events use it: the log keeps nothing of an erased
         person. Offsets are not reused and reads skip the gaps."""
+
+    @abstractmethod
+    def trim(self, before: datetime, *, dry_run: bool = False) -> int:
+        """Delete the records appended before ``before`` that every consumer group has
+        committed (retention); return how many (a dry run only counts them). A record no
+        group has processed yet is kept, however old: nothing accepted is lost."""
 
     def lag(self, group: str, partition: int) -> int:
         """Records in ``partition`` that ``group`` has not committed yet."""

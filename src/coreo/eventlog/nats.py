@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import threading
 from collections.abc import Coroutine, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import nats
@@ -25,7 +27,13 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
-from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import (
+    APIError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NoKeysError,
+    NotFoundError,
+)
 from nats.js.kv import KeyValue
 
 from coreo.errors import ServiceUnavailableError
@@ -137,12 +145,14 @@ class NatsEventLog(EventLog):
     def read(self, partition: int, after: int, limit: int) -> list[Record]:
         js, _ = self._connected()
 
-        async def state() -> tuple[int, int]:
+        async def state() -> tuple[int, int, int]:
             info = await js.stream_info(self._stream(partition))
-            return int(info.state.last_seq), int(info.state.num_deleted or 0)
+            first = int(info.state.first_seq or 1)
+            return first, int(info.state.last_seq), int(info.state.num_deleted or 0)
 
-        last, deleted = self._run(state())
-        available = min(limit, last - after)
+        first, last, deleted = self._run(state())
+        # Records before the first were trimmed (retention): the range starts there.
+        available = min(limit, last - max(after, first - 1))
         if available <= 0:
             return []
 
@@ -249,6 +259,83 @@ class NatsEventLog(EventLog):
             return forgotten
 
         return self._run(drop())
+
+    def trim(self, before: datetime, *, dry_run: bool = False) -> int:
+        js, kv = self._connected()
+
+        async def cut() -> int:
+            processed = await self._processed_by_partition(kv)
+            total = 0
+            for partition in range(self.partitions):
+                through = processed.get(partition, 0)
+                stream = self._stream(partition)
+                state = await self._state_with_gaps(stream)
+                first, last = int(state["first_seq"]), min(int(state["last_seq"]), through)
+                if not state["messages"] or first > last:
+                    continue
+                end = await self._last_appended_before(partition, first, last, before)
+                if end is None:
+                    continue
+                gaps = sum(1 for seq in state.get("deleted") or [] if first <= seq <= end)
+                total += end - first + 1 - gaps
+                if not dry_run:
+                    await js.purge_stream(stream, seq=end + 1)  # everything below end + 1
+            return total
+
+        return self._run(cut())
+
+    async def _processed_by_partition(self, kv: KeyValue) -> dict[int, int]:
+        """The lowest committed offset of any consumer group, per partition."""
+        try:
+            keys = await kv.keys()
+        except NoKeysError:
+            return {}
+        processed: dict[int, int] = {}
+        for key in keys:
+            partition = int(key.rsplit(".", 1)[1])
+            entry = await kv.get(key)
+            offset = int(entry.value or b"0")
+            processed[partition] = min(offset, processed.get(partition, offset))
+        return processed
+
+    async def _state_with_gaps(self, stream: str) -> dict[str, Any]:
+        """The stream's state with the sequence numbers of deleted messages (JetStream's
+        ``STREAM.INFO`` with ``deleted_details``, which the client does not ask for)."""
+        assert self._nc is not None  # noqa: S101 - connected by the caller
+        reply = await self._nc.request(
+            f"$JS.API.STREAM.INFO.{stream}", b'{"deleted_details":true}', timeout=self.timeout
+        )
+        return dict(json.loads(reply.data)["state"])
+
+    async def _last_appended_before(
+        self, partition: int, first: int, last: int, before: datetime
+    ) -> int | None:
+        """The highest sequence in ``first..last`` appended before ``before`` (a stream's
+        times ascend with its sequence), by bisection; None when the first is not."""
+        assert self._js is not None  # noqa: S101 - connected by the caller
+        subject, found = self._subject(partition), None
+        low, high = first, last
+        while low <= high:
+            middle = (low + high) // 2
+            try:
+                message = await self._js.get_msg(
+                    self._stream(partition), seq=middle, subject=subject, next=True
+                )
+            except APIError as error:  # nothing left from middle on
+                if not isinstance(error, NotFoundError) and error.err_code not in _NO_MESSAGE:
+                    raise
+                high = middle - 1
+                continue
+            if (
+                message.seq is not None
+                and message.seq <= last
+                and message.time is not None
+                and message.time < before
+            ):
+                found, low = message.seq, message.seq + 1
+            else:
+                high = middle - 1
+        return found
 
     def ping(self) -> None:
         js, _ = self._connected()

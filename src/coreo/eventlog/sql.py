@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Table, delete
+from sqlalchemy import Connection, CursorResult, Table, delete, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from coreo.db import Database, driver_datetime, insert_rows_sqlite, utcnow
 from coreo.errors import ServiceUnavailableError
 from coreo.eventlog.base import EventLog, NewRecord, Record
-from coreo.eventlog.models import LogRecord
+from coreo.eventlog.models import LogConsumer, LogRecord
 
-__all__ = ["SqlEventLog"]
+__all__ = ["SqlEventLog", "trim_records"]
 
 # Every statement runs on the driver, without SQLAlchemy's compilation and per-row
 # parameter processing: on ingestion's and the worker's hot paths that overhead cost more
@@ -49,6 +50,7 @@ SELECT p, o, k, w, d, %s FROM unnest(%b::integer[], %b::bigint[], %b::varchar[],
                                      %b::bytea[]) AS r(p, o, k, w, d)
 """
 _RECORDS: Table = LogRecord.__table__  # type: ignore[assignment]
+_CONSUMERS: Table = LogConsumer.__table__  # type: ignore[assignment]
 _READ = """
 SELECT log_offset, key, workspace_id, payload FROM event_log
 WHERE partition_no = ? AND log_offset > ? ORDER BY log_offset LIMIT ?
@@ -77,6 +79,35 @@ def _run(connection: Connection, statement: str, parameters: Any) -> CursorResul
     if connection.dialect.name == "postgresql":
         return connection.exec_driver_sql(statement.replace("?", "%s"), parameters)
     return connection.exec_driver_sql(statement.replace(" FOR UPDATE", ""), parameters)
+
+
+def trim_records(
+    session: Session, before: datetime, *, workspace_id: str | None = None, dry_run: bool = False
+) -> int:
+    """Delete (or, dry, count) the log records appended before ``before`` that every
+    consumer group has committed (the slowest group decides), of one workspace or all."""
+    processed = session.execute(
+        select(_CONSUMERS.c.partition_no, func.min(_CONSUMERS.c.log_offset)).group_by(
+            _CONSUMERS.c.partition_no
+        )
+    ).all()
+    total = 0
+    for partition, offset in sorted(processed):
+        where = [
+            _RECORDS.c.partition_no == partition,
+            _RECORDS.c.log_offset <= offset,
+            _RECORDS.c.appended_at < before,
+        ]
+        if workspace_id is not None:
+            where.append(_RECORDS.c.workspace_id == workspace_id)
+        if dry_run:
+            total += int(
+                session.scalar(select(func.count()).select_from(_RECORDS).where(*where)) or 0
+            )
+        else:
+            result = session.execute(delete(_RECORDS).where(*where))
+            total += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return total
 
 
 def _bytes(value: bytes | memoryview) -> bytes:
@@ -234,6 +265,10 @@ class SqlEventLog(EventLog):
                 )
                 forgotten += int(result.rowcount or 0)  # type: ignore[attr-defined]
         return forgotten
+
+    def trim(self, before: datetime, *, dry_run: bool = False) -> int:
+        with self._session(None, write=not dry_run) as session:
+            return trim_records(session, before, dry_run=dry_run)
 
     def ping(self) -> None:
         self.database.ping()

@@ -9,8 +9,8 @@
   request, without tombstones (the person may come back);
 * dead letters and tracking-plan violations after ``retention_operational_days``;
 * event exports and uploaded import files after ``retention_file_days``;
-* SQL event-log records after ``retention_log_days``, once every consumer group has
-  processed them.
+* event-log records after ``retention_log_days``, once every consumer group has processed
+  them (SQL log: the workspace's records; NATS: the shared streams, every workspace's).
 
 Legal holds exempt a person (and the profiles merged into them) or a whole category.
 ``dry_run`` counts without deleting. A real run is audited (``retention.purged``).
@@ -35,7 +35,7 @@ from coreo.consent.service import subject
 from coreo.db import utcnow
 from coreo.errors import ConflictError, InvalidInputError, NotFoundError
 from coreo.eventlog.base import EventLog
-from coreo.eventlog.models import LogConsumer, LogRecord
+from coreo.eventlog.sql import SqlEventLog, trim_records
 from coreo.history.models import EventRecord
 from coreo.identity.models import Profile, ProfileIdentity
 from coreo.identity.service import cluster_members, lock_workspace
@@ -240,23 +240,17 @@ def _files(session: Session, workspace_id: str, cutoff: datetime, report: Report
         job.stored_path = None
 
 
-def _log(session: Session, workspace_id: str, cutoff: datetime, report: Report) -> None:
-    """Log records every consumer group has committed past (the slowest group decides)."""
-    processed = dict(
-        session.execute(
-            select(LogConsumer.partition_no, func.min(LogConsumer.log_offset)).group_by(
-                LogConsumer.partition_no
-            )
-        ).all()
-    )
-    for partition, offset in sorted(processed.items()):
-        where = [
-            LogRecord.workspace_id == workspace_id,
-            LogRecord.partition_no == partition,
-            LogRecord.log_offset <= offset,
-            LogRecord.appended_at < cutoff,
-        ]
-        _purge(session, report, "event log records", LogRecord, where)
+def _log(
+    session: Session, workspace_id: str, cutoff: datetime, report: Report, log: EventLog | None
+) -> None:
+    """Log records every consumer group has committed past (the slowest group decides):
+    the workspace's own in the SQL log; in a log outside the database (NATS), whose
+    streams all workspaces share, every workspace's (the period is one setting)."""
+    if log is None or isinstance(log, SqlEventLog):
+        count = trim_records(session, cutoff, workspace_id=workspace_id, dry_run=report.dry_run)
+        report.note("event log records", count)
+    else:
+        report.note("event log records (all workspaces)", log.trim(cutoff, dry_run=report.dry_run))
 
 
 def run(
@@ -300,7 +294,8 @@ def run(
         [PlanViolation.workspace_id == workspace_id, PlanViolation.created_at < operational],
     )
     _files(session, workspace_id, now - timedelta(days=settings.retention_file_days), report)
-    _log(session, workspace_id, now - timedelta(days=settings.retention_log_days), report)
+    log_cutoff = now - timedelta(days=settings.retention_log_days)
+    _log(session, workspace_id, log_cutoff, report, log)
     if not dry_run:
         audit_service.record(
             session=session,
