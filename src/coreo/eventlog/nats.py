@@ -50,6 +50,12 @@ _MSG_ID_HEADER = "Nats-Msg-Id"
 _NO_MESSAGE = frozenset({10037, 10043, 10057})
 
 
+def _no_message(error: APIError) -> bool:
+    """Whether JetStream answered that the message is not there ("not found" does not
+    always come as NotFoundError)."""
+    return isinstance(error, NotFoundError) or error.err_code in _NO_MESSAGE
+
+
 class NatsEventLog(EventLog):
     """``EventLog`` on JetStream streams, one per partition."""
 
@@ -249,10 +255,8 @@ class NatsEventLog(EventLog):
             for partition, offset in sorted(set(positions)):
                 try:
                     await js.delete_msg(self._stream(partition), offset)
-                except NotFoundError:
-                    continue
-                except APIError as error:  # "not found" is no NotFoundError here
-                    if error.err_code not in _NO_MESSAGE:
+                except APIError as error:
+                    if not _no_message(error):
                         raise
                     continue
                 forgotten += 1
@@ -273,7 +277,7 @@ class NatsEventLog(EventLog):
                 first, last = int(state["first_seq"]), min(int(state["last_seq"]), through)
                 if not state["messages"] or first > last:
                     continue
-                end = await self._last_appended_before(partition, first, last, before)
+                end = await self._last_appended_before(js, partition, first, last, before)
                 if end is None:
                     continue
                 gaps = sum(1 for seq in state.get("deleted") or [] if first <= seq <= end)
@@ -308,21 +312,20 @@ class NatsEventLog(EventLog):
         return dict(json.loads(reply.data)["state"])
 
     async def _last_appended_before(
-        self, partition: int, first: int, last: int, before: datetime
+        self, js: JetStreamContext, partition: int, first: int, last: int, before: datetime
     ) -> int | None:
         """The highest sequence in ``first..last`` appended before ``before`` (a stream's
         times ascend with its sequence), by bisection; None when the first is not."""
-        assert self._js is not None  # noqa: S101 - connected by the caller
         subject, found = self._subject(partition), None
         low, high = first, last
         while low <= high:
             middle = (low + high) // 2
             try:
-                message = await self._js.get_msg(
+                message = await js.get_msg(
                     self._stream(partition), seq=middle, subject=subject, next=True
                 )
             except APIError as error:  # nothing left from middle on
-                if not isinstance(error, NotFoundError) and error.err_code not in _NO_MESSAGE:
+                if not _no_message(error):
                     raise
                 high = middle - 1
                 continue
