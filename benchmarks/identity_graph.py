@@ -66,6 +66,7 @@ from coreo.ingest.imports import service as imports
 from coreo.ingest.imports.mapping import load_mapping
 from coreo.ingest.normalize import NormaliseOptions, normalise_phone
 from coreo.ingest.service import ingest_messages
+from coreo.privacy.crypto import identity_values
 from coreo.profiles.stage import ProfileStage, merge_traits
 from coreo.runtime.worker import Stage, Worker
 from coreo.sim.generate import generate
@@ -224,9 +225,12 @@ def _evaluate(
 ) -> None:
     """Print completeness (raw and evidence-bounded), why identifiers went astray, purity."""
     with database.transaction(write=False) as session:
-        rows = session.execute(
-            select(ProfileIdentity.type, ProfileIdentity.value, ProfileIdentity.profile_id)
-        ).all()
+        stored = session.scalars(select(ProfileIdentity)).all()
+        opened: dict[tuple[str, str], str] = {}
+        for workspace_id in {r.workspace_id for r in stored}:  # sealed: open them
+            mine = [r for r in stored if r.workspace_id == workspace_id]
+            opened.update(identity_values(session, workspace_id, mine))
+        rows = [(r.type, opened[(r.type, r.value)], r.profile_id) for r in stored]
         merges = session.scalar(select(func.count()).select_from(MergeRecord))
         refusals = session.execute(select(RefusedMerge.profile_ids, RefusedMerge.reason)).all()
         merged_into = dict(session.execute(select(Profile.id, Profile.merged_into)).all())

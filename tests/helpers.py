@@ -31,3 +31,29 @@ def key_prefix(token: str) -> str:
 
 def key_secret(token: str) -> str:
     return token[len("coreo_sk_") + 13 :]
+
+
+def identity_graph(database: Any, workspace_id: str) -> dict[str, str]:
+    """Each identifier of a workspace as ``type:value`` (opened: the table holds them
+    sealed) → its profile."""
+    from sqlalchemy import select
+
+    from coreo.identity.models import ProfileIdentity
+    from coreo.privacy.crypto import identity_values
+
+    with database.transaction(write=False) as session:
+        rows = session.scalars(
+            select(ProfileIdentity).where(ProfileIdentity.workspace_id == workspace_id)
+        ).all()
+        values = identity_values(session, workspace_id, rows)
+        return {f"{r.type}:{values[(r.type, r.value)]}": r.profile_id for r in rows}
+
+
+def identity_row(session: Any, workspace_id: str, kind: str, value: str) -> Any:
+    """The identity row of an identifier given by its value (the table keys it)."""
+    from coreo.identity.identifiers import Identifier
+    from coreo.identity.models import ProfileIdentity
+    from coreo.identity.service import keyed
+
+    key = keyed(session, Identifier(kind, value)).value
+    return session.get(ProfileIdentity, (workspace_id, kind, key))

@@ -418,13 +418,16 @@ class Database:
         )
         return config
 
-    def migrate(self, revision: str = "head") -> None:
-        """Upgrade the schema to ``revision`` (default: the newest)."""
+    def migrate(self, revision: str = "head") -> str | None:
+        """Upgrade the schema to ``revision`` (default: the newest); returns the revision it
+        was at (None: a new database)."""
         config = self._alembic_config()
         try:
             with self.engine.begin() as connection:
+                before = MigrationContext.configure(connection).get_current_revision()
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
+                return before
         except OperationalError:
             raise ServiceUnavailableError(
                 f"cannot migrate the database at {self.display_url}: connection failed"

@@ -11,7 +11,7 @@ from typing import Any
 from coreo.consent import service
 from coreo.consent.stage import signals_of
 from coreo.db import Database
-from coreo.identity.models import ProfileIdentity
+from tests.helpers import identity_row
 from tests.ingest.conftest import drain
 from tests.ingest.imports.conftest import run_import
 
@@ -49,8 +49,8 @@ def test_imported_opt_ins_reach_the_ledger_with_their_row(
     assert job.status == "completed", job.error
     drain()
     with database.transaction(write=False) as session:
-        first = session.get(ProfileIdentity, (tenant.workspace_id, "user_id", "crm-1"))
-        second = session.get(ProfileIdentity, (tenant.workspace_id, "user_id", "crm-2"))
+        first = identity_row(session, tenant.workspace_id, "user_id", "crm-1")
+        second = identity_row(session, tenant.workspace_id, "user_id", "crm-2")
         assert first is not None and second is not None
         ledger = service.ledger(session, tenant.workspace_id, first.profile_id)
         assert [(r.purpose, r.channel, r.status, r.source) for r in ledger] == [

@@ -14,8 +14,8 @@ from coreo.consent import service
 from coreo.consent.models import ConsentRecord
 from coreo.consent.stage import signals_of
 from coreo.db import Database
-from coreo.identity.models import ProfileIdentity
 from tests.consent.test_tcf import LIVERAMP_POLICY_4, PERL_POLICY_5, POLICY_2_STRINGS
+from tests.helpers import identity_row
 from tests.ingest.conftest import drain, ingest_client
 
 __all__ = ["drain", "ingest_client"]
@@ -45,11 +45,8 @@ def _page(n: int, preferences: dict[str, Any] | None = None, **context: Any) -> 
 
 def _profile(database: Database, workspace_id: str) -> str:
     with database.transaction(write=False) as session:
-        return session.scalars(
-            select(ProfileIdentity.profile_id).where(
-                ProfileIdentity.workspace_id == workspace_id, ProfileIdentity.value == "cookie-1"
-            )
-        ).one()
+        row = identity_row(session, workspace_id, "anonymous_id", "cookie-1")
+        return str(row.profile_id)
 
 
 def _ledger(database: Database, workspace_id: str, profile: str) -> list[tuple[str, str, str]]:

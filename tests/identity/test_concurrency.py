@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from coreo.auth import service as auth_service
 from coreo.db import Database
-from coreo.identity.models import Profile, ProfileIdentity
+from coreo.identity.models import Profile
+from tests.helpers import identity_graph
 
 # Each process feeds the same people's events in its own order, one small transaction each.
 _RACER = """
@@ -103,16 +104,13 @@ def test_racing_workers_leave_one_profile_per_person(postgres_url: str, tmp_path
         _, stderr = racer.communicate(timeout=120)
         assert racer.returncode == 0, stderr
     with database.transaction(write=False) as session:
-        identities = session.scalars(
-            select(ProfileIdentity).where(ProfileIdentity.workspace_id == ws.id)
-        ).all()
         profiles = {
             p.id: p for p in session.scalars(select(Profile).where(Profile.workspace_id == ws.id))
         }
     by_profile: dict[str, set[str]] = {}
-    for row in identities:
-        assert profiles[row.profile_id].merged_into is None  # never left on a merged profile
-        by_profile.setdefault(row.profile_id, set()).add(f"{row.type}:{row.value}")
+    for identifier, profile_id in identity_graph(database, ws.id).items():
+        assert profiles[profile_id].merged_into is None  # never left on a merged profile
+        by_profile.setdefault(profile_id, set()).add(identifier)
     expected = {
         frozenset(
             {f"user_id:u{p}", f"email:p{p}@x.ch", *(f"anonymous_id:a{p}-{c}" for c in range(3))}

@@ -14,9 +14,10 @@ from coreo.auth import service as auth_service
 from coreo.db import Database
 from coreo.identity import service
 from coreo.identity.identifiers import Identifier, identifiers_of
-from coreo.identity.models import IdentityRulesRow, MergeRecord, ProfileIdentity, RefusedMerge
+from coreo.identity.models import IdentityRulesRow, MergeRecord, RefusedMerge
 from coreo.identity.stage import IdentityStage
 from coreo.runtime.worker import Event
+from tests.helpers import identity_graph, identity_row
 from tests.identity.conftest import (
     DEVICES_LINK_KNOWN,
     T0,
@@ -28,11 +29,7 @@ from tests.identity.conftest import (
 
 
 def graph(database: Database, workspace_id: str) -> dict[str, str]:
-    with database.transaction(write=False) as session:
-        rows = session.scalars(
-            select(ProfileIdentity).where(ProfileIdentity.workspace_id == workspace_id)
-        )
-        return {f"{r.type}:{r.value}": r.profile_id for r in rows}
+    return identity_graph(database, workspace_id)
 
 
 def test_identifiers_are_read_from_the_places_segment_puts_them() -> None:
@@ -109,8 +106,9 @@ def test_two_known_people_on_one_device_stay_apart_and_the_device_becomes_shared
     (later,) = feed(message(at=2, userId="anna", anonymousId="tablet"))
     assert anna != ben and later == anna
     with database.transaction(write=False) as session:
-        device = session.get(ProfileIdentity, (tenant.workspace_id, "anonymous_id", "tablet"))
-        assert device is not None and device.shared and device.users == ["anna", "ben"]
+        device = identity_row(session, tenant.workspace_id, "anonymous_id", "tablet")
+        users = [service.keyed(session, Identifier("user_id", u)).value for u in ("anna", "ben")]
+        assert device is not None and device.shared and device.users == users  # by their keys
         (refusal,) = session.scalars(select(RefusedMerge)).all()
         assert "shared" in refusal.reason and refusal.identifier_type == "anonymous_id"
 
@@ -128,7 +126,7 @@ def test_a_guest_checkout_on_a_family_tablet_does_not_join_the_person_logged_in_
     )
     assert anna != ben and checkout == ben and later == anna
     with database.transaction(write=False) as session:
-        device = session.get(ProfileIdentity, (tenant.workspace_id, "anonymous_id", "tablet"))
+        device = identity_row(session, tenant.workspace_id, "anonymous_id", "tablet")
         assert device is not None and device.shared and device.profile_id == anna
         (refusal,) = session.scalars(select(RefusedMerge)).all()
     assert "no two known people" in refusal.reason and "shared" in refusal.reason
@@ -306,5 +304,5 @@ def test_a_refused_login_on_a_known_persons_cookie_makes_the_cookie_shared(
     (refused,) = feed(message("identify", 2, userId="q", anonymousId="tablet"))
     assert refused == second and first != second
     with database.transaction(write=False) as session:
-        device = session.get(ProfileIdentity, (tenant.workspace_id, "anonymous_id", "tablet"))
+        device = identity_row(session, tenant.workspace_id, "anonymous_id", "tablet")
         assert device is not None and device.shared and device.profile_id == first

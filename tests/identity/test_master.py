@@ -19,7 +19,7 @@ from coreo.db import Database, utcnow
 from coreo.eventlog.sql import SqlEventLog
 from coreo.identity import master
 from coreo.identity.matching import MatchConfig
-from coreo.identity.models import MatchReview, MergeRecord, Profile, ProfileIdentity
+from coreo.identity.models import MatchReview, MergeRecord, Profile
 from coreo.identity.stage import IdentityStage
 from coreo.ingest.imports import service as imports
 from coreo.ingest.imports.mapping import load_mapping
@@ -27,6 +27,7 @@ from coreo.profiles.stage import ProfileStage, merge_traits
 from coreo.runtime.worker import Stage, Worker
 from coreo.sim.generate import generate
 from coreo.sim.scenario import Scenario
+from tests.helpers import identity_graph
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +77,10 @@ def test_sure_matches_merge_and_likely_ones_wait_for_review(
     with database.transaction(write=False) as session:
         merges = session.scalars(select(MergeRecord)).all()
         numbers: dict[str, list[str]] = {}  # profile -> its ERP customer numbers
-        for row in session.scalars(
-            select(ProfileIdentity).where(ProfileIdentity.type == "erp_customer_no")
-        ):
-            numbers.setdefault(row.profile_id, []).append(row.value)
+        for identifier, profile_id in identity_graph(database, tenant.workspace_id).items():
+            kind, _, number = identifier.partition(":")
+            if kind == "erp_customer_no":
+                numbers.setdefault(profile_id, []).append(number)
         audit = session.scalars(
             select(AuditEntry.action).where(AuditEntry.chain == tenant.workspace_id)
         ).all()

@@ -25,6 +25,7 @@ from coreo.identity import service
 from coreo.identity.identifiers import Identifier, identifiers_of
 from coreo.identity.models import Profile, ProfileIdentity
 from coreo.identity.rules import DEFAULT_RULES, IdentityRules, email_key, load_rules
+from coreo.privacy.sealing import seal_stored
 from coreo.sim.people import EMAIL_VARIANT_KINDS, email_variant
 from tests.cli.test_cli import assert_one_line_error, coreo
 from tests.helpers import assert_problem
@@ -259,7 +260,8 @@ def test_lookup_keys_the_address_as_the_rules_do(
 def test_lookup_finds_an_address_stored_before_mailbox_keys(
     client: TestClient, tenant: Any, database: Database
 ) -> None:
-    """Identifiers written by an earlier version keep their exact (lower-cased) key."""
+    """Identifiers written by an earlier version keep their exact (lower-cased) key, and
+    stay found once the upgrade has sealed them."""
     with database.transaction() as session:
         now = utcnow()
         profile = Profile(
@@ -279,10 +281,12 @@ def test_lookup_finds_an_address_stored_before_mailbox_keys(
                 shared=False,
             )
         )
+    assert seal_stored(database) == {"profile_identities": 1}
     found = client.get(
         "/v1/profiles/lookup", params={"email": "Anna.Meier@gmail.com"}, headers=tenant.admin
     )
     assert found.status_code == 200 and found.json()["id"] == "prf_old"
+    assert found.json()["identities"][0]["value"] == "anna.meier@gmail.com"
 
 
 def test_changing_the_rules_needs_an_admin_key_and_valid_rules(

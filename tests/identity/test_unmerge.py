@@ -20,6 +20,7 @@ from coreo.db import Database, utcnow
 from coreo.history.models import EventRecord
 from coreo.history.stage import HistoryStage
 from coreo.identity import service, unmerge
+from coreo.identity.identifiers import Identifier
 from coreo.identity.models import MergeRecord, Profile, ProfileIdentity, RefusedMerge
 from coreo.identity.stage import IdentityStage
 from coreo.profiles.stage import rederive_traits
@@ -35,15 +36,22 @@ Feed = Callable[..., list[str | None]]
 
 
 def graph(database: Database, workspace_id: str) -> dict[str, set[str]]:
-    """Each profile's identifiers, as type:value."""
+    """Each profile's identifiers, as type:value (opened: the table holds them sealed)."""
     with database.transaction(write=False) as session:
-        rows = session.scalars(
+        owners = session.scalars(
+            select(ProfileIdentity.profile_id)
+            .where(ProfileIdentity.workspace_id == workspace_id)
+            .distinct()
+        ).all()
+        held = service.plain_identities(session, workspace_id, owners)
+        # Each value is sealed with the key of a profile of its own person's cluster, so
+        # erasing that person shreds it (an un-merge re-seals what it moved).
+        for row in session.scalars(
             select(ProfileIdentity).where(ProfileIdentity.workspace_id == workspace_id)
-        )
-        found: dict[str, set[str]] = {}
-        for r in rows:
-            found.setdefault(r.profile_id, set()).add(f"{r.type}:{r.value}")
-        return found
+        ):
+            cluster = service.cluster_members(session, workspace_id, [row.profile_id])
+            assert row.sealed is None or row.sealed_by in cluster, (str(row.type), row.profile_id)
+        return {p: {str(i) for i in ids} for p, ids in held.items()}
 
 
 def events_of(database: Database, workspace_id: str) -> dict[str, str | None]:
@@ -204,8 +212,10 @@ def test_a_wrong_merge_through_the_pipeline_is_undone_and_stays_undone(
         entry = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "identity.merge.undone")
         ).one()
+        cookie = service.keyed(session, Identifier("anonymous_id", "a-anna")).value
+    assert cookie.startswith("i:")  # a refusal names the identifier by its key, sealed
     assert refusal.reason == (
-        f"anonymous_id 'a-anna': {ben} and {anna} were split by undoing merge {record.id}: "
+        f"anonymous_id {cookie!r}: {ben} and {anna} were split by undoing merge {record.id}: "
         "they stay apart"
     )
     assert entry.target == f"profile_merges:{record.id}" and entry.details["merged"] == ben

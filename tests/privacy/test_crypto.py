@@ -13,14 +13,18 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from coreo.config import Settings, get_settings
-from coreo.db import Database, utcnow
+from coreo.db import Base, Database, utcnow
 from coreo.errors import ConfigurationError
+from coreo.history import service as history
+from coreo.identity.models import ProfileIdentity
 from coreo.privacy import crypto, erasure
 from coreo.privacy.keys import read_key_file
 from coreo.privacy.models import DataKey
+from coreo.privacy.sealing import seal_stored
 from coreo.profiles import service as profiles
 from coreo.profiles.models import ProfileTrait
 from tests.cli.test_cli import assert_one_line_error, coreo
+from tests.helpers import identity_graph, identity_row
 from tests.identity.conftest import feed_pipeline, message
 
 __all__ = ["feed_pipeline"]
@@ -203,3 +207,153 @@ def test_values_that_pass_for_sealed_ones_are_refused(
             auth=(tenant.write_token, ""),
         )
     assert sent.status_code == 422 and "sealed data" in sent.json()["detail"]
+
+
+ANNA_IDS = {"anna-77", "cookie-77", "anna77@x.ch", "dev-77", "203.0.113.9"}
+
+
+def _anna(at: int = 0, **extra: Any) -> dict[str, Any]:
+    return message(
+        "identify",
+        at=at,
+        userId="anna-77",
+        anonymousId="cookie-77",
+        traits={"email": "anna77@x.ch", "city": "Bern"},
+        context={"device": {"id": "dev-77"}, "ip": "203.0.113.9"},
+        **extra,
+    )
+
+
+def _dump(database: Database, *tables: str) -> dict[str, list[dict[str, Any]]]:
+    """The tables' rows as a copy or a backup would hold them."""
+    with database.engine.connect() as connection:
+        return {
+            t: [dict(r) for r in connection.execute(select(Base.metadata.tables[t])).mappings()]
+            for t in tables
+        }
+
+
+def test_identifiers_are_sealed_at_rest_and_still_resolve_and_read(
+    sealed: Database, tenant: Any, feed_pipeline: Feed
+) -> None:
+    ws = tenant.workspace_id
+    (anna,) = feed_pipeline(_anna())
+    (again,) = feed_pipeline(message(at=1, anonymousId="cookie-77"))
+    (device,) = feed_pipeline(message(at=2, context={"device": {"id": "dev-77"}}))
+    assert anna == again == device  # found again by their keys
+    stored = _dump(sealed, "profile_identities", "events", "profile_merges")
+    assert len(stored["profile_identities"]) == 4 and len(stored["events"]) == 3
+    text_at_rest = repr(stored)
+    assert not [v for v in ANNA_IDS if v in text_at_rest], "an identifier is stored in clear"
+    assert "Bern" in text_at_rest  # not personal: in clear
+    with sealed.transaction(write=False) as session:
+        shown = profiles.describe(profiles.view(session, ws, str(anna)))
+        assert {(i["type"], i["value"]) for i in shown["identities"]} == {
+            ("user_id", "anna-77"),
+            ("anonymous_id", "cookie-77"),
+            ("email", "anna77@x.ch"),
+            ("device_id", "dev-77"),
+        }
+        assert profiles.lookup_given(session, ws, "email", " Anna77@X.ch") == anna
+        assert profiles.lookup_given(session, ws, "user_id", "anna-77") == anna
+        (first, *_) = history.events_of(session=session, workspace_id=ws, user_id="anna-77")
+        opened = crypto.open_message(session, ws, first.profile_id, first.payload)
+        assert opened["userId"] == "anna-77" and opened["context"]["ip"] == "203.0.113.9"
+        assert opened["context"]["device"]["id"] == "dev-77"
+        # A sealed value is bound to its row: moved to another identifier it does not open.
+        rows = session.scalars(select(ProfileIdentity).where(ProfileIdentity.workspace_id == ws))
+        by_type = {r.type: r for r in rows}
+        cookie, user = by_type["anonymous_id"], by_type["user_id"]
+        assert (
+            crypto.open_identity(
+                session, ws, user.type, user.value, cookie.sealed, cookie.sealed_by
+            )
+            == "[erased]"
+        )
+
+
+def test_erasure_leaves_copies_of_identifiers_unreadable(
+    sealed: Database, tenant: Any, feed_pipeline: Feed
+) -> None:
+    ws = tenant.workspace_id
+    (anna,) = feed_pipeline(_anna())
+    (ben,) = feed_pipeline(message("identify", at=1, userId="ben-1", anonymousId="cookie-b"))
+    backup = _dump(sealed, "profile_identities", "events")  # before the erasure
+    with sealed.transaction(workspace_id=ws) as session:
+        erasure.erase(session, ws, str(anna), tombstone_key=b"k" * 32, actor="dpo")
+    with sealed.transaction() as session:
+        copied = backup["profile_identities"]
+        read = [
+            (r["profile_id"], crypto.open_identity(
+                session, ws, r["type"], r["value"], r["sealed"], r["sealed_by"]
+            ))
+            for r in copied
+        ]  # fmt: skip
+        assert [v for p, v in read if p == anna] == ["[erased]"] * 4
+        assert sorted(v for p, v in read if p == ben) == ["ben-1", "cookie-b"]
+        for event in backup["events"]:
+            opened = crypto.open_message(session, ws, event["profile_id"], event["payload"])
+            if event["profile_id"] == anna:
+                assert opened["userId"] == opened["anonymousId"] == "[erased]"
+                assert opened["traits"]["email"] == "[erased]"
+            else:
+                assert opened["userId"] == "ben-1"
+        session.rollback()  # opening made fresh keys for the erased: not kept
+
+
+def test_an_upgrade_seals_what_an_older_version_stored_in_clear(
+    database: Database, settings: Settings, tenant: Any, feed_pipeline: Feed
+) -> None:
+    """Stored by a Coreo that kept identifiers in clear (here: the store opened without
+    keys), then sealed by the upgrade: resolution, reads and lookups go on as before."""
+    ws = tenant.workspace_id
+    old = feed_pipeline(
+        message("identify", anonymousId="cookie-77"),
+        message(
+            "identify",
+            at=1,
+            userId="anna-77",
+            anonymousId="tablet-7",
+            traits={"email": "anna77@x.ch"},
+        ),
+        message("identify", at=2, userId="anna-77", anonymousId="cookie-77"),  # a merge
+        message("identify", at=3, userId="ben-1", anonymousId="tablet-7"),  # a refusal
+    )
+    anna, ben = old[0], old[3]
+    assert old[2] == anna != old[1] and ben not in old[:3]  # the cookie's profile survived
+    plain = repr(_dump(database, "profile_identities", "events", "profile_merges"))
+    assert "anna-77" in plain and "cookie-77" in plain  # as an older version stored them
+    crypto.enable(database, settings)
+    assert seal_stored(database) == {
+        "profile_identities": 5,
+        "events": 4,
+        "profile_merges": 1,
+        "profile_merge_refusals": 1,
+    }
+    assert seal_stored(database) == {}  # nothing left in clear
+    stored = repr(
+        _dump(database, "profile_identities", "events", "profile_merges", "profile_merge_refusals")
+    )
+    leaks = [v for v in ("anna-77", "cookie-77", "anna77@x.ch", "tablet-7", "ben-1") if v in stored]
+    assert not leaks
+    later = feed_pipeline(
+        message(at=4, userId="anna-77"),
+        message(at=5, anonymousId="cookie-77"),
+        message(at=6, userId="ben-1", anonymousId="tablet-7"),
+    )
+    assert later == [anna, anna, ben]  # found by their keys: no new profiles
+    graph = identity_graph(database, ws)
+    assert graph == {
+        "anonymous_id:cookie-77": anna,
+        "email:anna77@x.ch": anna,
+        "user_id:anna-77": anna,
+        "anonymous_id:tablet-7": anna,
+        "user_id:ben-1": ben,
+    }
+    with database.transaction(write=False) as session:
+        tablet = identity_row(session, ws, "anonymous_id", "tablet-7")
+        assert tablet.shared and len(tablet.users) == 2  # the same two people, by their keys
+        (first, *_) = history.events_of(session=session, workspace_id=ws, user_id="anna-77")
+        assert crypto.open_message(session, ws, first.profile_id, first.payload)["userId"] == (
+            "anna-77"
+        )

@@ -19,17 +19,16 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from coreo.audit.service import verify
 from coreo.config import Settings
 from coreo.db import Base, Database
 from coreo.eventlog.base import NewRecord
-from coreo.identity.models import ProfileIdentity
 from coreo.privacy.datamap import DATA_MAP
 from coreo.privacy.erasure import ERASED, Person, erase_from_log
 from tests.conftest import Tenant
-from tests.helpers import assert_problem, key_prefix
+from tests.helpers import assert_problem, identity_graph, key_prefix
 
 NOW = datetime.now(UTC) - timedelta(hours=2)
 ANNA = {
@@ -143,14 +142,10 @@ def _upload_master(api: TestClient, tenant: Tenant, tmp_path: Path) -> None:
 
 
 def _profile_of(database: Database, workspace_id: str, value: str) -> str:
-    with database.transaction(write=False) as session:
-        return str(
-            session.scalars(
-                select(ProfileIdentity.profile_id).where(
-                    ProfileIdentity.workspace_id == workspace_id, ProfileIdentity.value == value
-                )
-            ).one()
-        )
+    (profile_id,) = {
+        p for i, p in identity_graph(database, workspace_id).items() if i.endswith(f":{value}")
+    }
+    return profile_id
 
 
 def _traces(
@@ -339,7 +334,7 @@ def test_a_nats_log_is_cleaned_of_the_person_too(make_nats_log: Any) -> None:
     mine = [record("ws_a", m) for m in (anna, quoting, unrelated)]
     log.append([*mine, record("ws_b", elsewhere)])
     identifiers = [("user_id", ANNA["user"]), ("email", ANNA["email"])]
-    person = Person("ws_a", "prf_x", ["prf_x"], identifiers, {"a-1"})
+    person = Person("ws_a", "prf_x", ["prf_x"], identifiers, message_ids={"a-1"})
     assert erase_from_log(log, person) == (1, 1)
     left = [
         (r.workspace_id, orjson.loads(r.payload))

@@ -13,13 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
+from coreo.config import Settings
 from coreo.db import Database
+from coreo.history.models import EventRecord
 from coreo.history.stage import HistoryStage
 from coreo.identity.stage import IdentityStage
+from coreo.privacy import crypto
 from coreo.profiles.stage import ProfileStage, merge_traits
 from coreo.runtime.worker import Event
 from coreo.traits import service
-from coreo.traits.backfill import run_backfill, start_backfill
+from coreo.traits.backfill import needs_opening, run_backfill, start_backfill
 from coreo.traits.definitions import load_yaml
 from coreo.traits.models import TraitDefinitionRow, TraitDirty
 from coreo.traits.stage import ComputedTraitsStage
@@ -86,9 +89,11 @@ def feed(database: Database, tenant: Any) -> Feed:
     return run
 
 
-def define(database: Database, workspace_id: str, *, ready: bool = True) -> list[str]:
+def define(
+    database: Database, workspace_id: str, *, ready: bool = True, traits: Any = TRAITS
+) -> list[str]:
     with database.transaction(workspace_id=workspace_id) as session:
-        change = service.put_definitions(session, workspace_id, TRAITS, actor="test")
+        change = service.put_definitions(session, workspace_id, traits, actor="test")
         if ready:
             session.execute(update(TraitDefinitionRow).values(status="ready"))
     return change.backfill
@@ -175,6 +180,49 @@ def test_a_back_fill_equals_what_the_pipeline_builds(
         job = start_backfill(session, ws, [d.name for d in TRAITS])
     done = run_backfill(database, ws, job.id, now=NOW)
     assert (done.status, done.events_total, done.profiles_written) == ("completed", 120, 7)
+    assert {p: values(database, ws, p) for p in set(profiles)} == streamed
+
+
+PERSONAL = load_yaml(
+    """
+traits:
+  - {name: addresses, function: distinct_count, event: Order Completed, property: properties.email}
+  - {name: last_address, function: last, event: Order Completed, property: properties.email}
+  - name: gifts
+    function: count
+    event: Order Completed
+    where: [{path: properties.email, op: eq, value: gift@x.ch}]
+  - {name: orders, function: count, event: Order Completed}
+"""
+)
+
+
+def test_a_back_fill_over_sealed_fields_sees_them_as_the_pipeline_does(
+    feed: Feed, database: Database, tenant: Any, settings: Settings
+) -> None:
+    """Personal properties (an e-mail) are sealed in the history; a back-fill reading them
+    opens the events, so it computes what the live pipeline computed from them."""
+    crypto.enable(database, settings)
+    ws = tenant.workspace_id
+    addresses = ["a@x.ch", "gift@x.ch", "b@x.ch"]
+    messages = [
+        order(f"u{n % 3}", 20 - n * 0.1, 10, "web", properties={"email": addresses[n % 5 % 3]})
+        for n in range(30)
+    ]
+    define(database, ws, traits=PERSONAL)
+    profiles = feed(*messages)
+    streamed = {p: values(database, ws, p) for p in set(profiles)}
+    assert {v["gifts"] for v in streamed.values()} != {0}  # the filter matched some
+    with database.engine.connect() as connection:
+        stored = connection.execute(select(EventRecord.payload)).scalars().all()
+    assert not [p for p in stored if "gift@x.ch" in p]  # sealed in the history
+    with database.transaction(workspace_id=ws) as session:
+        session.execute(update(TraitDefinitionRow).values(status="backfilling", version=2))
+        assert needs_opening(session, PERSONAL)
+        assert not needs_opening(session, TRAITS)  # the others read no sealed field
+        job = start_backfill(session, ws, [d.name for d in PERSONAL])
+    done = run_backfill(database, ws, job.id, now=NOW)
+    assert (done.status, done.events_total) == ("completed", 30)
     assert {p: values(database, ws, p) for p in set(profiles)} == streamed
 
 

@@ -19,6 +19,7 @@ from coreo.auth.models import Workspace
 from coreo.config import Settings, get_settings
 from coreo.db import Database
 from coreo.errors import ConfigurationError, InvalidInputError, NotFoundError
+from coreo.privacy.sealing import seal_stored
 
 __all__ = [
     "WorkspaceOption",
@@ -53,11 +54,17 @@ def load_settings(**overrides: Any) -> Settings:
 def open_database(settings: Settings, *, migrate: bool | None = None) -> Database:
     """Open the store; migrate it when asked (default: only the embedded SQLite store).
 
-    A PostgreSQL schema that is not current is an error naming `coreo migrate`.
+    A PostgreSQL schema that is not current is an error naming `coreo migrate`. A
+    migration of existing data also seals the identifiers an older Coreo stored in clear
+    (``coreo.privacy.sealing``).
     """
     database = Database.from_settings(settings)
     if migrate if migrate is not None else settings.is_embedded:
-        database.migrate()
+        before = database.migrate()
+        if before is not None and before != database.schema_revisions()[0]:  # older data
+            sealed = seal_stored(database)
+            if sealed:
+                console.print(f"Sealed identifiers stored in clear: {sealed}")
     else:
         database.require_current_schema()
     return database

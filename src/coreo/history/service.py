@@ -12,7 +12,7 @@ from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from coreo.history.models import EventRecord
-from coreo.privacy.crypto import open_message, seal_message
+from coreo.privacy.crypto import identity_key, open_message, seal_message
 from coreo.profiles.models import SEALED_PREFIX
 
 __all__ = [
@@ -48,14 +48,16 @@ def events_of(
     until: datetime | None = None,
     limit: int = 100,
 ) -> Sequence[EventRecord]:
-    """Return an identity's events in time order, optionally within [since, until)."""
+    """Return an identity's events in time order, optionally within [since, until) (the
+    ids as given: the history holds them keyed, ``identity_key``)."""
     if user_id is None and anonymous_id is None:
         raise ValueError("give a user id or an anonymous id")
     query = select(EventRecord).where(EventRecord.workspace_id == workspace_id)
     if user_id is not None:
-        query = query.where(EventRecord.user_id == user_id)
+        query = query.where(EventRecord.user_id == identity_key(session, "user_id", user_id))
     if anonymous_id is not None:
-        query = query.where(EventRecord.anonymous_id == anonymous_id)
+        keyed = identity_key(session, "anonymous_id", anonymous_id)
+        query = query.where(EventRecord.anonymous_id == keyed)
     if since is not None:
         query = query.where(EventRecord.timestamp >= since)
     if until is not None:
@@ -80,7 +82,8 @@ def export_parquet(
     the export's purpose); without it every event does.
 
     Columns: timestamp (UTC), received_at, message_id, type, event, user_id, anonymous_id
-    and the full normalised message as JSON text, so DuckDB can query it directly
+    (as the history holds them: keyed hashes with personal data sealed) and the full
+    normalised message as JSON text (its personal fields sealed), so DuckDB can query it directly
     (``SELECT event, count(*) FROM 'events.parquet' GROUP BY 1``). Rows stream out in
     chunks: memory stays flat however large the history.
     """

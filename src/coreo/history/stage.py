@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from coreo.db import driver_datetime, insert_rows_sqlite
-from coreo.privacy.crypto import crypto_of, preload, seal_message
+from coreo.privacy.crypto import crypto_of, identity_key, preload, seal_message
 from coreo.runtime.worker import Event
 
 __all__ = ["HistoryStage"]
@@ -42,6 +42,17 @@ def _time(value: object, dialect_name: str) -> datetime | str:
     return driver_datetime(datetime.fromisoformat(value), dialect_name)
 
 
+def _identity(session: Session, event: Event, kind: str, field: str) -> str | None:
+    """The event's user or anonymous id as the history's column holds it: keyed as the
+    identity graph keys it (the identity stage notes it), so a person's events are found by
+    their identifiers without the values being stored in clear."""
+    noted = event.annotations.get(f"{kind}_key")
+    if isinstance(noted, str):
+        return noted
+    value = event.message.get(field)
+    return None if value is None else identity_key(session, kind, str(value))
+
+
 class HistoryStage:
     """Insert each event once (a repeated message id is ignored: idempotent)."""
 
@@ -66,8 +77,8 @@ class HistoryStage:
                     str(m["messageId"]),
                     str(m["type"]),
                     m.get("event") or m.get("name"),
-                    m.get("userId"),
-                    m.get("anonymousId"),
+                    _identity(session, event, "user_id", "userId"),
+                    _identity(session, event, "anonymous_id", "anonymousId"),
                     event.annotations.get("profile_id"),
                     _time(m.get("timestamp"), dialect),
                     _time(m.get("receivedAt"), dialect),

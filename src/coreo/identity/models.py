@@ -45,7 +45,15 @@ class Profile(WorkspaceScoped, Base):
 
 
 class ProfileIdentity(WorkspaceScoped, Base):
-    """One identifier (type and value) and the profile it belongs to."""
+    """One identifier (type and value) and the profile it belongs to.
+
+    With personal data sealed (``encrypt_personal_data``), ``value`` is the identifier's
+    blind index (``coreo.privacy.crypto.identity_key``: a keyed hash, what the resolver and
+    the lookups search by) and ``sealed`` the value itself, sealed with the data key of
+    profile ``sealed_by`` (the profile that first held it: a member of the cluster, so an
+    erasure shreds its key). Unsealed, ``value`` is the value and ``sealed`` is NULL. Read
+    the values with ``coreo.identity.service.plain_identities``.
+    """
 
     __tablename__ = "profile_identities"
     __table_args__ = (Index("ix_profile_identities_profile", "workspace_id", "profile_id"),)
@@ -58,9 +66,12 @@ class ProfileIdentity(WorkspaceScoped, Base):
     profile_id: Mapped[str] = mapped_column(String(32))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Known users (user ids) seen with this device or cookie, up to the rules' limit + 1.
+    # Known users (their user ids' keys) seen with this device or cookie, up to the rules'
+    # limit + 1.
     users: Mapped[list[str]] = mapped_column(JSONValue, default=list)
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    sealed: Mapped[str | None] = mapped_column(Text, default=None)
+    sealed_by: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class MergeRecord(WorkspaceScoped, Base):

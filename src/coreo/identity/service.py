@@ -14,6 +14,10 @@ the rules allow it:
 * profiles that an un-merge split apart (``ProfileSplit``) are never joined again, nor are
   the profiles merged into them later.
 
+Identifiers are searched by ``coreo.privacy.crypto.identity_key``: with personal data
+sealed, the graph holds keyed hashes and the values sealed beside them (the resolver keys
+what it is given; ``plain_identities`` reads the values back).
+
 The oldest profile of the group survives; merged profiles point at it (``merged_into``),
 their identifiers move to it, and the merge is recorded with the identifier that caused it
 and the event's message id.
@@ -52,6 +56,7 @@ from coreo.identity.models import (
 )
 from coreo.identity.rules import DEFAULT_RULES, IdentityRules
 from coreo.ids import new_id
+from coreo.privacy.crypto import identity_key, identity_values, seal_identity_at_flush
 
 __all__ = [
     "MergeHook",
@@ -62,7 +67,9 @@ __all__ = [
     "cluster_members",
     "counts",
     "kept_apart",
+    "keyed",
     "lock_workspace",
+    "plain_identities",
     "profile_identities",
     "put_rules",
     "rules_for",
@@ -234,9 +241,40 @@ def _survivors(session: Session, profile_ids: set[str]) -> dict[str, str]:
     return found
 
 
+def keyed(session: Session, identifier: Identifier) -> Identifier:
+    """The identifier as the graph stores and searches it (``identity_key``)."""
+    return Identifier(identifier.type, identity_key(session, identifier.type, identifier.value))
+
+
+def plain_identities(
+    session: Session, workspace_id: str, profile_ids: Iterable[str]
+) -> dict[str, list[Identifier]]:
+    """Each profile's identifiers with their values (opened where sealed), sorted."""
+    ids = list(profile_ids)
+    result: dict[str, list[Identifier]] = {p: [] for p in ids}
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(
+                _IDENTITIES.c.profile_id,
+                _IDENTITIES.c.type,
+                _IDENTITIES.c.value,
+                _IDENTITIES.c.sealed,
+                _IDENTITIES.c.sealed_by,
+            ).where(
+                _IDENTITIES.c.workspace_id == workspace_id,
+                _IDENTITIES.c.profile_id.in_(ids[start : start + 500]),
+            )
+        ).all()
+        values = identity_values(session, workspace_id, rows)
+        for row in rows:
+            result[row.profile_id].append(Identifier(row.type, values[(row.type, row.value)]))
+    return {p: sorted(found) for p, found in result.items()}
+
+
 def profile_identities(
     session: Session, workspace_id: str, profile_ids: Iterable[str]
 ) -> dict[str, list[Identifier]]:
+    """Each profile's identifiers as the graph holds them (keyed: see ``keyed``)."""
     ids = list(profile_ids)
     result: dict[str, list[Identifier]] = {p: [] for p in ids}
     if not ids:
@@ -334,6 +372,16 @@ class Resolver:
         # holds the workspace's lock, and those it adds go to ``rows``.
         self.absent: set[Identifier] = set()
         self._apart: dict[str, dict[str, str]] | None = None  # loaded when first needed
+        # Identifiers as given → as stored (their keyed form), and the values of new ones.
+        self._keys: dict[Identifier, Identifier] = {}
+        self._plain: dict[Identifier, str] = {}
+
+    def key(self, identifier: Identifier) -> Identifier:
+        found = self._keys.get(identifier)
+        if found is None:
+            found = self._keys[identifier] = keyed(self.session, identifier)
+            self._plain[found] = identifier.value
+        return found
 
     def _split_from(self, profiles: Sequence[str], candidate: str) -> str | None:
         """Why ``candidate`` may not join ``profiles`` (an un-merge split them), or None."""
@@ -351,6 +399,10 @@ class Resolver:
         return None
 
     def preload(self, identifiers: Iterable[Identifier]) -> None:
+        """Load the rows of these identifiers (as given: keyed here)."""
+        self._preload(self.key(i) for i in identifiers)
+
+    def _preload(self, identifiers: Iterable[Identifier]) -> None:
         by_type: dict[str, set[str]] = {}
         for i in identifiers:
             if i not in self.rows and i not in self.absent:
@@ -399,14 +451,15 @@ class Resolver:
     def resolve(
         self, identifiers: Sequence[Identifier], *, at: datetime, message_id: str | None
     ) -> Resolution | None:
-        """Attribute an event's identifiers to one profile, merging and attaching by the
-        rules; None for an event without identifiers."""
+        """Attribute an event's identifiers (as given: keyed here) to one profile, merging
+        and attaching by the rules; None for an event without identifiers."""
         if not identifiers:
             return None
         rules = self.rules
-        ordered = sorted(set(identifiers), key=lambda i: (rules.rule(i.type).priority, i))
+        keyed_ids = {self.key(i) for i in identifiers}
+        ordered = sorted(keyed_ids, key=lambda i: (rules.rule(i.type).priority, i))
         if any(i not in self.rows and i not in self.absent for i in ordered):
-            self.preload(ordered)  # new to this batch (or new altogether)
+            self._preload(ordered)  # new to this batch (or new altogether)
         rows = {i: self.rows[i] for i in ordered if i in self.rows}
         user = next((i.value for i in ordered if i.type == "user_id"), None)
         group = _Group(rules)
@@ -459,6 +512,7 @@ class Resolver:
                 shared=False,
             )
             self.session.add(added)
+            seal_identity_at_flush(self.session, added, self._plain[identifier])
             self.rows[identifier] = added
             self.counts[result.profile_id][identifier.type] += 1
         for row in rows.values():

@@ -14,9 +14,12 @@ from coreo.identity import service
 from coreo.identity.identifiers import Identifier, identifiers_of, previous_id
 from coreo.identity.models import ProfileIdentity
 from coreo.privacy import suppression
+from coreo.privacy.crypto import identity_key
 from coreo.runtime.worker import Event
 
 __all__ = ["IdentityStage"]
+
+_HISTORY_COLUMNS = ("user_id", "anonymous_id")
 
 
 def _previous(session: Session, workspace_id: str, value: str) -> Identifier:
@@ -25,7 +28,7 @@ def _previous(session: Session, workspace_id: str, value: str) -> Identifier:
         select(ProfileIdentity.type).where(
             ProfileIdentity.workspace_id == workspace_id,
             ProfileIdentity.type == "user_id",
-            ProfileIdentity.value == value,
+            ProfileIdentity.value == identity_key(session, "user_id", value),
         )
     )
     return Identifier("user_id" if known else "anonymous_id", value)
@@ -61,10 +64,14 @@ class IdentityStage:
             resolver.preload(i for e, ids in found if e.workspace_id == workspace_id for i in ids)
         for event, identifiers in found:
             message = event.message
+            resolver = resolvers[event.workspace_id]
+            for identifier in identifiers:  # the history's columns hold them keyed
+                if identifier.type in _HISTORY_COLUMNS:
+                    event.annotations[f"{identifier.type}_key"] = resolver.key(identifier).value
             previous = previous_id(message)
             if previous is not None:
                 identifiers.append(_previous(session, event.workspace_id, previous))
-            resolution = resolvers[event.workspace_id].resolve(
+            resolution = resolver.resolve(
                 identifiers,
                 at=datetime.fromisoformat(str(message["timestamp"])),
                 message_id=str(message.get("messageId")),

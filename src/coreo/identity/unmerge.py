@@ -42,6 +42,7 @@ from coreo.identity.identifiers import Identifier, identifiers_of, previous_id
 from coreo.identity.models import MergeRecord, Profile, ProfileIdentity, ProfileSplit
 from coreo.identity.rules import IdentityRules
 from coreo.ids import new_id
+from coreo.privacy.crypto import reseal_identities
 
 __all__ = ["RederiveHook", "Unmerge", "undo_merge"]
 
@@ -144,12 +145,17 @@ def _subtree(root: str, children: dict[str, list[MergeRecord]]) -> list[str]:
 
 
 def _event_identifiers(
-    message: dict[str, Any], user_ids: set[str], rules: IdentityRules
+    session: Session, message: dict[str, Any], user_ids: set[str], rules: IdentityRules
 ) -> list[Identifier]:
-    found = identifiers_of(message, rules)
+    """An event's identifiers as the graph holds them (keyed)."""
+    found = [identity_service.keyed(session, i) for i in identifiers_of(message, rules)]
     previous = previous_id(message)
     if previous is not None:  # as the identity stage reads an alias
-        found.append(Identifier("user_id" if previous in user_ids else "anonymous_id", previous))
+        user = identity_service.keyed(session, Identifier("user_id", previous))
+        if user.value in user_ids:
+            found.append(user)
+        else:
+            found.append(identity_service.keyed(session, Identifier("anonymous_id", previous)))
     return found
 
 
@@ -254,7 +260,11 @@ class _Split:
             session=self.session, workspace_id=self.workspace_id, profile_ids=self.members
         ):
             for profile_id, message in chunk:
-                found = [i for i in _event_identifiers(message, user_ids, rules) if i in self.rows]
+                found = [
+                    i
+                    for i in _event_identifiers(self.session, message, user_ids, rules)
+                    if i in self.rows
+                ]
                 unit = _replay_unit(found, self.owner, self.rows, self.sides, rules)
                 unit = unit or self.unit_of.get(profile_id, self.survivor)
                 for identifier in found:
@@ -373,9 +383,10 @@ def undo_merge(
     )
     session.add(pair)
     events_moved = split.move_events()
+    reseal_identities(session, workspace_id, [survivor, merged])
     for hook in on_rederive:
         hook(session, workspace_id, [survivor, merged])
-    held = identity_service.profile_identities(session, workspace_id, [survivor, merged])
+    held = identity_service.plain_identities(session, workspace_id, [survivor, merged])
     audit_service.record(
         session=session,
         chain=workspace_id,

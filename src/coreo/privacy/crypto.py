@@ -9,9 +9,16 @@ Key hierarchy:
 * personal traits (``TraitRule.personal``: e-mail, phone, address, names, birthday, ...) are
   sealed with the person's data key (AES-256-GCM, bound to workspace, profile and trait
   name) as ``enc:v1:<base64url(nonce | ciphertext)>``;
+* identifiers (user ids, cookies, e-mail addresses, device ids, external ids) are kept in
+  ``profile_identities`` as their blind index (``identity_key``, what the resolver and
+  the lookups search by) beside the value sealed with the data key of the profile that
+  first held it (``sealed_by``, a member of the person's cluster); the event history keeps
+  the index in its ``user_id``/``anonymous_id`` columns and seals ``userId``,
+  ``anonymousId``, ``previousId``, ``context.device.id`` and ``context.ip`` inside the
+  stored event;
 * an installation **HMAC secret**, wrapped by the KEK in ``privacy_keyring``, derives the
   keys of consent proofs, erasure tombstones and the blind index that makes sealed traits
-  searchable by exact value.
+  and identifiers searchable by exact value.
 
 Sealing happens when a session flushes and opening when the ORM loads a trait, so the
 domain code handles plain values; code that selects trait values as columns opens them
@@ -27,7 +34,7 @@ import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -40,6 +47,7 @@ from sqlalchemy.orm import Session, attributes
 from coreo.config import Settings
 from coreo.db import Database, conflict_insert, utcnow
 from coreo.errors import ConfigurationError
+from coreo.identity.models import Profile, ProfileIdentity
 from coreo.privacy.keys import derived_key, forget_key_files, master_key
 from coreo.privacy.models import DataKey, KeyringEntry
 from coreo.profiles.models import SEALED_PREFIX, ProfileTrait, search_key
@@ -50,16 +58,23 @@ __all__ = [
     "blind_index",
     "crypto_of",
     "data_key",
+    "data_keys",
     "enable",
     "fingerprint",
     "hash_key",
+    "identity_key",
+    "identity_values",
     "is_sealed",
     "kek_of",
+    "open_identity",
     "open_message",
     "open_rows",
     "open_value",
     "preload",
+    "reads_sealed",
+    "reseal_identities",
     "rotate_master",
+    "seal_identity_at_flush",
     "seal_message",
     "shred",
 ]
@@ -67,11 +82,13 @@ __all__ = [
 _INFO = "coreo.crypto"
 _KEYS = "coreo.data_keys"  # session.info: (workspace, profile) -> unwrapped data key
 _PLAIN = "coreo.plain"  # session.info: traits sealed for a flush, restored after it
+_IDENTITY_PLAIN = "coreo.identity_plain"  # session.info: new identity rows → their values
 _NONCE = 12
 _DATA_KEYS = cast(Table, DataKey.__table__)
 _KEYRING = cast(Table, KeyringEntry.__table__)
 _HMAC_MADE = "coreo.hmac_made"  # session.info: this session made the secret (uncommitted)
 _HMAC_SECRET = "hmac"  # noqa: S105 - the keyring entry's name, not a secret
+Field = tuple[str, dict[str, Any], str]  # an event's place: label, holder, name in it
 
 
 @dataclass
@@ -196,6 +213,18 @@ def blind_index(session: Session, name: str, value: Any) -> str | None:
     return "h:" + digest.hexdigest()[:40]
 
 
+def identity_key(session: Session, kind: str, value: str) -> str:
+    """What ``profile_identities.value`` and the event history's ``user_id`` and
+    ``anonymous_id`` hold for an identifier: with sealing on, a keyed hash of type and value
+    (``"i:"`` and 40 hex digits, exact match only), else the value itself."""
+    crypto = crypto_of(session)
+    if crypto is None or not crypto.seals:
+        return value
+    key = crypto._hashes.get("blind-index") or hash_key(session, "blind-index")
+    digest = hmac.new(key, f"identity\x1f{kind}\x1f{value}".encode(), "sha256")
+    return "i:" + digest.hexdigest()[:40]
+
+
 # -- data keys --------------------------------------------------------------------------
 
 
@@ -230,6 +259,32 @@ def data_key(session: Session, workspace_id: str, profile_id: str) -> bytes:
     key = crypto.unwrap(bytes(wrapped), aad)
     cache[(workspace_id, profile_id)] = key
     return key
+
+
+def data_keys(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> None:
+    """Make sure these profiles have data keys, unwrapped in the session (many at once:
+    one insert for those without one, where ``data_key`` costs a round trip each)."""
+    crypto = _crypto(session)
+    preload(session, workspace_id, profile_ids)
+    cache: dict[tuple[str, str], bytes] = session.info.setdefault(_KEYS, {})
+    missing = sorted({p for p in profile_ids if (workspace_id, p) not in cache})
+    if not missing:
+        return
+    _check_kek(session, crypto)  # never wrap a new key under a rotated-away master key
+    now = utcnow()
+    session.connection().execute(
+        conflict_insert(session, _DATA_KEYS).on_conflict_do_nothing(),
+        [
+            {
+                "workspace_id": workspace_id,
+                "profile_id": p,
+                "wrapped": _wrap(crypto.kek, os.urandom(32), _key_aad(workspace_id, p)),
+                "created_at": now,
+            }
+            for p in missing
+        ],
+    )
+    preload(session, workspace_id, missing)
 
 
 def preload(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> None:
@@ -314,20 +369,163 @@ def open_value(session: Session, workspace_id: str, profile_id: str, name: str, 
         ) from None
 
 
+# -- identifiers ------------------------------------------------------------------------
+
+
+def _identity_aad(workspace_id: str, owner: str, kind: str, key: str) -> bytes:
+    return f"coreo/identity/{workspace_id}/{owner}/{kind}/{key}".encode()
+
+
+def seal_identity_at_flush(session: Session, row: ProfileIdentity, plain: str) -> None:
+    """Seal a new identity row's value when the session flushes (with the data key of the
+    profile it belongs to then); a row keyed by its value itself (sealing off) stays."""
+    if row.value != plain:
+        session.info.setdefault(_IDENTITY_PLAIN, {})[row] = plain
+
+
+def _seal_identities(session: Session, pending: dict[ProfileIdentity, str]) -> None:
+    rows = [(row, plain) for row, plain in pending.items() if row in session.new]
+    owners: dict[str, set[str]] = {}
+    for row, _ in rows:
+        owners.setdefault(row.workspace_id, set()).add(row.profile_id)
+    for workspace_id, profile_ids in owners.items():
+        data_keys(session, workspace_id, profile_ids)
+    for row, plain in rows:
+        _seal_identity(session, row, plain, row.profile_id)
+
+
+def _seal_identity(session: Session, row: Any, plain: str, owner: str) -> dict[str, str]:
+    key = data_key(session, row.workspace_id, owner)
+    sealed = _seal(key, plain, _identity_aad(row.workspace_id, owner, row.type, row.value))
+    if isinstance(row, ProfileIdentity):
+        row.sealed, row.sealed_by = sealed, owner
+    return {"sealed": sealed, "sealed_by": owner}
+
+
+def open_identity(
+    session: Session,
+    workspace_id: str,
+    kind: str,
+    key: str,
+    sealed: str | None,
+    sealed_by: str | None,
+) -> str:
+    """An identity row's value: opened from ``sealed``, or the key itself when unsealed; the
+    value of a row whose data key was destroyed reads ``[erased]``."""
+    if sealed is None or sealed_by is None:
+        return key
+    try:
+        opened = _open(
+            data_key(session, workspace_id, sealed_by),
+            sealed,
+            _identity_aad(workspace_id, sealed_by, kind, key),
+        )
+    except (InvalidTag, ValueError):
+        return "[erased]"
+    return str(opened)
+
+
+def identity_values(
+    session: Session, workspace_id: str, rows: Iterable[Any]
+) -> dict[tuple[str, str], str]:
+    """(type, stored value) → value, for identity rows (ORM objects or rows with ``type``,
+    ``value``, ``sealed`` and ``sealed_by``), their data keys read at once."""
+    listed = list(rows)
+    preload(session, workspace_id, {r.sealed_by for r in listed if r.sealed_by})
+    return {
+        (r.type, r.value): open_identity(
+            session, workspace_id, r.type, r.value, r.sealed, r.sealed_by
+        )
+        for r in listed
+    }
+
+
+def reseal_identities(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> int:
+    """Re-seal the identities of these live profiles that are sealed with the key of a
+    profile outside their cluster (an un-merge moved them), so that erasing either person
+    shreds exactly their own. Returns how many."""
+    live = sorted(set(profile_ids))
+    cluster = {p: {p} for p in live}
+    for member, into in session.execute(
+        select(Profile.id, Profile.merged_into).where(
+            Profile.workspace_id == workspace_id, Profile.merged_into.in_(live)
+        )
+    ):
+        cluster[str(into)].add(str(member))
+    table = cast(Table, ProfileIdentity.__table__)
+    rows = session.execute(
+        select(table).where(
+            table.c.workspace_id == workspace_id,
+            table.c.profile_id.in_(live),
+            table.c.sealed.is_not(None),
+        )
+    ).all()
+    stray = [r for r in rows if r.sealed_by not in cluster[r.profile_id]]
+    if not stray:
+        return 0
+    data_keys(session, workspace_id, {r.profile_id for r in stray})
+    preload(session, workspace_id, {str(r.sealed_by) for r in stray})
+    for row in stray:
+        plain = open_identity(session, workspace_id, row.type, row.value, row.sealed, row.sealed_by)
+        session.execute(
+            table.update()
+            .where(
+                table.c.workspace_id == workspace_id,
+                table.c.type == row.type,
+                table.c.value == row.value,
+            )
+            .values(_seal_identity(session, row, plain, row.profile_id))
+        )
+    return len(stray)
+
+
 # -- events -----------------------------------------------------------------------------
 
 _CONTAINERS = ("traits", "properties", "context.traits")
+# Identifiers of the person (or their device) at fixed places of every call: always sealed.
+_IDENTIFIER_FIELDS = ("userId", "anonymousId", "previousId", "context.device.id", "context.ip")
 
 
-def _containers(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    found: list[tuple[str, dict[str, Any]]] = []
+def _at_path(message: dict[str, Any], path: str) -> Any:
+    holder: Any = message
+    for part in path.split("."):
+        holder = holder.get(part) if isinstance(holder, dict) else None
+    return holder
+
+
+def _fields(message: dict[str, Any], personal: Callable[[str], bool]) -> list[Field]:
+    """The places of an event that hold personal data: (label, holder, name) where
+    ``holder[name]`` is the value and ``label`` binds its sealing to the place."""
+    found: list[Field] = []
+    for path in _IDENTIFIER_FIELDS:
+        parent, _, name = path.rpartition(".")
+        holder = _at_path(message, parent) if parent else message
+        if isinstance(holder, dict) and holder.get(name) is not None:
+            found.append((path, holder, name))
     for path in _CONTAINERS:
-        holder: Any = message
-        for part in path.split("."):
-            holder = holder.get(part) if isinstance(holder, dict) else None
+        holder = _at_path(message, path)
         if isinstance(holder, dict):
-            found.append((path, holder))
+            found.extend(
+                (f"{path}.{name}", holder, name)
+                for name, value in holder.items()
+                if value is not None and personal(name)
+            )
     return found
+
+
+def reads_sealed(path: str, schema: TraitSchema = DEFAULT_SCHEMA) -> bool:
+    """Whether an event path (``properties.email``, ``context``) reaches a field that
+    ``seal_message`` seals: an identifier's place, a personal field of a container, or a
+    whole container or parent holding them."""
+    for fixed in (*_IDENTIFIER_FIELDS, *_CONTAINERS):
+        if fixed == path or fixed.startswith(path + "."):
+            return True  # the field itself, or a parent holding it
+        if path.startswith(fixed + "."):
+            return (
+                fixed in _IDENTIFIER_FIELDS
+                or schema.rule(path[len(fixed) + 1 :].split(".")[0]).personal
+            )
+    return False
 
 
 def _event_aad(workspace_id: str, profile_id: str, message_id: str, path: str) -> bytes:
@@ -337,27 +535,23 @@ def _event_aad(workspace_id: str, profile_id: str, message_id: str, path: str) -
 def seal_message(
     session: Session, workspace_id: str, profile_id: str, message: dict[str, Any]
 ) -> dict[str, Any]:
-    """A copy of an event whose personal fields (traits, properties and context.traits
-    named as personal in the trait schema: e-mail, phone, names, address, ...) are sealed
-    with the person's key; the message itself is left as it is."""
+    """A copy of an event whose personal fields are sealed with the person's key: its
+    identifiers (``userId``, ``anonymousId``, ``previousId``, ``context.device.id``,
+    ``context.ip``) and the traits, properties and context.traits named as personal in the
+    trait schema (e-mail, phone, names, address, ...); the message itself is left as it is."""
     crypto = crypto_of(session)
     if crypto is None or not crypto.seals:
         return message
-    found = [
-        (path, name)
-        for path, holder in _containers(message)
-        for name, value in holder.items()
-        if value is not None and not is_sealed(value) and crypto.schema.rule(name).personal
-    ]
-    if not found:
+    personal = crypto.schema.rule
+    if not any(not is_sealed(h[n]) for _, h, n in _fields(message, lambda n: personal(n).personal)):
         return message
     copy: dict[str, Any] = orjson.loads(orjson.dumps(message))
     key = data_key(session, workspace_id, profile_id)
     message_id = str(message.get("messageId"))
-    holders = dict(_containers(copy))
-    for path, name in found:
-        aad = _event_aad(workspace_id, profile_id, message_id, f"{path}.{name}")
-        holders[path][name] = _seal(key, holders[path][name], aad)
+    for label, holder, name in _fields(copy, lambda n: personal(n).personal):
+        if not is_sealed(holder[name]):
+            aad = _event_aad(workspace_id, profile_id, message_id, label)
+            holder[name] = _seal(key, holder[name], aad)
     return copy
 
 
@@ -372,17 +566,17 @@ def open_message(
         return message
     message_id = str(message.get("messageId"))
     key: bytes | None = None
-    for path, holder in _containers(message):
-        for name, value in holder.items():
-            if not is_sealed(value):
-                continue
-            if key is None:
-                key = data_key(session, workspace_id, profile_id)
-            aad = _event_aad(workspace_id, profile_id, message_id, f"{path}.{name}")
-            try:
-                holder[name] = _open(key, value, aad)
-            except (InvalidTag, ValueError):
-                holder[name] = "[erased]"
+    for label, holder, name in _fields(message, lambda _: True):
+        value = holder[name]
+        if not is_sealed(value):
+            continue
+        if key is None:
+            key = data_key(session, workspace_id, profile_id)
+        aad = _event_aad(workspace_id, profile_id, message_id, label)
+        try:
+            holder[name] = _open(key, value, aad)
+        except (InvalidTag, ValueError):
+            holder[name] = "[erased]"
     return message
 
 
@@ -394,6 +588,9 @@ def _seal_traits(session: Session, _context: Any, _instances: Any) -> None:
     crypto = crypto_of(session)
     if crypto is None or not crypto.seals:
         return
+    identities = session.info.pop(_IDENTITY_PLAIN, None)
+    if identities:
+        _seal_identities(session, identities)
     sealed: list[tuple[ProfileTrait, Any]] = session.info.setdefault(_PLAIN, [])
     for obj in (*session.new, *session.dirty):
         if not isinstance(obj, ProfileTrait) or is_sealed(obj.value):

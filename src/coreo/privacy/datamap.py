@@ -141,6 +141,8 @@ DATA_MAP: dict[str, dict[str, tuple[Category, ...]]] = {
         "value": ("identifiers", "contact"),
         "profile_id": _P,
         "users": ("identifiers",),
+        "sealed": ("identifiers", "contact"),
+        "sealed_by": _P,
     },
     "profile_merges": {
         **_technical("id workspace_id reason identifier_type message_id at undone_at"),

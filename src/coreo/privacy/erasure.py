@@ -77,16 +77,24 @@ class Person:
     profile_id: str  # the live profile
     members: list[str]  # it and the profiles merged into it
     identifiers: list[tuple[str, str]]  # (type, value)
+    # (type, stored value): how the identity graph and the event history hold them (their
+    # keyed hashes with personal data sealed, else the values again)
+    keys: list[tuple[str, str]] = field(default_factory=list)
     message_ids: set[str] = field(default_factory=set)
     # Derived once from the identifiers:
     needles: list[str] = field(init=False)  # values that identify them anywhere, lower-case
     users: frozenset[str] = field(init=False)
     anonymous: frozenset[str] = field(init=False)
+    user_keys: frozenset[str] = field(init=False)
+    anonymous_keys: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.needles = sorted({v.lower() for _, v in self.identifiers if len(v) >= _MIN_NEEDLE})
+        values = {v for _, v in self.identifiers} | {v for _, v in self.keys}
+        self.needles = sorted({v.lower() for v in values if len(v) >= _MIN_NEEDLE})
         self.users = frozenset(v for t, v in self.identifiers if t == "user_id")
         self.anonymous = frozenset(v for t, v in self.identifiers if t == "anonymous_id")
+        self.user_keys = frozenset(v for t, v in self.keys if t == "user_id")
+        self.anonymous_keys = frozenset(v for t, v in self.keys if t == "anonymous_id")
 
 
 def _chunks(values: Collection[str]) -> Iterable[list[str]]:
@@ -98,28 +106,44 @@ def _chunks(values: Collection[str]) -> Iterable[list[str]]:
 def find_person(session: Session, workspace_id: str, profile_id: str) -> Person:
     """Everything that identifies the person behind ``profile_id`` (a live profile)."""
     members = sorted(cluster_members(session, workspace_id, [profile_id]))
-    identifiers: set[tuple[str, str]] = set()
-    shared: set[tuple[str, str]] = set()  # a household's tablet: not this person's alone
-    for kind, value, is_shared in session.execute(
-        select(ProfileIdentity.type, ProfileIdentity.value, ProfileIdentity.shared).where(
+    rows = session.execute(
+        select(
+            ProfileIdentity.type,
+            ProfileIdentity.value,
+            ProfileIdentity.sealed,
+            ProfileIdentity.sealed_by,
+            ProfileIdentity.shared,
+        ).where(
             ProfileIdentity.workspace_id == workspace_id,
             ProfileIdentity.profile_id.in_(members),
         )
-    ):
-        (shared if is_shared else identifiers).add((str(kind), str(value)))
+    ).all()
+    values = crypto.identity_values(session, workspace_id, rows)
+    # A household's tablet is not this person's alone: neither its value nor its key goes.
+    shared = {(r.type, r.value) for r in rows if r.shared}
+    keys = {(str(r.type), str(r.value)) for r in rows}
     for (brought,) in session.execute(
         select(MergeRecord.identities).where(
             MergeRecord.workspace_id == workspace_id,
             or_(MergeRecord.survivor_id.in_(members), MergeRecord.merged_id.in_(members)),
         )
     ):
-        identifiers.update((str(t), str(v)) for t, v in brought)
-    person = Person(workspace_id, profile_id, members, sorted(identifiers - shared))
+        keys.update((str(t), str(v)) for t, v in brought)
+    sealing = crypto.crypto_of(session)
+    identifiers = {
+        (t, values[(t, v)]) if (t, v) in values else (t, v)
+        for t, v in keys - shared
+        # Unsealed, what merges recorded are values; sealed, keys known only as keys.
+        if (t, v) in values or sealing is None or not sealing.seals
+    }
+    person = Person(
+        workspace_id, profile_id, members, sorted(identifiers), keys=sorted(keys - shared)
+    )
     conditions = [EventRecord.profile_id.in_(members)]
-    if person.users:
-        conditions.append(EventRecord.user_id.in_(sorted(person.users)))
-    if person.anonymous:
-        conditions.append(EventRecord.anonymous_id.in_(sorted(person.anonymous)))
+    if person.user_keys:
+        conditions.append(EventRecord.user_id.in_(sorted(person.user_keys)))
+    if person.anonymous_keys:
+        conditions.append(EventRecord.anonymous_id.in_(sorted(person.anonymous_keys)))
     person.message_ids = {
         str(m)
         for (m,) in session.execute(

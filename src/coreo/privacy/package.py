@@ -29,7 +29,7 @@ from coreo.consent.taxonomy import taxonomy_for
 from coreo.history.models import EventRecord
 from coreo.identity.models import MergeRecord, ProfileIdentity
 from coreo.identity.service import cluster_members
-from coreo.privacy.crypto import open_message
+from coreo.privacy.crypto import identity_values, open_message
 from coreo.privacy.datamap import categories_held
 from coreo.privacy.models import PrivacyRequest
 from coreo.profiles.models import ProfileTrait
@@ -109,17 +109,25 @@ def collect(session: Session, workspace_id: str, profile_id: str) -> dict[str, A
     """Everything held about the live profile ``profile_id`` (and those merged into it)."""
     live = consent_service.subject(session, workspace_id, profile_id)
     members = sorted(cluster_members(session, workspace_id, [live]))
-    identities = [
-        {"type": i.type, "value": i.value, "first_seen": i.first_seen, "last_seen": i.last_seen}
-        for i in session.scalars(
-            select(ProfileIdentity)
-            .where(
-                ProfileIdentity.workspace_id == workspace_id,
-                ProfileIdentity.profile_id.in_(members),
-            )
-            .order_by(ProfileIdentity.type, ProfileIdentity.value)
+    rows = session.scalars(
+        select(ProfileIdentity).where(
+            ProfileIdentity.workspace_id == workspace_id,
+            ProfileIdentity.profile_id.in_(members),
         )
-    ]
+    ).all()
+    values = identity_values(session, workspace_id, rows)
+    identities = sorted(
+        (
+            {
+                "type": i.type,
+                "value": values[(i.type, i.value)],
+                "first_seen": i.first_seen,
+                "last_seen": i.last_seen,
+            }
+            for i in rows
+        ),
+        key=lambda i: (i["type"], i["value"]),
+    )
     traits = [
         {
             "name": t.name,

@@ -19,7 +19,14 @@ from coreo.identity import service as identity_service
 from coreo.identity.identifiers import Identifier
 from coreo.identity.models import MergeRecord, Profile, ProfileIdentity
 from coreo.identity.service import cluster_members
-from coreo.privacy.crypto import blind_index, crypto_of, open_message, open_rows
+from coreo.privacy.crypto import (
+    blind_index,
+    crypto_of,
+    identity_key,
+    identity_values,
+    open_message,
+    open_rows,
+)
 from coreo.profiles.models import ProfileTrait, search_key
 from coreo.profiles.traits import DEFAULT_SCHEMA, TraitSchema
 from coreo.traits import service as computed_traits
@@ -63,6 +70,8 @@ class ProfileView:
     events: Sequence[EventRecord]  # the most recent ones
     computed: dict[str, Any]  # computed traits, evaluated now
     messages: dict[str, dict[str, Any]]  # the recent events opened, by message id
+    # (type, stored value) of its identities → their values (opened where sealed)
+    values: dict[tuple[str, str], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +140,8 @@ def view(session: Session, workspace_id: str, profile_id: str) -> ProfileView:
     )
     computed = computed_traits.values_of(session, workspace_id, profile.id)
     messages = open_events(session, workspace_id, events)
-    return ProfileView(profile, identities, merges, traits, events, computed, messages)
+    values = identity_values(session, workspace_id, identities)
+    return ProfileView(profile, identities, merges, traits, events, computed, messages, values)
 
 
 def timeline(
@@ -258,7 +268,7 @@ def lookup(session: Session, workspace_id: str, identifier: Identifier) -> str:
         select(ProfileIdentity.profile_id).where(
             ProfileIdentity.workspace_id == workspace_id,
             ProfileIdentity.type == identifier.type,
-            ProfileIdentity.value == identifier.value,
+            ProfileIdentity.value == identity_key(session, identifier.type, identifier.value),
         )
     )
     if profile_id is None:
@@ -320,7 +330,7 @@ def describe(shown: ProfileView, schema: TraitSchema = DEFAULT_SCHEMA) -> dict[s
         "identities": [
             {
                 "type": i.type,
-                "value": i.value,
+                "value": shown.values.get((i.type, i.value), i.value),
                 "first_seen": i.first_seen,
                 "last_seen": i.last_seen,
                 "shared": i.shared,
@@ -350,7 +360,10 @@ def describe(shown: ProfileView, schema: TraitSchema = DEFAULT_SCHEMA) -> dict[s
                 "at": m.at,
                 "reason": m.reason,
                 "message_id": m.message_id,
-                "identities": [{"type": t, "value": v} for t, v in m.identities],
+                # What the merged profile brought (as stored where it has moved on since).
+                "identities": [
+                    {"type": t, "value": shown.values.get((t, v), v)} for t, v in m.identities
+                ],
             }
             for m in shown.merges
         ],

@@ -32,6 +32,8 @@ from coreo.errors import ConflictError
 from coreo.identity.models import Profile
 from coreo.identity.service import lock_workspace
 from coreo.ids import new_id
+from coreo.privacy.crypto import crypto_of, open_message, preload, reads_sealed
+from coreo.profiles.models import SEALED_PREFIX
 from coreo.traits import engine, service
 from coreo.traits._backfill_sql import compile_trait, floor_day, parse_paths, rfm_rows, trait_rows
 from coreo.traits.definitions import Definition
@@ -161,9 +163,11 @@ def extract(
     *,
     until: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    opened: bool = False,
 ) -> Any:
     """The workspace's history as an in-memory DuckDB table ``history``; returns the
-    connection. Events count for their profile's current survivor."""
+    connection. Events count for their profile's current survivor. ``opened``: the
+    events' sealed fields opened (for definitions that read them, ``needs_opening``)."""
     import duckdb
     import pyarrow as pa
 
@@ -183,6 +187,8 @@ def extract(
     with database.transaction(workspace_id=workspace_id, write=False) as session:
         for rows in _history_rows(session, workspace_id, until, sqlite):
             ids, messages, stamps, types, events, payloads = zip(*rows, strict=True)
+            if opened:
+                payloads = tuple(_opened(session, workspace_id, ids, payloads))
             chunk = pa.table(
                 {
                     "profile_id": pa.array(ids, pa.string()),
@@ -201,6 +207,32 @@ def extract(
                 progress(read)
         _attribute_to_survivors(connection, session, workspace_id)
     return connection
+
+
+def needs_opening(session: Session, definitions: Sequence[Definition]) -> bool:
+    """Whether a definition reads a field the history keeps sealed (an e-mail property,
+    the user id, ...): then the back-fill opens the events, as the live engine sees them."""
+    crypto = crypto_of(session)
+    if crypto is None or not crypto.seals:
+        return False
+    paths = [p for d in definitions for p in (d.property, *(w.path for w in d.where)) if p]
+    return any(reads_sealed(p, crypto.schema) for p in paths)
+
+
+def _opened(
+    session: Session, workspace_id: str, owners: Sequence[str], payloads: Sequence[str]
+) -> list[str]:
+    preload(
+        session,
+        workspace_id,
+        {o for o, p in zip(owners, payloads, strict=True) if SEALED_PREFIX in p},
+    )
+    return [
+        orjson.dumps(open_message(session, workspace_id, owner, payload)).decode()
+        if SEALED_PREFIX in payload
+        else payload
+        for owner, payload in zip(owners, payloads, strict=True)
+    ]
 
 
 # -- computing ----------------------------------------------------------------------------------
@@ -391,10 +423,13 @@ def run_backfill(
 
     mark(status="running", phase="reading history", started_at=utcnow())
     try:
+        with database.session() as session:
+            opened = needs_opening(session, [*definitions, *scored])
         connection = extract(
             database,
             workspace_id,
             progress=lambda n: mark(events_total=n),
+            opened=opened,
         )
         mark(phase="computing")
         compute_rows(connection, definitions, now, rfm=scored)

@@ -1,0 +1,184 @@
+"""Seal what an older Coreo stored in clear: identifiers and the identifiers inside events.
+
+Before identifiers were sealed, ``profile_identities`` held their values, the event history
+its user and anonymous ids, merge records the values a merged profile brought and refusals
+the value that was refused. ``seal_stored`` rewrites them as this version stores them
+(``coreo.privacy.crypto``): the keyed hash to search by, the value sealed with its
+person's data key. It runs after a migration that found existing data (``coreo migrate``,
+or an embedded store opened by a newer Coreo), in chunks of one transaction each, and can
+be interrupted: what is done stays done, the rest is found again next time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from typing import Any, cast
+
+import orjson
+from sqlalchemy import Table, and_, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from coreo.db import Database
+from coreo.history.models import EventRecord
+from coreo.identity.models import MergeRecord, ProfileIdentity, RefusedMerge
+from coreo.identity.service import rules_for
+from coreo.privacy.crypto import (
+    crypto_of,
+    data_keys,
+    identity_key,
+    seal_identity_at_flush,
+    seal_message,
+)
+
+__all__ = ["is_key", "seal_stored"]
+
+_KEY = re.compile(r"i:[0-9a-f]{40}")
+_IDENTITIES = cast(Table, ProfileIdentity.__table__)
+_EVENTS = cast(Table, EventRecord.__table__)
+_LINKED = re.compile(r"^([a-z][a-z0-9_]{0,63}):(.*) of \S+ arrived in one event", re.DOTALL)
+_REFUSED = re.compile(r"^([a-z][a-z0-9_]{0,63}) (['\"])(.*?)\2: ", re.DOTALL)
+
+
+def is_key(value: Any) -> bool:
+    """Whether a stored identifier is already keyed (``identity_key``'s form)."""
+    return isinstance(value, str) and _KEY.fullmatch(value) is not None
+
+
+def seal_stored(database: Database, *, chunk: int = 1000) -> dict[str, int]:
+    """Seal every identifier still stored in clear; returns how many rows of each table
+    changed (nothing when personal data is not sealed)."""
+    counts: Counter[str] = Counter()
+    with database.session() as session:
+        crypto = crypto_of(session)
+        if crypto is None or not crypto.seals:
+            return {}
+    for name, step in (("profile_identities", _identities), ("events", _events)):
+        while True:  # what a chunk seals is not found again
+            with database.transaction() as session:
+                done = step(session, chunk)
+            if not done:
+                break
+            counts[name] += done
+    passes: tuple[tuple[str, Any, Any], ...] = (
+        ("profile_merges", MergeRecord, _merge_keys),
+        ("profile_merge_refusals", RefusedMerge, _refusal_key),
+    )
+    for name, model, convert in passes:
+        last = ""
+        while True:  # one pass over all of them, by id
+            with database.transaction() as session:
+                records = session.scalars(
+                    select(model).where(model.id > last).order_by(model.id).limit(chunk)
+                ).all()
+                counts[name] += sum(convert(session, r) for r in records)
+            if len(records) < chunk:
+                break
+            last = records[-1].id
+    return {name: n for name, n in counts.items() if n}
+
+
+def _identities(session: Session, chunk: int) -> int:
+    rows = session.execute(select(_IDENTITIES).where(_IDENTITIES.c.sealed.is_(None)).limit(chunk))
+    found = rows.all()
+    for row in found:
+        session.execute(
+            delete(_IDENTITIES).where(
+                _IDENTITIES.c.workspace_id == row.workspace_id,
+                _IDENTITIES.c.type == row.type,
+                _IDENTITIES.c.value == row.value,
+            )
+        )
+        fresh = ProfileIdentity(
+            workspace_id=row.workspace_id,
+            type=row.type,
+            value=identity_key(session, row.type, row.value),
+            profile_id=row.profile_id,
+            first_seen=row.first_seen,
+            last_seen=row.last_seen,
+            # Known users were noted by their ids, now by their keys; a note of a profile
+            # ("profile:…") stays as it is.
+            users=[
+                u if u.startswith("profile:") or is_key(u) else identity_key(session, "user_id", u)
+                for u in (row.users or [])
+            ],
+            shared=row.shared,
+        )
+        session.add(fresh)
+        seal_identity_at_flush(session, fresh, row.value)
+    session.flush()
+    return len(found)
+
+
+def _events(session: Session, chunk: int) -> int:
+    """Events whose id columns are in clear: the columns keyed, the message sealed."""
+    clear = or_(
+        and_(_EVENTS.c.user_id.is_not(None), ~_EVENTS.c.user_id.startswith("i:")),
+        and_(_EVENTS.c.anonymous_id.is_not(None), ~_EVENTS.c.anonymous_id.startswith("i:")),
+    )
+    found = session.execute(
+        select(
+            _EVENTS.c.workspace_id,
+            _EVENTS.c.message_id,
+            _EVENTS.c.user_id,
+            _EVENTS.c.anonymous_id,
+            _EVENTS.c.profile_id,
+            _EVENTS.c.payload,
+        )
+        .where(clear)
+        .limit(chunk)
+    ).all()
+    owners: dict[str, set[str]] = defaultdict(set)
+    for row in found:
+        if row.profile_id:
+            owners[row.workspace_id].add(row.profile_id)
+    for workspace_id, profile_ids in owners.items():
+        data_keys(session, workspace_id, profile_ids)
+    rules = {ws: rules_for(session, ws) for ws in {r.workspace_id for r in found}}
+    for row in found:
+        values: dict[str, Any] = {}
+        for column, kind in (("user_id", "user_id"), ("anonymous_id", "anonymous_id")):
+            value = getattr(row, column)
+            if value is not None and not is_key(value):
+                text = rules[row.workspace_id].key(kind, str(value).strip()) or str(value)
+                values[column] = identity_key(session, kind, text)
+        if row.profile_id:
+            message = orjson.loads(row.payload)
+            values["payload"] = orjson.dumps(
+                seal_message(session, row.workspace_id, row.profile_id, message)
+            ).decode()
+        session.execute(
+            update(_EVENTS)
+            .where(
+                _EVENTS.c.workspace_id == row.workspace_id,
+                _EVENTS.c.message_id == row.message_id,
+            )
+            .values(values)
+        )
+    return len(found)
+
+
+def _merge_keys(session: Session, record: Any) -> bool:
+    """A merge record listing values (and naming the linking one) lists their keys."""
+    changed = False
+    if not all(is_key(v) for _, v in record.identities):
+        record.identities = [
+            [t, v if is_key(v) else identity_key(session, t, v)] for t, v in record.identities
+        ]
+        changed = True
+    link = _LINKED.match(record.reason)
+    if link is not None and not is_key(link.group(2)):
+        key = identity_key(session, link.group(1), link.group(2))
+        record.reason = f"{link.group(1)}:{key}{record.reason[link.end(2) :]}"
+        changed = True
+    return changed
+
+
+def _refusal_key(session: Session, refusal: Any) -> bool:
+    """A refusal naming the refused value names its key."""
+    match = _REFUSED.match(refusal.reason)
+    if match is None or is_key(match.group(3)):
+        return False
+    key = identity_key(session, match.group(1), match.group(3))
+    refusal.reason = f"{match.group(1)} {key!r}: {refusal.reason[match.end() :]}"
+    return True
