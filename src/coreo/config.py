@@ -172,8 +172,9 @@ class Settings(BaseSettings):
     )
     encrypt_personal_data: bool = Field(
         default=True,
-        description="Seal personal traits with a per-person data key (AES-256-GCM), wrapped "
-        "by the master key; erasure destroys the key.",
+        description="Seal personal traits and identifiers (in profiles and stored events) "
+        "with a per-person data key (AES-256-GCM), wrapped by the master key; identifiers "
+        "are searched by a keyed hash; erasure destroys the key.",
     )
     controller_name: str = Field(
         default="(set controller_name)",

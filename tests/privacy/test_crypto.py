@@ -357,3 +357,33 @@ def test_an_upgrade_seals_what_an_older_version_stored_in_clear(
         assert crypto.open_message(session, ws, first.profile_id, first.payload)["userId"] == (
             "anna-77"
         )
+
+
+def test_switching_sealing_on_later_keeps_identifiers_found(
+    database: Database, settings: Settings, tenant: Any, feed_pipeline: Feed, tmp_path: Path
+) -> None:
+    """Stored with sealing off, identifiers are keyed all the same (so nothing is lost
+    from sight when it is switched); `coreo keys seal` then seals them."""
+    ws = tenant.workspace_id
+    crypto.enable(database, settings.model_copy(update={"encrypt_personal_data": False}))
+    (anna,) = feed_pipeline(_anna())
+    kept = _dump(database, "profile_identities")["profile_identities"]
+    assert {r["sealed"] for r in kept} == {"anna-77", "cookie-77", "anna77@x.ch", "dev-77"}
+    assert all(r["value"].startswith("i:") and r["sealed_by"] is None for r in kept)
+    crypto.enable(database, settings)
+    (again,) = feed_pipeline(message(at=1, userId="anna-77"))
+    assert again == anna
+    assert seal_stored(database) == {"profile_identities": 4, "events": 1}
+    stored = repr(_dump(database, "profile_identities", "events"))
+    assert not [v for v in ANNA_IDS if v in stored]
+    assert identity_graph(database, ws) == {
+        "user_id:anna-77": anna,
+        "anonymous_id:cookie-77": anna,
+        "email:anna77@x.ch": anna,
+        "device_id:dev-77": anna,
+    }
+    home = tmp_path / "home"
+    assert coreo(home, "init").returncode == 0
+    sealed = coreo(home, "keys", "seal")
+    assert sealed.returncode == 0, sealed.stderr
+    assert "Identifiers sealed: nothing to do." in sealed.stdout

@@ -32,6 +32,7 @@ from coreo.privacy import ropa as records
 from coreo.privacy.crypto import hash_key
 from coreo.privacy.keys import master_key, read_key_file, write_key_file
 from coreo.privacy.models import PrivacyRequest
+from coreo.privacy.sealing import seal_stored
 from coreo.profiles.service import lookup_given
 
 __all__ = ["privacy_app", "retention_app", "ropa", "rotate_master"]
@@ -422,3 +423,27 @@ def rotate_master(
     )
     if new_key_file is not None and not in_file:
         console.print("Set COREO_MASTER_KEY to the new key before the next start.")
+
+
+def seal_identifiers() -> None:
+    """Seal identifiers and events stored in clear (run after turning
+    encrypt_personal_data on; an upgrade does it by itself). Interrupted, it goes on where
+    it stopped when run again.
+
+    Example: COREO_ENCRYPT_PERSONAL_DATA=true coreo keys seal
+    """
+    settings = load_settings()
+    database = open_database(settings)
+    counts = seal_stored(database)
+    with database.transaction() as session:
+        audit_service.record(
+            session=session,
+            chain=audit_service.SYSTEM_CHAIN,
+            actor=cli_actor(),
+            action="keys.identifiers_sealed",
+            target="profile_identities",
+            details={"sealing": settings.encrypt_personal_data, **counts},
+        )
+    done = ", ".join(f"{n:,} {table}" for table, n in sorted(counts.items())) or "nothing to do"
+    how = "sealed" if settings.encrypt_personal_data else "keyed (sealing is off)"
+    console.print(f"Identifiers {how}: {done}.")

@@ -215,10 +215,12 @@ def blind_index(session: Session, name: str, value: Any) -> str | None:
 
 def identity_key(session: Session, kind: str, value: str) -> str:
     """What ``profile_identities.value`` and the event history's ``user_id`` and
-    ``anonymous_id`` hold for an identifier: with sealing on, a keyed hash of type and value
-    (``"i:"`` and 40 hex digits, exact match only), else the value itself."""
+    ``anonymous_id`` hold for an identifier: a keyed hash of type and value (``"i:"`` and
+    40 hex digits, exact match only). The same whether sealing is on or off, so switching
+    ``encrypt_personal_data`` finds everything again; only a database opened without the
+    installation's keys holds the values themselves."""
     crypto = crypto_of(session)
-    if crypto is None or not crypto.seals:
+    if crypto is None:
         return value
     key = crypto._hashes.get("blind-index") or hash_key(session, "blind-index")
     digest = hmac.new(key, f"identity\x1f{kind}\x1f{value}".encode(), "sha256")
@@ -377,14 +379,19 @@ def _identity_aad(workspace_id: str, owner: str, kind: str, key: str) -> bytes:
 
 
 def seal_identity_at_flush(session: Session, row: ProfileIdentity, plain: str) -> None:
-    """Seal a new identity row's value when the session flushes (with the data key of the
-    profile it belongs to then); a row keyed by its value itself (sealing off) stays."""
+    """Keep a new identity row's value beside its key when the session flushes: sealed
+    with the data key of the profile it belongs to then, or plain with sealing off. A row
+    keyed by its value itself (a database without the keys) needs nothing."""
     if row.value != plain:
         session.info.setdefault(_IDENTITY_PLAIN, {})[row] = plain
 
 
-def _seal_identities(session: Session, pending: dict[ProfileIdentity, str]) -> None:
+def _seal_identities(session: Session, pending: dict[ProfileIdentity, str], seals: bool) -> None:
     rows = [(row, plain) for row, plain in pending.items() if row in session.new]
+    if not seals:
+        for row, plain in rows:
+            row.sealed, row.sealed_by = plain, None
+        return
     owners: dict[str, set[str]] = {}
     for row, _ in rows:
         owners.setdefault(row.workspace_id, set()).add(row.profile_id)
@@ -410,10 +417,13 @@ def open_identity(
     sealed: str | None,
     sealed_by: str | None,
 ) -> str:
-    """An identity row's value: opened from ``sealed``, or the key itself when unsealed; the
-    value of a row whose data key was destroyed reads ``[erased]``."""
-    if sealed is None or sealed_by is None:
+    """An identity row's value: opened from ``sealed`` (kept plain there when ``sealed_by``
+    is None: sealing was off), or the key itself (a database without the keys); the value
+    of a row whose data key was destroyed reads ``[erased]``."""
+    if sealed is None:
         return key
+    if sealed_by is None:
+        return sealed
     try:
         opened = _open(
             data_key(session, workspace_id, sealed_by),
@@ -457,7 +467,7 @@ def reseal_identities(session: Session, workspace_id: str, profile_ids: Iterable
         select(table).where(
             table.c.workspace_id == workspace_id,
             table.c.profile_id.in_(live),
-            table.c.sealed.is_not(None),
+            table.c.sealed_by.is_not(None),
         )
     ).all()
     stray = [r for r in rows if r.sealed_by not in cluster[r.profile_id]]
@@ -586,11 +596,13 @@ def open_message(
 @event.listens_for(Session, "before_flush")
 def _seal_traits(session: Session, _context: Any, _instances: Any) -> None:
     crypto = crypto_of(session)
-    if crypto is None or not crypto.seals:
+    if crypto is None:
         return
     identities = session.info.pop(_IDENTITY_PLAIN, None)
     if identities:
-        _seal_identities(session, identities)
+        _seal_identities(session, identities, crypto.seals)
+    if not crypto.seals:
+        return
     sealed: list[tuple[ProfileTrait, Any]] = session.info.setdefault(_PLAIN, [])
     for obj in (*session.new, *session.dirty):
         if not isinstance(obj, ProfileTrait) or is_sealed(obj.value):

@@ -129,12 +129,12 @@ def find_person(session: Session, workspace_id: str, profile_id: str) -> Person:
         )
     ):
         keys.update((str(t), str(v)) for t, v in brought)
-    sealing = crypto.crypto_of(session)
+    keyed = crypto.crypto_of(session) is not None
     identifiers = {
         (t, values[(t, v)]) if (t, v) in values else (t, v)
         for t, v in keys - shared
-        # Unsealed, what merges recorded are values; sealed, keys known only as keys.
-        if (t, v) in values or sealing is None or not sealing.seals
+        # Without the keys, what merges recorded are values; else keys, known only as keys.
+        if (t, v) in values or not keyed
     }
     person = Person(
         workspace_id, profile_id, members, sorted(identifiers), keys=sorted(keys - shared)

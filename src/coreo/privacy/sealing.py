@@ -5,7 +5,8 @@ its user and anonymous ids, merge records the values a merged profile brought an
 the value that was refused. ``seal_stored`` rewrites them as this version stores them
 (``coreo.privacy.crypto``): the keyed hash to search by, the value sealed with its
 person's data key. It runs after a migration that found existing data (``coreo migrate``,
-or an embedded store opened by a newer Coreo), in chunks of one transaction each, and can
+or an embedded store opened by a newer Coreo) and on ``coreo keys seal`` (after turning
+``encrypt_personal_data`` on), in chunks of one transaction each, and can
 be interrupted: what is done stays done, the rest is found again next time.
 """
 
@@ -16,7 +17,7 @@ from collections import Counter, defaultdict
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, and_, delete, or_, select, update
+from sqlalchemy import Table, delete, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from coreo.db import Database
@@ -46,20 +47,23 @@ def is_key(value: Any) -> bool:
 
 
 def seal_stored(database: Database, *, chunk: int = 1000) -> dict[str, int]:
-    """Seal every identifier still stored in clear; returns how many rows of each table
-    changed (nothing when personal data is not sealed)."""
+    """Key (and, with sealing on, seal) every identifier still stored in clear; returns
+    how many rows of each table changed (nothing for a database without the keys)."""
     counts: Counter[str] = Counter()
     with database.session() as session:
-        crypto = crypto_of(session)
-        if crypto is None or not crypto.seals:
+        if crypto_of(session) is None:
             return {}
-    for name, step in (("profile_identities", _identities), ("events", _events)):
-        while True:  # what a chunk seals is not found again
-            with database.transaction() as session:
-                done = step(session, chunk)
-            if not done:
-                break
-            counts[name] += done
+    while True:  # what a chunk seals is not found again
+        with database.transaction() as session:
+            done = _identities(session, chunk)
+        if not done:
+            break
+        counts["profile_identities"] += done
+    after: Any = ("", "")
+    while after is not None:  # one pass over the history, in key order
+        with database.transaction() as session:
+            done, after = _events(session, after, chunk)
+        counts["events"] += done
     passes: tuple[tuple[str, Any, Any], ...] = (
         ("profile_merges", MergeRecord, _merge_keys),
         ("profile_merge_refusals", RefusedMerge, _refusal_key),
@@ -79,8 +83,14 @@ def seal_stored(database: Database, *, chunk: int = 1000) -> dict[str, int]:
 
 
 def _identities(session: Session, chunk: int) -> int:
-    rows = session.execute(select(_IDENTITIES).where(_IDENTITIES.c.sealed.is_(None)).limit(chunk))
-    found = rows.all()
+    """Identities stored in clear (or kept plain while sealing was off): keyed and, with
+    sealing on, sealed."""
+    crypto = crypto_of(session)
+    seals = crypto is not None and crypto.seals
+    clear: Any = _IDENTITIES.c.sealed.is_(None)
+    if seals:
+        clear = or_(clear, _IDENTITIES.c.sealed_by.is_(None))
+    found = session.execute(select(_IDENTITIES).where(clear).limit(chunk)).all()
     for row in found:
         session.execute(
             delete(_IDENTITIES).where(
@@ -89,10 +99,11 @@ def _identities(session: Session, chunk: int) -> int:
                 _IDENTITIES.c.value == row.value,
             )
         )
+        plain = row.value if row.sealed is None else row.sealed
         fresh = ProfileIdentity(
             workspace_id=row.workspace_id,
             type=row.type,
-            value=identity_key(session, row.type, row.value),
+            value=identity_key(session, row.type, plain),
             profile_id=row.profile_id,
             first_seen=row.first_seen,
             last_seen=row.last_seen,
@@ -105,17 +116,17 @@ def _identities(session: Session, chunk: int) -> int:
             shared=row.shared,
         )
         session.add(fresh)
-        seal_identity_at_flush(session, fresh, row.value)
+        seal_identity_at_flush(session, fresh, plain)
     session.flush()
     return len(found)
 
 
-def _events(session: Session, chunk: int) -> int:
-    """Events whose id columns are in clear: the columns keyed, the message sealed."""
-    clear = or_(
-        and_(_EVENTS.c.user_id.is_not(None), ~_EVENTS.c.user_id.startswith("i:")),
-        and_(_EVENTS.c.anonymous_id.is_not(None), ~_EVENTS.c.anonymous_id.startswith("i:")),
-    )
+def _events(session: Session, after: tuple[str, str], chunk: int) -> tuple[int, Any]:
+    """One chunk of the history in key order, after ``after``: id columns in clear are
+    keyed, and with sealing on a message with an identifier in clear is sealed. Returns
+    how many changed and where the next chunk starts (None: done)."""
+    crypto = crypto_of(session)
+    seals = crypto is not None and crypto.seals
     found = session.execute(
         select(
             _EVENTS.c.workspace_id,
@@ -125,37 +136,42 @@ def _events(session: Session, chunk: int) -> int:
             _EVENTS.c.profile_id,
             _EVENTS.c.payload,
         )
-        .where(clear)
+        .where(tuple_(_EVENTS.c.workspace_id, _EVENTS.c.message_id) > after)
+        .order_by(_EVENTS.c.workspace_id, _EVENTS.c.message_id)
         .limit(chunk)
     ).all()
     owners: dict[str, set[str]] = defaultdict(set)
     for row in found:
-        if row.profile_id:
+        if seals and row.profile_id:
             owners[row.workspace_id].add(row.profile_id)
     for workspace_id, profile_ids in owners.items():
         data_keys(session, workspace_id, profile_ids)
     rules = {ws: rules_for(session, ws) for ws in {r.workspace_id for r in found}}
+    changed = 0
     for row in found:
         values: dict[str, Any] = {}
-        for column, kind in (("user_id", "user_id"), ("anonymous_id", "anonymous_id")):
-            value = getattr(row, column)
+        for kind in ("user_id", "anonymous_id"):
+            value = getattr(row, kind)
             if value is not None and not is_key(value):
                 text = rules[row.workspace_id].key(kind, str(value).strip()) or str(value)
-                values[column] = identity_key(session, kind, text)
-        if row.profile_id:
+                values[kind] = identity_key(session, kind, text)
+        if seals and row.profile_id:
             message = orjson.loads(row.payload)
-            values["payload"] = orjson.dumps(
-                seal_message(session, row.workspace_id, row.profile_id, message)
-            ).decode()
-        session.execute(
-            update(_EVENTS)
-            .where(
-                _EVENTS.c.workspace_id == row.workspace_id,
-                _EVENTS.c.message_id == row.message_id,
+            sealed = seal_message(session, row.workspace_id, row.profile_id, message)
+            if sealed is not message:
+                values["payload"] = orjson.dumps(sealed).decode()
+        if values:
+            session.execute(
+                update(_EVENTS)
+                .where(
+                    _EVENTS.c.workspace_id == row.workspace_id,
+                    _EVENTS.c.message_id == row.message_id,
+                )
+                .values(values)
             )
-            .values(values)
-        )
-    return len(found)
+            changed += 1
+    last = (found[-1].workspace_id, found[-1].message_id) if len(found) == chunk else None
+    return changed, last
 
 
 def _merge_keys(session: Session, record: Any) -> bool:
