@@ -60,9 +60,12 @@ def _population(
                     ("email", f"person{n}@{tag}.example.ch"),
                     ("anonymous_id", f"cookie-{tag}{n}"),
                 ):
-                    session.add(ProfileIdentity(workspace_id=workspace_id, type=kind, value=value,
-                                                profile_id=pid, first_seen=at, last_seen=at,
-                                                users=[], shared=False))  # fmt: skip
+                    key = crypto.identity_key(session, kind, value)  # as the identity stage
+                    row = ProfileIdentity(workspace_id=workspace_id, type=kind, value=key,
+                                          profile_id=pid, first_seen=at, last_seen=at,
+                                          users=[], shared=False)  # fmt: skip
+                    session.add(row)
+                    crypto.seal_identity_at_flush(session, row, value)
                 traits = {
                     "email": f"person{n}@example.ch",
                     "phone": f"+4179{n:07d}",
@@ -84,7 +87,8 @@ def _population(
                     session.add(EventRecord(
                         workspace_id=workspace_id, message_id=f"{tag}-{n}-{k}",
                         type=message["type"], event=message.get("event"),
-                        user_id=message["userId"], anonymous_id=None, profile_id=pid,
+                        user_id=crypto.identity_key(session, "user_id", str(message["userId"])),
+                        anonymous_id=None, profile_id=pid,
                         timestamp=at + timedelta(hours=k), received_at=at + timedelta(hours=k),
                         payload=orjson.dumps(stored).decode(),
                     ))  # fmt: skip
@@ -109,6 +113,7 @@ def _read(database: Database, workspace_id: str, profile_id: str) -> float:
     elapsed = time.perf_counter() - started
     assert shown["traits"]["lastName"]["value"].startswith("Muster")  # noqa: S101 - opened
     assert "@" in shown["recent_events"][0]["properties"]["email"]  # noqa: S101
+    assert any("@" in i["value"] for i in shown["identities"])  # noqa: S101 - opened too
     return elapsed
 
 
