@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -17,9 +18,10 @@ from coreo.auth.dependencies import KeyCache
 from coreo.auth.models import Workspace
 from coreo.config import Settings, get_settings
 from coreo.consent.api import router as consent_router
-from coreo.db import Database
+from coreo.db import Database, utcnow
 from coreo.eventlog import build_event_log
 from coreo.eventlog.base import EventLog
+from coreo.eventlog.sql import SqlEventLog
 from coreo.identity.api import router as identity_router
 from coreo.ingest.api import OPENAPI_SCHEMAS as INGEST_SCHEMAS
 from coreo.ingest.api import router as ingest_router
@@ -85,9 +87,17 @@ def _retention_timer(
             for workspace_id in workspaces:
                 with database.transaction(workspace_id=workspace_id) as session:
                     report = retention.run(
-                        session, workspace_id, settings, actor="system:retention", log=log
+                        session,
+                        workspace_id,
+                        settings,
+                        actor="system:retention",
+                        log=log,
+                        trim_shared_log=False,
                     )
                 _log.info("retention purge done", extra={"purged": report.purged})
+            if not isinstance(log, SqlEventLog):  # shared by all workspaces: trimmed once
+                cutoff = utcnow() - timedelta(days=settings.retention_log_days)
+                _log.info("event log trimmed", extra={"records": log.trim(cutoff)})
         except Exception:  # the server still serves; `coreo retention run` does it too
             _log.warning("the retention purge failed", exc_info=True)
 

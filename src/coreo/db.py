@@ -418,16 +418,16 @@ class Database:
         )
         return config
 
-    def migrate(self, revision: str = "head") -> str | None:
-        """Upgrade the schema to ``revision`` (default: the newest); returns the revision it
-        was at (None: a new database)."""
+    def migrate(self, revision: str = "head") -> tuple[str | None, str | None]:
+        """Upgrade the schema to ``revision`` (default: the newest); returns the revisions
+        before and after (before None: a new database)."""
         config = self._alembic_config()
         try:
             with self.engine.begin() as connection:
                 before = MigrationContext.configure(connection).get_current_revision()
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
-                return before
+                return before, MigrationContext.configure(connection).get_current_revision()
         except OperationalError:
             raise ServiceUnavailableError(
                 f"cannot migrate the database at {self.display_url}: connection failed"

@@ -51,17 +51,19 @@ def load_settings(**overrides: Any) -> Settings:
     return get_settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def open_database(settings: Settings, *, migrate: bool | None = None) -> Database:
+def open_database(
+    settings: Settings, *, migrate: bool | None = None, seal: bool = True
+) -> Database:
     """Open the store; migrate it when asked (default: only the embedded SQLite store).
 
     A PostgreSQL schema that is not current is an error naming `coreo migrate`. A
     migration of existing data also seals the identifiers an older Coreo stored in clear
-    (``coreo.privacy.sealing``).
+    (``coreo.privacy.sealing``), unless ``seal`` is False (the caller seals).
     """
     database = Database.from_settings(settings)
     if migrate if migrate is not None else settings.is_embedded:
-        before = database.migrate()
-        if before is not None and before != database.schema_revisions()[0]:  # older data
+        before, after = database.migrate()
+        if seal and before is not None and before != after:  # data of an older Coreo
             sealed = seal_stored(database)
             if sealed:
                 console.print(f"Sealed identifiers stored in clear: {sealed}")

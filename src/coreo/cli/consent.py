@@ -21,7 +21,7 @@ from coreo.cli._common import (
 )
 from coreo.consent import service
 from coreo.consent.purposes import LEGAL_BASES
-from coreo.consent.taxonomy import load_taxonomy, put_taxonomy, taxonomy_for
+from coreo.consent.taxonomy import load_taxonomy, put_taxonomy, taxonomy_document, taxonomy_for
 from coreo.errors import InvalidInputError
 from coreo.privacy.crypto import hash_key
 
@@ -160,8 +160,7 @@ def purposes_show(workspace: WorkspaceOption = "default") -> None:
     workspace_id = workspace_id_of(database, workspace)
     with database.transaction(workspace_id=workspace_id, write=False) as session:
         taxonomy = taxonomy_for(session, workspace_id)
-    document = taxonomy.model_dump(mode="json")
-    document["purposes"] = list(document["purposes"].values())
+    document = taxonomy_document(taxonomy)
     typer.echo(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), nl=False)
 
 

@@ -23,7 +23,7 @@ from coreo.cli._common import (
     open_database,
     workspace_id_of,
 )
-from coreo.db import utcnow
+from coreo.db import Database, utcnow
 from coreo.errors import InvalidInputError
 from coreo.eventlog import build_event_log
 from coreo.privacy import crypto, retention
@@ -407,15 +407,12 @@ def rotate_master(
     counts = crypto.rotate_master(database, old, new)
     if new_key_file is None:  # the key file: the new key takes its place
         target.replace(key_file)
-    with database.transaction() as session:
-        audit_service.record(
-            session=session,
-            chain=audit_service.SYSTEM_CHAIN,
-            actor=cli_actor(),
-            action="keys.master_rotated",
-            target=f"master-key:{crypto.fingerprint(new)}",
-            details={"previous": crypto.fingerprint(old), **counts},
-        )
+    _audit_keys(
+        database,
+        "keys.master_rotated",
+        f"master-key:{crypto.fingerprint(new)}",
+        {"previous": crypto.fingerprint(old), **counts},
+    )
     where = key_file if new_key_file is None else new_key_file
     console.print(
         f"Re-wrapped {counts['data_keys']:,} data key(s) and {counts['keyring']} keyring "
@@ -423,6 +420,19 @@ def rotate_master(
     )
     if new_key_file is not None and not in_file:
         console.print("Set COREO_MASTER_KEY to the new key before the next start.")
+
+
+def _audit_keys(database: Database, action: str, target: str, details: dict[str, Any]) -> None:
+    """An installation-wide key operation, on the system audit chain."""
+    with database.transaction() as session:
+        audit_service.record(
+            session=session,
+            chain=audit_service.SYSTEM_CHAIN,
+            actor=cli_actor(),
+            action=action,
+            target=target,
+            details=details,
+        )
 
 
 def seal_identifiers() -> None:
@@ -433,17 +443,14 @@ def seal_identifiers() -> None:
     Example: COREO_ENCRYPT_PERSONAL_DATA=true coreo keys seal
     """
     settings = load_settings()
-    database = open_database(settings)
+    database = open_database(settings, seal=False)  # one pass, here, with its counts
     counts = seal_stored(database)
-    with database.transaction() as session:
-        audit_service.record(
-            session=session,
-            chain=audit_service.SYSTEM_CHAIN,
-            actor=cli_actor(),
-            action="keys.identifiers_sealed",
-            target="profile_identities",
-            details={"sealing": settings.encrypt_personal_data, **counts},
-        )
+    _audit_keys(
+        database,
+        "keys.identifiers_sealed",
+        "profile_identities",
+        {"sealing": settings.encrypt_personal_data, **counts},
+    )
     done = ", ".join(f"{n:,} {table}" for table, n in sorted(counts.items())) or "nothing to do"
     how = "sealed" if settings.encrypt_personal_data else "keyed (sealing is off)"
     console.print(f"Identifiers {how}: {done}.")

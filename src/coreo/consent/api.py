@@ -12,10 +12,17 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.consent import service
-from coreo.consent.purposes import DEFAULT_TAXONOMY, LegalBasis, Taxonomy
+from coreo.consent.purposes import (
+    CHANNEL_PATTERN,
+    DEFAULT_TAXONOMY,
+    PURPOSE_PATTERN,
+    LegalBasis,
+    Taxonomy,
+)
 from coreo.consent.taxonomy import put_taxonomy, taxonomy_for
+from coreo.identity.service import cluster_members
 from coreo.privacy.crypto import hash_key
-from coreo.web.dependencies import CallerSession, require_json_body
+from coreo.web.dependencies import AdminKey, CallerSession, require_json_body
 from coreo.web.problems import PROBLEM_MEDIA_TYPE
 from coreo.web.state import runtime
 
@@ -23,9 +30,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["consent"])
 ReadKey = Annotated[Principal, Depends(require_scope("profiles:read"))]
-AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
-PURPOSE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
-CHANNEL_PATTERN = r"^[a-z][a-z0-9_]{0,19}$"
 ConsentKey = Annotated[Principal, Depends(require_scope("consent:write"))]
 _NO_PROFILE: dict[int | str, dict[str, Any]] = {
     404: {
@@ -166,13 +170,14 @@ def record_consent(
     responses=_NO_PROFILE,
 )
 def read_consents(profile_id: str, principal: ReadKey, session: CallerSession) -> ConsentState:
-    records, flags = service.standing(session, principal.workspace_id, profile_id)
+    live = service.subject(session, principal.workspace_id, profile_id)
+    members = sorted(cluster_members(session, principal.workspace_id, [live]))
+    records, flags = service.standing_of(session, principal.workspace_id, members)
     taxonomy = taxonomy_for(session, principal.workspace_id)
     current = [
         _decision(name, channel, service.decide(records, name, channel, flags, taxonomy))
         for name, channel in taxonomy.decisions()
     ]
-    live = service.subject(session, principal.workspace_id, profile_id)
     return ConsentState(
         profile_id=live,
         current=current,

@@ -17,16 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "CATEGORY_PURPOSES",
+    "CHANNEL_PATTERN",
     "DEFAULT_PURPOSES",
     "DEFAULT_TAXONOMY",
     "LEGAL_BASES",
     "MARKETING_CHANNELS",
+    "PURPOSE_PATTERN",
     "Channel",
     "LegalBasis",
     "Purpose",
-    "PurposeName",
     "Taxonomy",
-    "purpose_named",
 ]
 
 LegalBasis = Literal["consent", "contract", "legitimate_interest", "legal_obligation"]
@@ -36,26 +36,18 @@ LEGAL_BASES: tuple[LegalBasis, ...] = (
     "legitimate_interest",
     "legal_obligation",
 )
-PurposeName = Literal[
-    "necessary",
-    "analytics",
-    "personalisation",
-    "marketing",
-    "automated_decisions",
-    "third_party_sharing",
-]
-"""The purposes an API caller may name (``DEFAULT_PURPOSES``' keys)."""
 Channel = Literal["email", "sms", "push", "whatsapp", "phone", "post"]
 MARKETING_CHANNELS: tuple[Channel, ...] = get_args(Channel)
 
 
-_NAME = r"^[a-z][a-z0-9_]{0,39}$"
+PURPOSE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+CHANNEL_PATTERN = r"^[a-z][a-z0-9_]{0,19}$"
 
 
 class Purpose(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=_NAME)
+    name: str = Field(pattern=PURPOSE_PATTERN)
     description: str = Field(min_length=1, max_length=500)
     legal_bases: tuple[LegalBasis, ...] = Field(min_length=1)
     default_basis: LegalBasis | None = Field(
@@ -79,7 +71,7 @@ class Purpose(BaseModel):
     @classmethod
     def _channel_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for channel in value:
-            if not re.fullmatch(r"[a-z][a-z0-9_]{0,19}", channel):
+            if not re.fullmatch(CHANNEL_PATTERN, channel):
                 raise ValueError(f"channel {channel!r}: lower-case letters, digits and _")
         if len(set(value)) != len(value):
             raise ValueError("a channel is named twice")
@@ -144,10 +136,6 @@ DEFAULT_PURPOSES: dict[str, Purpose] = {
         ),
     )
 }
-
-
-def purpose_named(name: str) -> Purpose | None:
-    return DEFAULT_PURPOSES.get(name)
 
 
 CATEGORY_PURPOSES: dict[str, tuple[str, ...]] = {

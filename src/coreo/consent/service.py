@@ -50,6 +50,7 @@ __all__ = [
     "notice_hash",
     "record",
     "standing",
+    "standing_of",
     "subject",
 ]
 
@@ -125,9 +126,13 @@ def record(
     *,
     actor: str,
     proof_key: bytes,
+    taxonomy: Taxonomy | None = None,
 ) -> ConsentRecord:
-    """Append a decision to the ledger (audited as ``consent.recorded``)."""
-    purpose = _purpose(consent.purpose, consent.channel, taxonomy_for(session, workspace_id))
+    """Append a decision to the ledger (audited as ``consent.recorded``); ``taxonomy``: the
+    workspace's, when the caller has read it already."""
+    purpose = _purpose(
+        consent.purpose, consent.channel, taxonomy or taxonomy_for(session, workspace_id)
+    )
     if consent.legal_basis not in purpose.legal_bases:
         bases = ", ".join(purpose.legal_bases)
         raise InvalidInputError(
@@ -213,7 +218,14 @@ def standing(
 ) -> tuple[list[ConsentRecord], list[Suppression]]:
     """The profile's ledger and its restrictions and objections (``decide``'s inputs),
     with the profile's cluster looked up once."""
-    members = _members(session, workspace_id, profile_id)
+    return standing_of(session, workspace_id, _members(session, workspace_id, profile_id))
+
+
+def standing_of(
+    session: Session, workspace_id: str, members: list[str]
+) -> tuple[list[ConsentRecord], list[Suppression]]:
+    """``standing`` for a cluster the caller has looked up (the live profile and those
+    merged into it)."""
     flags = suppression.active_for_profiles(session, workspace_id, members)
     return _records_of(session, workspace_id, members), flags
 

@@ -4,7 +4,7 @@ Read from every event of a resolved profile:
 
 * ``context.consent.categoryPreferences`` as Segment's consent management sends it
   (``{"Analytics": true, "Advertising": false}``): each category named in
-  ``CATEGORY_PURPOSES`` grants or denies its purposes; other categories (strictly
+  the workspace's ``Taxonomy.categories`` grants or denies its purposes; other categories (strictly
   necessary, unknown names) are not read;
 * ``context.consent.tcString``: an IAB TCF v2.2 TC string (``coreo.consent.tcf``); its
   purposes grant or deny analytics and personalisation (``tcf.coreo_purposes``). A string
@@ -37,13 +37,13 @@ from sqlalchemy.orm import Session
 
 from coreo.consent import service, tcf
 from coreo.consent.models import ConsentRecord
-from coreo.consent.purposes import CATEGORY_PURPOSES, DEFAULT_TAXONOMY, Taxonomy
+from coreo.consent.purposes import DEFAULT_TAXONOMY, Taxonomy
 from coreo.consent.taxonomy import taxonomy_for
 from coreo.db import utcnow
 from coreo.identity.service import cluster_members
 from coreo.runtime.worker import Event
 
-__all__ = ["CATEGORY_PURPOSES", "ConsentStage", "signals_of"]
+__all__ = ["ConsentStage", "signals_of"]
 
 
 Signal = tuple[str, service.Status]  # purpose, status
@@ -149,6 +149,7 @@ class ConsentStage:
                         _input(event.message, purpose, status),
                         actor="pipeline",
                         proof_key=key,
+                        taxonomy=taxonomies[workspace_id],
                     )
                     last[(profile_id, purpose)] = status
 

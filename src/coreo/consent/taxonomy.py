@@ -7,6 +7,8 @@ it is validated only when that text differs from the last one seen.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ValidationError
 from sqlalchemy import Text, select
 from sqlalchemy import cast as sql_cast
@@ -20,7 +22,7 @@ from coreo.db import utcnow
 from coreo.documents import ParsedDocuments
 from coreo.errors import InvalidInputError, first_problem
 
-__all__ = ["load_taxonomy", "put_taxonomy", "taxonomy_for"]
+__all__ = ["load_taxonomy", "put_taxonomy", "taxonomy_document", "taxonomy_for"]
 
 _PARSED = ParsedDocuments(Taxonomy.model_validate)
 
@@ -32,6 +34,14 @@ def taxonomy_for(session: Session, workspace_id: str) -> Taxonomy:
     if stored is None:
         return DEFAULT_TAXONOMY
     return _PARSED.get(workspace_id, stored)
+
+
+def taxonomy_document(taxonomy: Taxonomy) -> dict[str, Any]:
+    """A taxonomy as it is stored and shown (``load_taxonomy`` reads it back): purposes as
+    a list, since JSONB keeps no order of keys."""
+    document = taxonomy.model_dump(mode="json")
+    document["purposes"] = list(document["purposes"].values())
+    return document
 
 
 def put_taxonomy(
@@ -49,9 +59,7 @@ def put_taxonomy(
         if row is None:
             row = PurposesRow(workspace_id=workspace_id, version=0)
             session.add(row)
-        document = taxonomy.model_dump(mode="json")
-        document["purposes"] = list(document["purposes"].values())  # JSONB keeps no order
-        row.taxonomy, row.version = document, version
+        row.taxonomy, row.version = taxonomy_document(taxonomy), version
         row.updated_at, row.updated_by = utcnow(), actor
     audit_service.record(
         session=session,

@@ -64,9 +64,12 @@ class HistoryStage:
         rows: list[tuple[Any, ...]] = []
         sealing = crypto_of(session)
         if sealing is not None and sealing.seals:
-            for workspace_id in {e.workspace_id for e in events}:
-                owners = (e.annotations.get("profile_id") for e in events)
-                preload(session, workspace_id, [p for p in owners if p])
+            owners: dict[str, set[str]] = {}
+            for e in events:
+                if owner := e.annotations.get("profile_id"):
+                    owners.setdefault(e.workspace_id, set()).add(owner)
+            for workspace_id, profile_ids in owners.items():
+                preload(session, workspace_id, profile_ids)
         for event in events:
             m = event.message
             owner = event.annotations.get("profile_id")
@@ -79,7 +82,7 @@ class HistoryStage:
                     m.get("event") or m.get("name"),
                     _identity(session, event, "user_id", "userId"),
                     _identity(session, event, "anonymous_id", "anonymousId"),
-                    event.annotations.get("profile_id"),
+                    owner,
                     _time(m.get("timestamp"), dialect),
                     _time(m.get("receivedAt"), dialect),
                     orjson.dumps(stored).decode(),

@@ -42,7 +42,7 @@ from coreo.identity.identifiers import Identifier, identifiers_of, previous_id
 from coreo.identity.models import MergeRecord, Profile, ProfileIdentity, ProfileSplit
 from coreo.identity.rules import IdentityRules
 from coreo.ids import new_id
-from coreo.privacy.crypto import reseal_identities
+from coreo.privacy.crypto import data_keys, identity_values, seal_identity
 
 __all__ = ["RederiveHook", "Unmerge", "undo_merge"]
 
@@ -347,6 +347,43 @@ class _Split:
         )
 
 
+def _reseal(session: Session, workspace_id: str, live: list[str]) -> None:
+    """Re-seal what the move left sealed with the key of a profile now on the other side,
+    so that erasing either person shreds exactly their own identifiers."""
+    cluster = identity_service.cluster_members(session, workspace_id, live)  # member → live
+    stray = [
+        row
+        for row in session.execute(
+            select(_IDENTITIES).where(
+                _IDENTITIES.c.workspace_id == workspace_id,
+                _IDENTITIES.c.profile_id.in_(live),
+                _IDENTITIES.c.sealed_by.is_not(None),
+            )
+        )
+        if cluster.get(row.sealed_by) != row.profile_id
+    ]
+    if not stray:
+        return
+    values = identity_values(session, workspace_id, stray)
+    data_keys(session, workspace_id, {row.profile_id for row in stray})
+    for row in stray:
+        plain = values[(row.type, row.value)]
+        session.execute(
+            update(_IDENTITIES)
+            .where(
+                _IDENTITIES.c.workspace_id == workspace_id,
+                _IDENTITIES.c.type == row.type,
+                _IDENTITIES.c.value == row.value,
+            )
+            .values(
+                sealed=seal_identity(
+                    session, workspace_id, row.profile_id, row.type, row.value, plain
+                ),
+                sealed_by=row.profile_id,
+            )
+        )
+
+
 def undo_merge(
     session: Session,
     *,
@@ -383,7 +420,7 @@ def undo_merge(
     )
     session.add(pair)
     events_moved = split.move_events()
-    reseal_identities(session, workspace_id, [survivor, merged])
+    _reseal(session, workspace_id, [survivor, merged])
     for hook in on_rederive:
         hook(session, workspace_id, [survivor, merged])
     held = identity_service.plain_identities(session, workspace_id, [survivor, merged])

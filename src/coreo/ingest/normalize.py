@@ -66,32 +66,26 @@ def strip_special_categories(message: dict[str, Any], options: NormaliseOptions)
     Art. 5(c)) from traits, context.traits and properties, at any depth; return the paths
     removed (``traits.religion``). Fields the installation allows are kept."""
     removed: list[str] = []
-    pending: list[tuple[Any, str]] = []
-
-    def walk(value: Any, path: str) -> None:
-        pending.append((value, path))
-        while pending:  # a stack, not recursion: nesting depth is the sender's choice
-            current, where = pending.pop()
-            if isinstance(current, dict):
-                for name in list(current):
-                    inner = f"{where}.{name}"
-                    if is_special_category(str(name)) and fold(str(name)) not in (
-                        options.special_allowed
-                    ):
-                        del current[name]
-                        removed.append(inner)
-                    else:
-                        pending.append((current[name], inner))
-            elif isinstance(current, list):
-                pending.extend((item, f"{where}[]") for item in current)
-
     context = message.get("context")
-    for path, holder in (
-        ("traits", message.get("traits")),
-        ("properties", message.get("properties")),
-        ("context.traits", context.get("traits") if isinstance(context, dict) else None),
-    ):
-        walk(holder, path)
+    pending: list[tuple[Any, str]] = [
+        (message.get("traits"), "traits"),
+        (message.get("properties"), "properties"),
+        (context.get("traits") if isinstance(context, dict) else None, "context.traits"),
+    ]
+    while pending:  # a stack, not recursion: nesting depth is the sender's choice
+        current, where = pending.pop()
+        if isinstance(current, dict):
+            for name in list(current):
+                inner = f"{where}.{name}"
+                if is_special_category(str(name)) and fold(str(name)) not in (
+                    options.special_allowed
+                ):
+                    del current[name]
+                    removed.append(inner)
+                else:
+                    pending.append((current[name], inner))
+        elif isinstance(current, list):
+            pending.extend((item, f"{where}[]") for item in current)
     return sorted(removed)
 
 

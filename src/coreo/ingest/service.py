@@ -39,6 +39,7 @@ from coreo.ingest.plans import (
     record_violation,
 )
 from coreo.ingest.spec import MAX_MESSAGE_BYTES, MESSAGE_ADAPTER
+from coreo.privacy.crypto import is_sealed
 from coreo.profiles.models import SEALED_PREFIX
 
 __all__ = [
@@ -166,9 +167,7 @@ def _looks_sealed(message: dict[str, Any]) -> bool:
         message.get("properties"),
         context.get("traits") if isinstance(context, dict) else None,
     ):
-        if isinstance(holder, dict) and any(
-            isinstance(v, str) and v.startswith(SEALED_PREFIX) for v in holder.values()
-        ):
+        if isinstance(holder, dict) and any(is_sealed(v) for v in holder.values()):
             return True
     return False
 

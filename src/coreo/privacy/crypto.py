@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session, attributes
 from coreo.config import Settings
 from coreo.db import Database, conflict_insert, utcnow
 from coreo.errors import ConfigurationError
-from coreo.identity.models import Profile, ProfileIdentity
+from coreo.identity.models import ProfileIdentity
 from coreo.privacy.keys import derived_key, forget_key_files, master_key
 from coreo.privacy.models import DataKey, KeyringEntry
 from coreo.profiles.models import SEALED_PREFIX, ProfileTrait, search_key
@@ -72,8 +72,8 @@ __all__ = [
     "open_value",
     "preload",
     "reads_sealed",
-    "reseal_identities",
     "rotate_master",
+    "seal_identity",
     "seal_identity_at_flush",
     "seal_message",
     "shred",
@@ -207,10 +207,13 @@ def hash_key(session: Session, purpose: str, settings: Settings | None = None) -
 def blind_index(session: Session, name: str, value: Any) -> str | None:
     """What a sealed trait is searched by: a keyed hash of its search key (exact match)."""
     key = search_key(name, value)
-    if key is None:
-        return None
-    digest = hmac.new(hash_key(session, "blind-index"), f"{name}\x1f{key}".encode(), "sha256")
-    return "h:" + digest.hexdigest()[:40]
+    return None if key is None else _blind(session, "h:", f"{name}\x1f{key}")
+
+
+def _blind(session: Session, prefix: str, text: str) -> str:
+    """``prefix`` and 40 hex digits of the blind-index HMAC of ``text``."""
+    digest = hmac.new(hash_key(session, "blind-index"), text.encode(), "sha256")
+    return prefix + digest.hexdigest()[:40]
 
 
 def identity_key(session: Session, kind: str, value: str) -> str:
@@ -219,12 +222,9 @@ def identity_key(session: Session, kind: str, value: str) -> str:
     40 hex digits, exact match only). The same whether sealing is on or off, so switching
     ``encrypt_personal_data`` finds everything again; only a database opened without the
     installation's keys holds the values themselves."""
-    crypto = crypto_of(session)
-    if crypto is None:
+    if crypto_of(session) is None:
         return value
-    key = crypto._hashes.get("blind-index") or hash_key(session, "blind-index")
-    digest = hmac.new(key, f"identity\x1f{kind}\x1f{value}".encode(), "sha256")
-    return "i:" + digest.hexdigest()[:40]
+    return _blind(session, "i:", f"identity\x1f{kind}\x1f{value}")
 
 
 # -- data keys --------------------------------------------------------------------------
@@ -398,15 +398,18 @@ def _seal_identities(session: Session, pending: dict[ProfileIdentity, str], seal
     for workspace_id, profile_ids in owners.items():
         data_keys(session, workspace_id, profile_ids)
     for row, plain in rows:
-        _seal_identity(session, row, plain, row.profile_id)
+        row.sealed = seal_identity(
+            session, row.workspace_id, row.profile_id, row.type, row.value, plain
+        )
+        row.sealed_by = row.profile_id
 
 
-def _seal_identity(session: Session, row: Any, plain: str, owner: str) -> dict[str, str]:
-    key = data_key(session, row.workspace_id, owner)
-    sealed = _seal(key, plain, _identity_aad(row.workspace_id, owner, row.type, row.value))
-    if isinstance(row, ProfileIdentity):
-        row.sealed, row.sealed_by = sealed, owner
-    return {"sealed": sealed, "sealed_by": owner}
+def seal_identity(
+    session: Session, workspace_id: str, owner: str, kind: str, key: str, plain: str
+) -> str:
+    """An identifier's value sealed with profile ``owner``'s data key, bound to its row."""
+    data = data_key(session, workspace_id, owner)
+    return _seal(data, plain, _identity_aad(workspace_id, owner, kind, key))
 
 
 def open_identity(
@@ -448,45 +451,6 @@ def identity_values(
         )
         for r in listed
     }
-
-
-def reseal_identities(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> int:
-    """Re-seal the identities of these live profiles that are sealed with the key of a
-    profile outside their cluster (an un-merge moved them), so that erasing either person
-    shreds exactly their own. Returns how many."""
-    live = sorted(set(profile_ids))
-    cluster = {p: {p} for p in live}
-    for member, into in session.execute(
-        select(Profile.id, Profile.merged_into).where(
-            Profile.workspace_id == workspace_id, Profile.merged_into.in_(live)
-        )
-    ):
-        cluster[str(into)].add(str(member))
-    table = cast(Table, ProfileIdentity.__table__)
-    rows = session.execute(
-        select(table).where(
-            table.c.workspace_id == workspace_id,
-            table.c.profile_id.in_(live),
-            table.c.sealed_by.is_not(None),
-        )
-    ).all()
-    stray = [r for r in rows if r.sealed_by not in cluster[r.profile_id]]
-    if not stray:
-        return 0
-    data_keys(session, workspace_id, {r.profile_id for r in stray})
-    preload(session, workspace_id, {str(r.sealed_by) for r in stray})
-    for row in stray:
-        plain = open_identity(session, workspace_id, row.type, row.value, row.sealed, row.sealed_by)
-        session.execute(
-            table.update()
-            .where(
-                table.c.workspace_id == workspace_id,
-                table.c.type == row.type,
-                table.c.value == row.value,
-            )
-            .values(_seal_identity(session, row, plain, row.profile_id))
-        )
-    return len(stray)
 
 
 # -- events -----------------------------------------------------------------------------
@@ -552,16 +516,20 @@ def seal_message(
     crypto = crypto_of(session)
     if crypto is None or not crypto.seals:
         return message
-    personal = crypto.schema.rule
-    if not any(not is_sealed(h[n]) for _, h, n in _fields(message, lambda n: personal(n).personal)):
-        return message
+    schema = crypto.schema
     copy: dict[str, Any] = orjson.loads(orjson.dumps(message))
+    found = [
+        (label, holder, name)
+        for label, holder, name in _fields(copy, lambda n: schema.rule(n).personal)
+        if not is_sealed(holder[name])
+    ]
+    if not found:  # every event names someone: rare, so the copy is made up front
+        return message
     key = data_key(session, workspace_id, profile_id)
     message_id = str(message.get("messageId"))
-    for label, holder, name in _fields(copy, lambda n: personal(n).personal):
-        if not is_sealed(holder[name]):
-            aad = _event_aad(workspace_id, profile_id, message_id, label)
-            holder[name] = _seal(key, holder[name], aad)
+    for label, holder, name in found:
+        aad = _event_aad(workspace_id, profile_id, message_id, label)
+        holder[name] = _seal(key, holder[name], aad)
     return copy
 
 

@@ -130,11 +130,9 @@ def find_person(session: Session, workspace_id: str, profile_id: str) -> Person:
     ):
         keys.update((str(t), str(v)) for t, v in brought)
     keyed = crypto.crypto_of(session) is not None
+    # Without the keys, what merges recorded are values; else keys, known only as keys.
     identifiers = {
-        (t, values[(t, v)]) if (t, v) in values else (t, v)
-        for t, v in keys - shared
-        # Without the keys, what merges recorded are values; else keys, known only as keys.
-        if (t, v) in values or not keyed
+        (t, values.get((t, v), v)) for t, v in keys - shared if (t, v) in values or not keyed
     }
     person = Person(
         workspace_id, profile_id, members, sorted(identifiers), keys=sorted(keys - shared)

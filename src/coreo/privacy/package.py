@@ -161,7 +161,7 @@ def collect(session: Session, workspace_id: str, profile_id: str) -> dict[str, A
             .order_by(EventRecord.timestamp, EventRecord.message_id)
         )
     ]
-    records, flags = consent_service.standing(session, workspace_id, live)
+    records, flags = consent_service.standing_of(session, workspace_id, members)
     consents = [
         {
             "purpose": r.purpose,

@@ -34,6 +34,7 @@ from coreo.errors import ConflictError, InvalidInputError, NotFoundError
 from coreo.eventlog.base import EventLog
 from coreo.ids import new_id
 from coreo.privacy import erasure, package, suppression
+from coreo.privacy.crypto import is_sealed
 from coreo.privacy.models import PrivacyRequest
 from coreo.profiles.models import SEALED_PREFIX, ProfileTrait
 from coreo.traits import service as computed_traits
@@ -127,7 +128,7 @@ def _rectification_traits(details: dict[str, Any]) -> dict[str, Any]:
             "a rectification names the corrected traits: details.traits = {name: value}",
             field="details",
         )
-    if any(isinstance(v, str) and v.startswith(SEALED_PREFIX) for v in traits.values()):
+    if any(is_sealed(v) for v in traits.values()):
         raise InvalidInputError(
             f"a value starts with {SEALED_PREFIX!r}, which Coreo keeps for sealed data",
             field="details",

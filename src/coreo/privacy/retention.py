@@ -241,15 +241,22 @@ def _files(session: Session, workspace_id: str, cutoff: datetime, report: Report
 
 
 def _log(
-    session: Session, workspace_id: str, cutoff: datetime, report: Report, log: EventLog | None
+    session: Session,
+    workspace_id: str,
+    cutoff: datetime,
+    report: Report,
+    log: EventLog | None,
+    *,
+    shared: bool,
 ) -> None:
     """Log records every consumer group has committed past (the slowest group decides):
     the workspace's own in the SQL log; in a log outside the database (NATS), whose
-    streams all workspaces share, every workspace's (the period is one setting)."""
+    streams all workspaces share, every workspace's (the period is one setting), when
+    ``shared`` asks for it."""
     if log is None or isinstance(log, SqlEventLog):
         count = trim_records(session, cutoff, workspace_id=workspace_id, dry_run=report.dry_run)
         report.note("event log records", count)
-    else:
+    elif shared:
         report.note("event log records (all workspaces)", log.trim(cutoff, dry_run=report.dry_run))
 
 
@@ -262,8 +269,11 @@ def run(
     dry_run: bool = False,
     now: datetime | None = None,
     log: EventLog | None = None,
+    trim_shared_log: bool = True,
 ) -> Report:
-    """Purge what has expired in one workspace (see the module's docstring)."""
+    """Purge what has expired in one workspace (see the module's docstring).
+    ``trim_shared_log=False``: leave a log all workspaces share (NATS) to the caller, who
+    purges every workspace and trims it once."""
     now = now or utcnow()
     report = Report(dry_run=dry_run)
     if not dry_run:
@@ -295,7 +305,7 @@ def run(
     )
     _files(session, workspace_id, now - timedelta(days=settings.retention_file_days), report)
     log_cutoff = now - timedelta(days=settings.retention_log_days)
-    _log(session, workspace_id, log_cutoff, report, log)
+    _log(session, workspace_id, log_cutoff, report, log, shared=trim_shared_log)
     if not dry_run:
         audit_service.record(
             session=session,

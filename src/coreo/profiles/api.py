@@ -18,7 +18,7 @@ from coreo.audit import service as audit_service
 from coreo.auth.dependencies import require_scope
 from coreo.auth.service import Principal
 from coreo.consent import service as consent_service
-from coreo.consent.api import CHANNEL_PATTERN, PURPOSE_PATTERN
+from coreo.consent.purposes import CHANNEL_PATTERN, PURPOSE_PATTERN
 from coreo.db import Database
 from coreo.errors import InvalidInputError
 from coreo.profiles import service

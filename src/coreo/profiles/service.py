@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
@@ -303,11 +302,10 @@ def open_events(
     }
 
 
-def describe_event(record: EventRecord, message: dict[str, Any] | None = None) -> dict[str, Any]:
+def describe_event(record: EventRecord, message: dict[str, Any]) -> dict[str, Any]:
     """An event as the API shows it: what happened, when, and its properties (a track,
     page or screen call's ``properties``, an identify or group call's ``traits``).
-    ``message``: the event opened (``open_events``); without it, as stored."""
-    message = message if message is not None else orjson.loads(record.payload)
+    ``message``: the event opened (``open_events``)."""
     details = message.get("traits" if record.type in ("identify", "group") else "properties")
     return {
         "message_id": record.message_id,
@@ -348,9 +346,7 @@ def describe(shown: ProfileView, schema: TraitSchema = DEFAULT_SCHEMA) -> dict[s
             for t in shown.traits
         },
         "computed_traits": shown.computed,
-        "recent_events": [
-            describe_event(e, shown.messages.get(e.message_id)) for e in shown.events
-        ],
+        "recent_events": [describe_event(e, shown.messages[e.message_id]) for e in shown.events],
         "merges": [
             {
                 "id": m.id,
