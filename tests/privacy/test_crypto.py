@@ -207,6 +207,11 @@ def test_values_that_pass_for_sealed_ones_are_refused(
             auth=(tenant.write_token, ""),
         )
     assert sent.status_code == 422 and "sealed data" in sent.json()["detail"]
+    with app_factory(worker_enabled=False) as api:  # an identifier is sealed in the history too
+        as_user = api.post(
+            "/v1/track", json={"userId": "enc:v1:AAAA", "event": "X"}, auth=(tenant.write_token, "")
+        )
+    assert as_user.status_code == 422 and "sealed data" in as_user.json()["detail"]
 
 
 ANNA_IDS = {"anna-77", "cookie-77", "anna77@x.ch", "dev-77", "203.0.113.9"}

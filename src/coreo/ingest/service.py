@@ -39,7 +39,7 @@ from coreo.ingest.plans import (
     record_violation,
 )
 from coreo.ingest.spec import MAX_MESSAGE_BYTES, MESSAGE_ADAPTER
-from coreo.privacy.crypto import is_sealed
+from coreo.privacy.crypto import looks_sealed
 from coreo.profiles.models import SEALED_PREFIX
 
 __all__ = [
@@ -157,19 +157,6 @@ def _check(message: Any, forced_type: str | None, max_bytes: int) -> str | None:
         if isinstance(value, int | float) and not isinstance(value, bool):
             message[name] = str(int(value))
     return None
-
-
-def _looks_sealed(message: dict[str, Any]) -> bool:
-    """A trait or property value that would pass for a sealed one (privacy.crypto)."""
-    context = message.get("context")
-    for holder in (
-        message.get("traits"),
-        message.get("properties"),
-        context.get("traits") if isinstance(context, dict) else None,
-    ):
-        if isinstance(holder, dict) and any(is_sealed(v) for v in holder.values()):
-            return True
-    return False
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -311,7 +298,7 @@ def prepare_messages(
         normalise(message, received_at=received_at, sent_at=sent_at, options=options)
         if special:
             prepared.special.append((message, special))
-        if _looks_sealed(message):
+        if looks_sealed(message):
             reason = f"a value starts with {SEALED_PREFIX!r}, which Coreo keeps for sealed data"
             prepared.refused.append(_Refusal(index, "validation", reason, message))
             continue

@@ -66,6 +66,7 @@ __all__ = [
     "identity_values",
     "is_sealed",
     "kek_of",
+    "looks_sealed",
     "open_identity",
     "open_message",
     "open_rows",
@@ -485,6 +486,12 @@ def _fields(message: dict[str, Any], personal: Callable[[str], bool]) -> list[Fi
                 if value is not None and personal(name)
             )
     return found
+
+
+def looks_sealed(message: dict[str, Any]) -> bool:
+    """Whether a value a client sent, at a place ``seal_message`` seals, would pass for a
+    sealed one (ingestion refuses it: it would not open)."""
+    return any(is_sealed(holder[name]) for _, holder, name in _fields(message, lambda _: True))
 
 
 def reads_sealed(path: str, schema: TraitSchema = DEFAULT_SCHEMA) -> bool:
