@@ -131,8 +131,12 @@ def create_app(
     state.degradation_checks["rate_limit_store"] = rate_limiter.ping
     event_log = build_event_log(settings, database)
     state.event_log = event_log
+    arrivals = threading.Event()  # set by ingestion, awaited by this process's worker
     state.ingest_writer = GroupCommit(
-        database, event_log, on_group=state.metrics.commit_groups.observe
+        database,
+        event_log,
+        on_group=state.metrics.commit_groups.observe,
+        on_commit=arrivals.set,
     )
     state.readiness_checks["event_log"] = event_log.ping
     imports = BackgroundImports(database, event_log, settings)
@@ -151,6 +155,8 @@ def create_app(
                 metrics=state.metrics.pipeline,
                 lease_ttl=settings.worker_lease_seconds,
                 lease_renew_interval=settings.worker_lease_seconds / 5,
+                arrivals=arrivals,
+                linger=settings.worker_linger_ms / 1000,
             )
             thread = threading.Thread(
                 target=worker.run, args=(stop,), name="coreo-worker", daemon=True

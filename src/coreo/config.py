@@ -258,6 +258,14 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="Events a worker processes per transaction."
     )
+    worker_linger_ms: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=1000.0,
+        description="Milliseconds a caught-up worker waits after new events arrive before it "
+        "reads them, so that events arriving one by one are processed together (adds at most "
+        "this to the accepted -> processed delay; 0: read at once).",
+    )
     master_key: SecretStr | None = Field(
         default=None,
         description="The master key (32 bytes, base64) that keys personal-data hashes and will "

@@ -99,6 +99,26 @@ def test_read_returns_records_in_append_order(backend: Backend) -> None:
     assert event_log.read(empty, 0, 10) == [] or event_log.end_offset(empty) > 0
 
 
+def test_reading_many_partitions_at_once_is_reading_each(backend: Backend) -> None:
+    """``read_many`` (a worker's one read a batch) gives exactly what ``read`` gives for
+    each partition: its own offsets, the limit per partition, gaps skipped, empty ones."""
+    event_log = backend.log
+    keys = [f"user-{i % 9}" for i in range(60)]
+    event_log.append(_records(backend, keys))
+    some = event_log.partition_of("user-3")
+    event_log.forget([(some, 2)])
+    starts = {p: p % 3 for p in range(PARTITIONS)}
+    for limit in (1, 4, 100):
+        got = event_log.read_many(starts, limit)
+        assert set(got) == set(starts)
+        for partition, after in starts.items():
+            assert got[partition] == event_log.read(partition, after, limit)
+            assert len(got[partition]) <= limit
+    assert event_log.read_many({}, 10) == {}
+    ends = {p: event_log.end_offset(p) for p in range(PARTITIONS)}
+    assert event_log.read_many(ends, 10) == {p: [] for p in range(PARTITIONS)}
+
+
 def test_forgotten_records_leave_gaps_that_reads_skip(backend: Backend) -> None:
     event_log = backend.log
     event_log.append(_records(backend, ["erased"] * 6))

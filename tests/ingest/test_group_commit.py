@@ -217,3 +217,26 @@ def test_on_postgresql_each_request_commits_on_its_own_concurrently(
     assert groups == [1, 1, 1]
     assert sorted(r.accepted[0].message_id for r in results.values()) == ["p0", "p1", "p2"]
     assert [m for _, m in _logged(SqlEventLog(database, PARTITIONS))] == ["p0", "p1", "p2"]
+
+
+def test_on_commit_follows_each_commit_that_stored_something_and_sees_it(
+    database: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker of the process is woken through ``on_commit``: only once the events are
+    committed (a reader sees them), and not by a request that stored nothing."""
+    log = SqlEventLog(database, PARTITIONS)
+    visible: list[int] = []
+    writer = GroupCommit(database, log, on_commit=lambda: visible.append(len(_logged(log))))
+    writer.store(_prepared(tenant.workspace_id, "c1", "c2"))
+    writer.store(_prepared(tenant.workspace_id, "c3"))
+    assert visible == [2, 3]
+    real = group_commit.store_prepared
+
+    def failing(*, session: Any, log: Any, prepared: PreparedMessages) -> IngestResult:
+        real(session=session, log=log, prepared=prepared)
+        raise RuntimeError("the connection went away")
+
+    monkeypatch.setattr(group_commit, "store_prepared", failing)
+    with pytest.raises(RuntimeError):
+        writer.store(_prepared(tenant.workspace_id, "c4"))
+    assert visible == [2, 3]

@@ -56,6 +56,7 @@ def worker(
         batch_size=settings.worker_batch_size,
         lease_ttl=settings.worker_lease_seconds,
         lease_renew_interval=settings.worker_lease_seconds / 5,
+        linger=settings.worker_linger_ms / 1000,
     )
     stop = threading.Event()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -73,6 +73,13 @@ class EventLog(ABC):
     @abstractmethod
     def read(self, partition: int, after: int, limit: int) -> list[Record]:
         """Return up to ``limit`` records of ``partition`` with offsets greater than ``after``."""
+
+    def read_many(self, starts: Mapping[int, int], limit: int) -> dict[int, list[Record]]:
+        """:meth:`read` of several partitions at once: for each ``partition: after`` of
+        ``starts``, up to ``limit`` records (a backend may do it in one round trip)."""
+        return {
+            partition: self.read(partition, after, limit) for partition, after in starts.items()
+        }
 
     @abstractmethod
     def end_offset(self, partition: int) -> int:

@@ -8,7 +8,7 @@ processing effectively-once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -55,18 +55,27 @@ _READ = """
 SELECT log_offset, key, workspace_id, payload FROM event_log
 WHERE partition_no = ? AND log_offset > ? ORDER BY log_offset LIMIT ?
 """
+# One partition's slice, as a subquery so that UNION ALL can join several (one round trip);
+# each still walks the primary key from its offset.
+_READ_SLICE = """
+SELECT * FROM (SELECT partition_no, log_offset, key, workspace_id, payload FROM event_log
+WHERE partition_no = ? AND log_offset > ? ORDER BY log_offset LIMIT ?) AS s{n}
+"""
 _END_OFFSET = "SELECT max(log_offset) FROM event_log WHERE partition_no = ?"
 _CONSUMER_OFFSET = """
 SELECT log_offset FROM event_log_consumers WHERE consumer_group = ? AND partition_no = ?
 """
-_CREATE_CONSUMER = """
+_CREATE_CONSUMERS = """
 INSERT INTO event_log_consumers (consumer_group, partition_no, log_offset, updated_at)
-VALUES (?, ?, 0, ?) ON CONFLICT (consumer_group, partition_no) DO NOTHING
+VALUES {values} ON CONFLICT (consumer_group, partition_no) DO NOTHING
 """
-_LOCK_CONSUMER = _CONSUMER_OFFSET.rstrip() + " FOR UPDATE\n"
+_LOCK_CONSUMERS = """
+SELECT partition_no, log_offset FROM event_log_consumers
+WHERE consumer_group = ? AND partition_no IN ({marks}) ORDER BY partition_no FOR UPDATE
+"""
 _COMMIT_CONSUMER = """
 INSERT INTO event_log_consumers (consumer_group, partition_no, log_offset, updated_at)
-VALUES (?, ?, ?, ?) ON CONFLICT (consumer_group, partition_no) DO UPDATE SET
+VALUES {values} ON CONFLICT (consumer_group, partition_no) DO UPDATE SET
 log_offset = CASE WHEN excluded.log_offset > event_log_consumers.log_offset
              THEN excluded.log_offset ELSE event_log_consumers.log_offset END,
 updated_at = excluded.updated_at
@@ -218,6 +227,23 @@ class SqlEventLog(EventLog):
             rows = _run(connection, _READ, (partition, after, limit)).all()
         return [Record(partition, row[0], row[1], row[2], _bytes(row[3])) for row in rows]
 
+    def read_many(self, starts: Mapping[int, int], limit: int) -> dict[int, list[Record]]:
+        """All partitions' slices in one statement (a worker reads every partition it holds
+        each batch: one round trip instead of one per partition)."""
+        found: dict[int, list[Record]] = {partition: [] for partition in starts}
+        if not starts:
+            return found
+        partitions = sorted(starts)
+        statement = " UNION ALL ".join(_READ_SLICE.format(n=n) for n in range(len(partitions)))
+        parameters = tuple(x for p in partitions for x in (p, starts[p], limit))
+        with self._reading() as connection:
+            rows = _run(connection, statement, parameters).all()
+        for partition, offset, key, workspace_id, payload in rows:
+            found[partition].append(Record(partition, offset, key, workspace_id, _bytes(payload)))
+        for records in found.values():
+            records.sort(key=lambda record: record.offset)  # UNION ALL keeps no order
+        return found
+
     def end_offset(self, partition: int) -> int:
         with self._reading() as connection:
             value = _run(connection, _END_OFFSET, (partition,)).scalar_one_or_none()
@@ -232,23 +258,56 @@ class SqlEventLog(EventLog):
             with self._reading() as connection:
                 value = _run(connection, _CONSUMER_OFFSET, (group, partition)).scalar_one_or_none()
             return int(value or 0)
-        with self._session(session, write=lock) as s:
-            connection = s.connection()
-            if lock:
-                now = driver_datetime(utcnow(), connection.dialect.name)
-                _run(connection, _CREATE_CONSUMER, (group, partition, now))
-                value = _run(connection, _LOCK_CONSUMER, (group, partition)).scalar_one_or_none()
-            else:
-                value = _run(connection, _CONSUMER_OFFSET, (group, partition)).scalar_one_or_none()
+        if lock:
+            with self._session(session, write=True) as s:
+                return self.lock_committed(group, [partition], session=s)[partition]
+        with self._session(session, write=False) as s:
+            value = _run(s.connection(), _CONSUMER_OFFSET, (group, partition)).scalar_one_or_none()
         return int(value or 0)
+
+    def lock_committed(
+        self, group: str, partitions: Sequence[int], *, session: Session
+    ) -> dict[int, int]:
+        """The group's committed offsets of ``partitions``, their rows locked (created when
+        missing) until ``session``'s transaction ends, in partition order (no deadlocks
+        between workers): two statements for any number of partitions."""
+        wanted = sorted(set(partitions))
+        if not wanted:
+            return {}
+        connection = session.connection()
+        now = driver_datetime(utcnow(), connection.dialect.name)
+        _run(
+            connection,
+            _CREATE_CONSUMERS.format(values=", ".join(["(?, ?, 0, ?)"] * len(wanted))),
+            tuple(x for p in wanted for x in (group, p, now)),
+        )
+        rows = _run(
+            connection,
+            _LOCK_CONSUMERS.format(marks=", ".join(["?"] * len(wanted))),
+            (group, *wanted),
+        ).all()
+        return {int(p): int(offset) for p, offset in rows}
 
     def commit(
         self, group: str, partition: int, offset: int, *, session: Session | None = None
     ) -> None:
+        self.commit_many(group, {partition: offset}, session=session)
+
+    def commit_many(
+        self, group: str, offsets: Mapping[int, int], *, session: Session | None = None
+    ) -> None:
+        """:meth:`commit` of several partitions in one statement (never backwards)."""
+        if not offsets:
+            return
         with self._session(session, write=True) as s:
             connection = s.connection()
             now = driver_datetime(utcnow(), connection.dialect.name)
-            _run(connection, _COMMIT_CONSUMER, (group, partition, offset, now))
+            partitions = sorted(offsets)
+            _run(
+                connection,
+                _COMMIT_CONSUMER.format(values=", ".join(["(?, ?, ?, ?)"] * len(partitions))),
+                tuple(x for p in partitions for x in (group, p, offsets[p], now)),
+            )
 
     def forget(
         self, positions: Sequence[tuple[int, int]], *, session: Session | None = None

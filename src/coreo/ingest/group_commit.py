@@ -49,7 +49,8 @@ class GroupCommit:
     concurrent ones in one transaction (see the module docstring).
 
     ``on_group`` (tests, metrics) is called with the number of requests of each committed
-    group.
+    group; ``on_commit`` after every commit that stored something (it wakes the worker of
+    this process, see :class:`coreo.runtime.worker.Worker`).
     """
 
     def __init__(
@@ -59,11 +60,13 @@ class GroupCommit:
         *,
         max_events: int = 5_000,
         on_group: Callable[[int], None] | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.database = database
         self.log = log
         self.max_events = max_events
         self._on_group = on_group
+        self._on_commit = on_commit
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._turn = threading.Lock()
@@ -132,6 +135,8 @@ class GroupCommit:
             for pending in group:  # interrupted: no request of the group may wait forever
                 if not pending.done:
                     pending.error = RuntimeError("the commit of this request was interrupted")
+            if self._on_commit is not None and any(p.result is not None for p in group):
+                self._on_commit()
 
     def _write(self, group: list[_Pending]) -> list[IngestResult]:
         workspace_id = group[0].prepared.workspace_id
