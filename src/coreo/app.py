@@ -40,6 +40,7 @@ from coreo.ratelimit import RateLimiter, build_rate_limiter
 from coreo.runtime.pipeline import default_stages
 from coreo.runtime.worker import Worker
 from coreo.traits import jobs
+from coreo.traits import service as traits_service
 from coreo.traits.api import BackgroundBackfills
 from coreo.traits.api import router as traits_router
 from coreo.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -72,6 +73,18 @@ def _resume_backfills(backfills: BackgroundBackfills, stop: threading.Event) -> 
             _log.warning("could not resume unfinished back-fills", exc_info=True)
         if stop.wait(jobs.TIMEOUT.total_seconds()):
             return
+
+
+def _trait_refresh_timer(database: Database, minutes: float, stop: threading.Event) -> None:
+    """Refresh the stored computed-trait values that expired (rolling windows, recency:
+    they change with the calendar, without new events) every ``minutes``."""
+    while not stop.wait(minutes * 60):
+        try:
+            refreshed = traits_service.refresh_due(database)
+        except Exception:  # the server still serves; `coreo traits refresh` does it too
+            _log.warning("the computed-trait refresh failed", exc_info=True)
+        else:
+            _log.info("computed traits refreshed", extra={"profiles": refreshed})
 
 
 def _retention_timer(
@@ -166,6 +179,20 @@ def create_app(
             target=_resume_backfills, args=(backfills, stop), name="coreo-resume", daemon=True
         )
         resumer.start()
+        timers = (
+            [
+                threading.Thread(
+                    target=_trait_refresh_timer,
+                    args=(database, settings.traits_refresh_minutes, stop),
+                    name="coreo-trait-refresh",
+                    daemon=True,
+                )
+            ]
+            if settings.traits_refresh_minutes > 0
+            else []
+        )
+        for timer in timers:
+            timer.start()
         purger: threading.Thread | None = None
         if settings.retention_interval_hours > 0:
             purger = threading.Thread(
@@ -183,6 +210,8 @@ def create_app(
         resumer.join(timeout=5)
         if purger is not None:
             purger.join(timeout=5)
+        for timer in timers:
+            timer.join(timeout=5)
         event_log.close()
         rate_limiter.close()
         if state.owns_database:

@@ -235,6 +235,12 @@ class Settings(BaseSettings):
         description="How often a server runs the retention purge (0: never; run `coreo "
         "retention run` instead).",
     )
+    traits_refresh_minutes: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often a server brings stored computed-trait values whose window moved "
+        "on up to date (0: never; run `coreo traits refresh` instead).",
+    )
     ingest_phone_region: str = Field(
         default="CH",
         min_length=2,

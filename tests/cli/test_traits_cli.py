@@ -15,7 +15,7 @@ traits:
 """
 
 
-@pytest.mark.parametrize("command", [["apply"], ["backfill"], ["list"]], ids=" ".join)
+@pytest.mark.parametrize("command", [["apply"], ["backfill"], ["list"], ["refresh"]], ids=" ".join)
 def test_every_traits_command_has_help_with_an_example(command: list[str], tmp_path: Path) -> None:
     output = invoke(tmp_path, "traits", *command, "--help")
     assert "Example:" in output and "coreo traits" in output
@@ -32,6 +32,7 @@ def test_apply_list_and_apply_again(tmp_path: Path) -> None:
     assert "orders_90d" in listed and "ready" in listed and "90d" in listed
     assert "none changed" in invoke(home, "traits", "apply", str(spec))
     assert "No unfinished back-fill" in invoke(home, "traits", "backfill")
+    assert "Refreshed 0 profiles" in invoke(home, "traits", "refresh")
     spec.write_text(TRAITS.split("  - {name: revenue")[0], encoding="utf-8")
     assert "Removed: revenue" in invoke(home, "traits", "apply", str(spec), "--replace")
 

@@ -22,6 +22,7 @@ from coreo.history.stage import HistoryStage
 from coreo.identity import service, unmerge
 from coreo.identity.identifiers import Identifier
 from coreo.identity.models import MergeRecord, Profile, ProfileIdentity, RefusedMerge
+from coreo.identity.rules import IdentityRules
 from coreo.identity.stage import IdentityStage
 from coreo.profiles.stage import rederive_traits
 from coreo.runtime.worker import Event
@@ -387,3 +388,27 @@ def test_cli_unmerge(tmp_path: Path) -> None:
     assert f"Undid merge {record.id}" in result.output and "for good" in result.output
     assert_one_line_error(coreo(home, "identity", "unmerge", record.id), "already undone")
     assert_one_line_error(coreo(home, "identity", "unmerge", "mrg_nope"), "no merge 'mrg_nope'")
+
+
+def test_the_replay_lets_no_device_join_two_units_that_each_know_a_person() -> None:
+    """As the resolver refuses it: a later unit holding a login is not joined to a side
+    holding another one by a device they share; a cookie of a unit without a person's
+    identifier still joins, and so does the device when the rules let devices link."""
+    rules = IdentityRules()
+    sides = unmerge._Sides("S", "M")
+    sam, lea, device = (
+        Identifier("user_id", "sam"),
+        Identifier("user_id", "lea"),
+        Identifier("device_id", "d"),
+    )
+    cookie = Identifier("anonymous_id", "c")
+    owner = {sam: "S", lea: "L", device: "L", cookie: "K"}
+    rows = {i: type("Row", (), {"shared": False})() for i in owner}
+    knowing = {"S", "L"}
+    assert unmerge._replay_unit([sam, device], owner, rows, sides, rules, knowing) == "S"
+    assert sides.find("L") == "L"  # kept apart
+    assert unmerge._replay_unit([sam, cookie], owner, rows, sides, rules, knowing) == "S"
+    assert sides.find("K") == "S"  # K knew nobody: joined
+    lenient = IdentityRules(devices_link_known=True)
+    assert unmerge._replay_unit([sam, device], owner, rows, sides, lenient, knowing) == "S"
+    assert sides.find("L") == "S"

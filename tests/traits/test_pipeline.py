@@ -4,6 +4,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -162,6 +163,43 @@ def test_windows_move_on_without_new_events(feed: Feed, database: Database, tena
         assert service.refresh_expired(session, ws, now=NOW + timedelta(days=6)) == 1
         row = service.stored_rows(session, ws, [dora])[dora]["orders_30d"]
         assert (row.value, row.state) == (0, {})
+
+
+def test_every_due_profile_of_every_workspace_is_refreshed_a_batch_at_a_time(
+    feed: Feed, database: Database, tenant: Any, make_tenant: Any
+) -> None:
+    ws = tenant.workspace_id
+    define(database, ws)
+    define(database, make_tenant("quiet").workspace_id)  # nothing stored: nothing due
+    people = [feed(order(name, 25, 10, "web"))[0] for name in ("ed", "flo", "gus")]
+    later = NOW + timedelta(days=6)
+    assert service.refresh_due(database, now=later, batch=2) == 3  # two passes
+    with database.transaction(workspace_id=ws, write=False) as session:
+        stored = service.stored_rows(session, ws, people)
+    assert [stored[p]["orders_30d"].value for p in people] == [0, 0, 0]
+    assert [stored[p]["days_since_order"].value for p in people] == [31, 31, 31]
+    assert service.refresh_due(database, now=later) == 0  # refreshed: due again tomorrow
+    assert service.refresh_due(database, now=later + timedelta(days=1)) == 3
+
+
+def test_the_server_refreshes_expired_values_on_its_timer(
+    feed: Feed, database: Database, tenant: Any, app_factory: Any
+) -> None:
+    """Stored at NOW, months ago: the windows of every value have moved on since."""
+    ws = tenant.workspace_id
+    define(database, ws)
+    (hal,) = feed(order("hal", 1, 10, "web"))
+
+    def stored_count() -> Any:
+        with database.transaction(workspace_id=ws, write=False) as session:
+            return service.stored_rows(session, ws, [hal])[hal]["orders_30d"].value
+
+    assert stored_count() == 1
+    with app_factory(traits_refresh_minutes=0.002, worker_enabled=False):
+        deadline = time.monotonic() + 10
+        while stored_count() != 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert stored_count() == 0
 
 
 def test_a_back_fill_equals_what_the_pipeline_builds(

@@ -112,6 +112,20 @@ def backfill_command(workspace: WorkspaceOption = "default") -> None:
     database.dispose()
 
 
+@traits_app.command("refresh")
+def refresh_command() -> None:
+    """Bring the stored values whose window moved on up to date, in every workspace (a
+    server does it every COREO_TRAITS_REFRESH_MINUTES; run this from cron without one).
+
+    Example: coreo traits refresh
+    """
+    database = open_database(load_settings())
+    with console.status("Refreshing expired computed-trait values ..."):
+        refreshed = service.refresh_due(database)
+    console.print(f"Refreshed {refreshed:,} profiles.")
+    database.dispose()
+
+
 @traits_app.command("list")
 def list_traits(workspace: WorkspaceOption = "default") -> None:
     """List the workspace's computed traits.

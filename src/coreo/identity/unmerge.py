@@ -159,29 +159,48 @@ def _event_identifiers(
     return found
 
 
+def _person(identifier: Identifier, rules: IdentityRules) -> bool:
+    """Whether ``identifier`` names a person (links, and is no device or cookie)."""
+    rule = rules.rule(identifier.type)
+    return rule.links and not rule.device
+
+
 def _replay_unit(
     identifiers: Iterable[Identifier],
     owner: dict[Identifier, str],
     rows: dict[Identifier, Any],
     sides: _Sides,
     rules: IdentityRules,
+    knowing: set[str] | None = None,
 ) -> str | None:
     """The unit an event belongs to with the two sides kept apart, as the resolver decides:
-    the first known identifier by priority names it, linking identifiers join theirs."""
+    the first known identifier by priority names it, linking identifiers join theirs, and
+    a device or cookie joins no two units that each hold a person's identifier
+    (``knowing``: the units that do, any member of a unit will do) unless the rules let
+    devices link known people."""
     group: list[str] = []
     fallback: str | None = None
+    known_roots = {sides.find(u) for u in knowing or ()}
     ordered = sorted(identifiers, key=lambda i: (rules.rule(i.type).priority, i))
     for identifier in ordered:
         if identifier not in owner:
             continue
         unit = sides.find(owner[identifier])
-        if not rules.rule(identifier.type).links or rows[identifier].shared:
+        rule = rules.rule(identifier.type)
+        if not rule.links or rows[identifier].shared:
             fallback = fallback or unit
             continue
         if unit in group:
             continue
         if unit in sides.sides and any(g in sides.sides for g in group):
             continue  # the split: refused, as the resolver refuses it from now on
+        if (
+            rule.device
+            and not rules.devices_link_known
+            and unit in known_roots
+            and any(g in known_roots for g in group)
+        ):
+            continue  # strangers: the resolver's device rule (identity.service._Group)
         group.append(unit)
     if group:
         sides.join(group)
@@ -256,6 +275,7 @@ class _Split:
         """Go through the cluster's events in time order, deciding each one's unit and the
         unit of the identifiers it brings."""
         user_ids = {i.value for i in self.rows if i.type == "user_id"}
+        knowing = {unit for i, unit in self.owner.items() if _person(i, rules)}
         for chunk in history_service.messages_of_profiles(
             session=self.session, workspace_id=self.workspace_id, profile_ids=self.members
         ):
@@ -265,10 +285,13 @@ class _Split:
                     for i in _event_identifiers(self.session, message, user_ids, rules)
                     if i in self.rows
                 ]
-                unit = _replay_unit(found, self.owner, self.rows, self.sides, rules)
+                unit = _replay_unit(found, self.owner, self.rows, self.sides, rules, knowing)
                 unit = unit or self.unit_of.get(profile_id, self.survivor)
                 for identifier in found:
-                    self.owner.setdefault(identifier, unit)
+                    if self.owner.setdefault(identifier, unit) == unit and _person(
+                        identifier, rules
+                    ):
+                        knowing.add(unit)
                 self.attributed.append((str(message.get("messageId")), profile_id, unit))
 
     def side(self, unit: str) -> str:

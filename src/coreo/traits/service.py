@@ -22,7 +22,8 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from coreo.audit import service as audit_service
-from coreo.db import conflict_insert, driver_datetime, insert_rows_sqlite, utcnow
+from coreo.auth.models import Workspace
+from coreo.db import Database, conflict_insert, driver_datetime, insert_rows_sqlite, utcnow
 from coreo.errors import ConflictError, InvalidInputError, NotFoundError
 from coreo.history.models import EventRecord
 from coreo.identity.service import canonical_ids, cluster_members, lock_workspace
@@ -44,6 +45,7 @@ __all__ = [
     "profiles_with_values",
     "put_definitions",
     "recompute_profiles",
+    "refresh_due",
     "refresh_expired",
     "stored_rows",
     "stored_states",
@@ -506,9 +508,11 @@ def features_as_of(
 def refresh_expired(
     session: Session, workspace_id: str, *, now: datetime | None = None, limit: int = 10_000
 ) -> int:
-    """Re-evaluate stored values whose window has moved on (for readers of the table such
-    as segments); returns how many were refreshed."""
+    """Re-evaluate the stored values of up to ``limit`` profiles whose window has moved on
+    (for readers of the table such as segments and exports); returns how many profiles.
+    Holds the workspace's pipeline lock: no worker batch rewrites a state meanwhile."""
     now = now or utcnow()
+    lock_workspace(session, workspace_id)
     ready = {d.name: d for d in definitions_of(session, workspace_id).ready}
     due = list(
         session.scalars(
@@ -529,3 +533,22 @@ def refresh_expired(
             rows.append(row_for(definition, workspace_id, profile_id, state, values[name], now))
     write_rows(session, rows)
     return len(due)
+
+
+def refresh_due(database: Database, *, now: datetime | None = None, batch: int = 1_000) -> int:
+    """:func:`refresh_expired` for every workspace until nothing is due at ``now``, ``batch``
+    profiles a transaction (the pipeline waits for one batch at a time, not for all);
+    returns how many profiles were refreshed. Run by the server's timer and by
+    ``coreo traits refresh``."""
+    now = now or utcnow()  # one instant: refreshed values expire after it, so this ends
+    with database.transaction(write=False) as session:
+        workspaces = list(session.scalars(select(Workspace.id).order_by(Workspace.id)))
+    total = 0
+    for workspace_id in workspaces:
+        while True:
+            with database.transaction(workspace_id=workspace_id) as session:
+                done = refresh_expired(session, workspace_id, now=now, limit=batch)
+            total += done
+            if done < batch:
+                break
+    return total
