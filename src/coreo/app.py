@@ -78,9 +78,11 @@ def _resume_backfills(backfills: BackgroundBackfills, stop: threading.Event) -> 
 def _trait_refresh_timer(database: Database, minutes: float, stop: threading.Event) -> None:
     """Refresh the stored computed-trait values that expired (rolling windows, recency:
     they change with the calendar, without new events) every ``minutes``."""
-    while not stop.wait(minutes * 60):
+    wait = min(minutes * 60, 60.0)  # the first pass soon after start: restarts delay none
+    while not stop.wait(wait):
+        wait = minutes * 60
         try:
-            refreshed = traits_service.refresh_due(database)
+            refreshed = traits_service.refresh_due(database, stop=stop)
         except Exception:  # the server still serves; `coreo traits refresh` does it too
             _log.warning("the computed-trait refresh failed", exc_info=True)
         else:

@@ -8,7 +8,9 @@ import time
 
 import pytest
 
+from coreo.auth import service as auth_service
 from coreo.db import Database
+from coreo.eventlog.base import NewRecord
 from coreo.eventlog.sql import SqlEventLog
 
 
@@ -36,6 +38,7 @@ def test_a_second_worker_waits_for_the_partitions_another_holds(database: Databa
     """Effectively-once with several workers: the offsets stay locked until the holder's
     transaction ends, so the next one reads what it committed."""
     log = SqlEventLog(database, 8)
+    log.commit_many("g", {1: 0, 2: 0, 3: 0})  # rows there: only the row lock can hold up
     locked, release = threading.Event(), threading.Event()
     seen: dict[int, int] = {}
 
@@ -46,8 +49,11 @@ def test_a_second_worker_waits_for_the_partitions_another_holds(database: Databa
             release.wait(10)
             log.commit_many("g", {1: 40, 2: 50}, session=session)
 
+    asking = threading.Event()
+
     def follower() -> None:
         with database.transaction() as session:
+            asking.set()
             seen.update(log.lock_committed("g", [2, 3], session=session))
 
     first = threading.Thread(target=holder)
@@ -55,9 +61,22 @@ def test_a_second_worker_waits_for_the_partitions_another_holds(database: Databa
     assert locked.wait(10)
     second = threading.Thread(target=follower)
     second.start()
-    time.sleep(0.3)
+    assert asking.wait(10)
+    time.sleep(0.5)
     assert seen == {}  # still waiting for partition 2
     release.set()
     first.join(10)
     second.join(10)
     assert seen == {2: 50, 3: 0}
+
+
+def test_a_worker_holding_hundreds_of_partitions_reads_them_all(database: Database) -> None:
+    """More partitions than SQLite joins in one UNION ALL (500): read in several statements."""
+    log = SqlEventLog(database, 600)
+    with database.transaction() as session:
+        workspace = auth_service.create_workspace(session=session, slug="many", actor="test")
+    keys = [f"k{n}" for n in range(3000)]
+    log.append([NewRecord(k, workspace.id, k.encode()) for k in keys])
+    got = log.read_many(dict.fromkeys(range(600), 0), 1000)
+    assert sorted(r.payload.decode() for records in got.values() for r in records) == sorted(keys)
+    assert all(r.partition == p for p, records in got.items() for r in records)

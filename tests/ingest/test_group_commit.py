@@ -223,12 +223,15 @@ def test_on_commit_follows_each_commit_that_stored_something_and_sees_it(
     database: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The worker of the process is woken through ``on_commit``: only once the events are
-    committed (a reader sees them), and not by a request that stored nothing."""
+    committed (a reader sees them), and not by a request that brought nothing new or
+    failed."""
     log = SqlEventLog(database, PARTITIONS)
     visible: list[int] = []
     writer = GroupCommit(database, log, on_commit=lambda: visible.append(len(_logged(log))))
     writer.store(_prepared(tenant.workspace_id, "c1", "c2"))
     writer.store(_prepared(tenant.workspace_id, "c3"))
+    assert visible == [2, 3]
+    writer.store(_prepared(tenant.workspace_id, "c3"))  # a retry: nothing new to process
     assert visible == [2, 3]
     real = group_commit.store_prepared
 

@@ -33,6 +33,18 @@ class _Batches:
         self.seen.set()
 
 
+class _Arrivals(threading.Event):
+    """The wake-up event, telling when the worker waits on it (caught up, idle)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.awaited = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.awaited.set()
+        return super().wait(timeout)
+
+
 @contextmanager
 def _running(worker: Worker) -> Iterator[threading.Event]:
     stop = threading.Event()
@@ -54,10 +66,10 @@ def _append(log: SqlEventLog, tenant: Tenant, n: int) -> None:
 
 def test_an_arrival_wakes_a_caught_up_worker_at_once(database: Database, tenant: Tenant) -> None:
     log = SqlEventLog(database, 2)
-    stage, arrivals = _Batches(), threading.Event()
+    stage, arrivals = _Batches(), _Arrivals()
     worker = Worker(database, log, [stage], partitions=[0, 1], arrivals=arrivals)
     with _running(worker):
-        time.sleep(0.2)  # caught up (nothing there), now waiting
+        assert arrivals.awaited.wait(5)  # caught up (nothing there), now waiting
         _append(log, tenant, 3)
         started = time.monotonic()
         arrivals.set()
@@ -70,25 +82,23 @@ def test_a_woken_worker_lingers_and_takes_what_arrives_meanwhile_in_one_batch(
     database: Database, tenant: Tenant
 ) -> None:
     log = SqlEventLog(database, 1)
-    stage, arrivals = _Batches(), threading.Event()
-    worker = Worker(database, log, [stage], partitions=[0], arrivals=arrivals, linger=0.5)
+    stage, arrivals = _Batches(), _Arrivals()
+    worker = Worker(database, log, [stage], partitions=[0], arrivals=arrivals, linger=3.0)
     with _running(worker):
-        time.sleep(0.2)
-        for _ in range(5):  # one by one, within the linger
+        assert arrivals.awaited.wait(5)  # idle
+        for _ in range(5):  # one by one, well within the linger
             _append(log, tenant, 1)
             arrivals.set()
-            time.sleep(0.02)
-        assert stage.seen.wait(5)
-        time.sleep(0.3)
+        assert stage.seen.wait(10)
         assert stage.sizes == [5]
 
 
 def test_without_a_linger_every_arrival_is_read_at_once(database: Database, tenant: Tenant) -> None:
     log = SqlEventLog(database, 1)
-    stage, arrivals = _Batches(), threading.Event()
+    stage, arrivals = _Batches(), _Arrivals()
     worker = Worker(database, log, [stage], partitions=[0], arrivals=arrivals)
     with _running(worker):
-        time.sleep(0.2)
+        assert arrivals.awaited.wait(5)
         for n in range(3):
             stage.seen.clear()
             _append(log, tenant, 1)

@@ -160,7 +160,7 @@ def test_windows_move_on_without_new_events(feed: Feed, database: Database, tena
         assert service.values_of(session, ws, dora, later)["orders_30d"] == 0
         assert service.values_of(session, ws, dora, later)["days_since_order"] == 31
     with database.transaction(workspace_id=ws) as session:
-        assert service.refresh_expired(session, ws, now=NOW + timedelta(days=6)) == 1
+        assert len(service.refresh_expired(session, ws, now=NOW + timedelta(days=6))) == 1
         row = service.stored_rows(session, ws, [dora])[dora]["orders_30d"]
         assert (row.value, row.state) == (0, {})
 
@@ -180,6 +180,10 @@ def test_every_due_profile_of_every_workspace_is_refreshed_a_batch_at_a_time(
     assert [stored[p]["days_since_order"].value for p in people] == [31, 31, 31]
     assert service.refresh_due(database, now=later) == 0  # refreshed: due again tomorrow
     assert service.refresh_due(database, now=later + timedelta(days=1)) == 3
+    with database.transaction(workspace_id=ws) as session:  # a changed definition
+        session.execute(update(TraitDefinitionRow).values(status="backfilling"))
+    # Its back-fill rebuilds those values: nothing is due meanwhile (and nothing spins).
+    assert service.refresh_due(database, now=later + timedelta(days=30), batch=1) == 0
 
 
 def test_the_server_refreshes_expired_values_on_its_timer(

@@ -61,6 +61,7 @@ _READ_SLICE = """
 SELECT * FROM (SELECT partition_no, log_offset, key, workspace_id, payload FROM event_log
 WHERE partition_no = ? AND log_offset > ? ORDER BY log_offset LIMIT ?) AS s{n}
 """
+_SLICES_A_STATEMENT = 100
 _END_OFFSET = "SELECT max(log_offset) FROM event_log WHERE partition_no = ?"
 _CONSUMER_OFFSET = """
 SELECT log_offset FROM event_log_consumers WHERE consumer_group = ? AND partition_no = ?
@@ -234,12 +235,18 @@ class SqlEventLog(EventLog):
         if not starts:
             return found
         partitions = sorted(starts)
-        statement = " UNION ALL ".join(_READ_SLICE.format(n=n) for n in range(len(partitions)))
-        parameters = tuple(x for p in partitions for x in (p, starts[p], limit))
         with self._reading() as connection:
-            rows = _run(connection, statement, parameters).all()
-        for partition, offset, key, workspace_id, payload in rows:
-            found[partition].append(Record(partition, offset, key, workspace_id, _bytes(payload)))
+            # SQLite joins at most 500 SELECTs with UNION ALL: a worker may hold more.
+            for first in range(0, len(partitions), _SLICES_A_STATEMENT):
+                some = partitions[first : first + _SLICES_A_STATEMENT]
+                statement = " UNION ALL ".join(_READ_SLICE.format(n=n) for n in range(len(some)))
+                parameters = tuple(x for p in some for x in (p, starts[p], limit))
+                for partition, offset, key, workspace_id, payload in _run(
+                    connection, statement, parameters
+                ):
+                    found[partition].append(
+                        Record(partition, offset, key, workspace_id, _bytes(payload))
+                    )
         for records in found.values():
             records.sort(key=lambda record: record.offset)  # UNION ALL keeps no order
         return found

@@ -135,7 +135,7 @@ class GroupCommit:
             for pending in group:  # interrupted: no request of the group may wait forever
                 if not pending.done:
                     pending.error = RuntimeError("the commit of this request was interrupted")
-            if self._on_commit is not None and any(p.result is not None for p in group):
+            if self._on_commit is not None and any(p.result and p.result.accepted for p in group):
                 self._on_commit()
 
     def _write(self, group: list[_Pending]) -> list[IngestResult]:

@@ -8,6 +8,7 @@ pipeline stage (:mod:`coreo.traits.stage`) keeps ``ready`` ones up to date event
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -53,6 +54,7 @@ __all__ = [
     "write_rows",
 ]
 
+_log = logging.getLogger("coreo.traits")
 _VALUES = cast(Table, TraitValue.__table__)
 _DIRTY = cast(Table, TraitDirty.__table__)
 
@@ -506,49 +508,85 @@ def features_as_of(
 
 
 def refresh_expired(
-    session: Session, workspace_id: str, *, now: datetime | None = None, limit: int = 10_000
-) -> int:
-    """Re-evaluate the stored values of up to ``limit`` profiles whose window has moved on
-    (for readers of the table such as segments and exports); returns how many profiles.
-    Holds the workspace's pipeline lock: no worker batch rewrites a state meanwhile."""
+    session: Session,
+    workspace_id: str,
+    *,
+    now: datetime | None = None,
+    limit: int = 10_000,
+    after: str = "",
+    evaluate_at: datetime | None = None,
+) -> list[str]:
+    """Re-evaluate the stored values of up to ``limit`` profiles (ids above ``after``, in
+    order) whose value of a ready trait expired by ``now``, at ``evaluate_at`` (default
+    ``now``); for readers of the table such as segments and exports. Returns the profiles
+    refreshed. Holds the workspace's pipeline lock: no worker batch rewrites a state
+    meanwhile."""
     now = now or utcnow()
+    at = evaluate_at or now
     lock_workspace(session, workspace_id)
     ready = {d.name: d for d in definitions_of(session, workspace_id).ready}
+    if not ready:  # values of traits being back-filled are rebuilt by their back-fill
+        return []
     due = list(
         session.scalars(
             select(TraitValue.profile_id)
-            .where(TraitValue.workspace_id == workspace_id, TraitValue.expires_at <= now)
+            .where(
+                TraitValue.workspace_id == workspace_id,
+                TraitValue.profile_id > after,
+                TraitValue.name.in_(ready),
+                TraitValue.expires_at <= now,
+            )
             .group_by(TraitValue.profile_id)
+            .order_by(TraitValue.profile_id)
             .limit(limit)
         )
     )
-    if not due:
-        return 0
     rows = []
     for profile_id, by_name in stored_rows(session, workspace_id, due).items():
         states = states_of(by_name)
-        values = engine.evaluate_all(ready.values(), states, now)
+        values = engine.evaluate_all(ready.values(), states, at)
         for name, definition in ready.items():
-            state = engine.prune(definition, states.get(name, {}), now)
-            rows.append(row_for(definition, workspace_id, profile_id, state, values[name], now))
+            state = engine.prune(definition, states.get(name, {}), at)
+            rows.append(row_for(definition, workspace_id, profile_id, state, values[name], at))
     write_rows(session, rows)
-    return len(due)
+    return due
 
 
-def refresh_due(database: Database, *, now: datetime | None = None, batch: int = 1_000) -> int:
-    """:func:`refresh_expired` for every workspace until nothing is due at ``now``, ``batch``
-    profiles a transaction (the pipeline waits for one batch at a time, not for all);
-    returns how many profiles were refreshed. Run by the server's timer and by
-    ``coreo traits refresh``."""
-    now = now or utcnow()  # one instant: refreshed values expire after it, so this ends
+def refresh_due(
+    database: Database,
+    *,
+    now: datetime | None = None,
+    batch: int = 1_000,
+    stop: threading.Event | None = None,
+) -> int:
+    """:func:`refresh_expired` for every workspace, ``batch`` profiles a transaction in
+    profile order (the pipeline waits for one batch at a time, and each batch reads on from
+    the last: every due profile once), until ``stop`` is set; returns how many profiles
+    were refreshed. A workspace that fails is logged and the others go on. Run by the
+    server's timer and by ``coreo traits refresh``."""
+    cutoff = now or utcnow()
     with database.transaction(write=False) as session:
         workspaces = list(session.scalars(select(Workspace.id).order_by(Workspace.id)))
     total = 0
     for workspace_id in workspaces:
-        while True:
-            with database.transaction(workspace_id=workspace_id) as session:
-                done = refresh_expired(session, workspace_id, now=now, limit=batch)
-            total += done
-            if done < batch:
-                break
+        after = ""
+        try:
+            while stop is None or not stop.is_set():
+                with database.transaction(workspace_id=workspace_id) as session:
+                    done = refresh_expired(
+                        session,
+                        workspace_id,
+                        now=cutoff,
+                        limit=batch,
+                        after=after,
+                        evaluate_at=now or utcnow(),
+                    )
+                total += len(done)
+                if len(done) < batch:
+                    break
+                after = done[-1]
+        except Exception:
+            _log.warning(
+                "could not refresh the computed traits of workspace %s", workspace_id, exc_info=True
+            )
     return total
