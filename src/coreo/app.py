@@ -181,37 +181,33 @@ def create_app(
             target=_resume_backfills, args=(backfills, stop), name="coreo-resume", daemon=True
         )
         resumer.start()
-        timers = (
-            [
+        timers: list[threading.Thread] = []  # periodic jobs, each off when its interval is 0
+        if settings.traits_refresh_minutes > 0:
+            timers.append(
                 threading.Thread(
                     target=_trait_refresh_timer,
                     args=(database, settings.traits_refresh_minutes, stop),
                     name="coreo-trait-refresh",
                     daemon=True,
                 )
-            ]
-            if settings.traits_refresh_minutes > 0
-            else []
-        )
+            )
+        if settings.retention_interval_hours > 0:
+            timers.append(
+                threading.Thread(
+                    target=_retention_timer,
+                    args=(database, settings, event_log, stop),
+                    name="coreo-retention",
+                    daemon=True,
+                )
+            )
         for timer in timers:
             timer.start()
-        purger: threading.Thread | None = None
-        if settings.retention_interval_hours > 0:
-            purger = threading.Thread(
-                target=_retention_timer,
-                args=(database, settings, event_log, stop),
-                name="coreo-retention",
-                daemon=True,
-            )
-            purger.start()
         yield
         imports.close()  # running imports stop after their current chunk, resumable
         stop.set()  # the worker finishes its current batch (graceful drain), then exits
         if thread is not None:
             thread.join(timeout=30)
         resumer.join(timeout=5)
-        if purger is not None:
-            purger.join(timeout=5)
         for timer in timers:
             timer.join(timeout=5)
         event_log.close()

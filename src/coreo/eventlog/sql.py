@@ -256,20 +256,10 @@ class SqlEventLog(EventLog):
             value = _run(connection, _END_OFFSET, (partition,)).scalar_one_or_none()
         return int(value or 0)
 
-    def committed(
-        self, group: str, partition: int, *, session: Session | None = None, lock: bool = False
-    ) -> int:
-        """The group's committed offset; with ``lock`` (inside a caller's transaction) the
-        group's row stays locked until that transaction ends, serialising its workers."""
-        if session is None and not lock:
-            with self._reading() as connection:
-                value = _run(connection, _CONSUMER_OFFSET, (group, partition)).scalar_one_or_none()
-            return int(value or 0)
-        if lock:
-            with self._session(session, write=True) as s:
-                return self.lock_committed(group, [partition], session=s)[partition]
-        with self._session(session, write=False) as s:
-            value = _run(s.connection(), _CONSUMER_OFFSET, (group, partition)).scalar_one_or_none()
+    def committed(self, group: str, partition: int) -> int:
+        """The group's committed offset (a worker's batch locks them: ``lock_committed``)."""
+        with self._reading() as connection:
+            value = _run(connection, _CONSUMER_OFFSET, (group, partition)).scalar_one_or_none()
         return int(value or 0)
 
     def lock_committed(

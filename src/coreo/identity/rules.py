@@ -69,6 +69,11 @@ class IdentifierRule(BaseModel):
         default=False, description="A device or cookie: shared when seen with many users."
     )
 
+    @property
+    def names_person(self) -> bool:
+        """Whether it names a person (a login, an address: it links and is no device)."""
+        return self.links and not self.device
+
 
 class IdentifierSource(BaseModel):
     """A field of a message that carries an identifier of the person it is about."""
@@ -179,8 +184,8 @@ class IdentityRules(BaseModel):
     def _devices_come_last(self) -> IdentityRules:
         """A device is weighed only after the person's identifiers (the resolver keeps two
         known people apart when a device would link them, and needs them first)."""
-        people = [(n, r) for n, r in self.types.items() if r.links and not r.device]
-        if self.other.links and not self.other.device:
+        people = [(n, r) for n, r in self.types.items() if r.names_person]
+        if self.other.names_person:
             people.append(("other", self.other))
         for name, rule in self.types.items():
             if not rule.device or not rule.links:

@@ -313,7 +313,7 @@ class _Group:
 
     def _knows_someone(self, counts: Counter[str]) -> bool:
         rule = self.rules.rule
-        return any(n and rule(kind).links and not rule(kind).device for kind, n in counts.items())
+        return any(n and rule(kind).names_person for kind, n in counts.items())
 
     def strangers(self, counts: Counter[str]) -> str | None:
         """Why a device may not bring in a profile with these counts: both it and a profile
@@ -676,7 +676,7 @@ def _seen_with_another(
         (
             i.value if i.type == "user_id" else str(i)
             for i in ordered
-            if rules.rule(i.type).links and not rules.rule(i.type).device
+            if rules.rule(i.type).names_person
         ),
         None,
     )

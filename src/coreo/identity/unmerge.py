@@ -159,12 +159,6 @@ def _event_identifiers(
     return found
 
 
-def _person(identifier: Identifier, rules: IdentityRules) -> bool:
-    """Whether ``identifier`` names a person (links, and is no device or cookie)."""
-    rule = rules.rule(identifier.type)
-    return rule.links and not rule.device
-
-
 def _replay_unit(
     identifiers: Iterable[Identifier],
     owner: dict[Identifier, str],
@@ -275,7 +269,7 @@ class _Split:
         """Go through the cluster's events in time order, deciding each one's unit and the
         unit of the identifiers it brings."""
         user_ids = {i.value for i in self.rows if i.type == "user_id"}
-        knowing = {unit for i, unit in self.owner.items() if _person(i, rules)}
+        knowing = {unit for i, unit in self.owner.items() if rules.rule(i.type).names_person}
         for chunk in history_service.messages_of_profiles(
             session=self.session, workspace_id=self.workspace_id, profile_ids=self.members
         ):
@@ -288,9 +282,8 @@ class _Split:
                 unit = _replay_unit(found, self.owner, self.rows, self.sides, rules, knowing)
                 unit = unit or self.unit_of.get(profile_id, self.survivor)
                 for identifier in found:
-                    if self.owner.setdefault(identifier, unit) == unit and _person(
-                        identifier, rules
-                    ):
+                    owned = self.owner.setdefault(identifier, unit) == unit
+                    if owned and rules.rule(identifier.type).names_person:
                         knowing.add(unit)
                 self.attributed.append((str(message.get("messageId")), profile_id, unit))
 
