@@ -31,7 +31,7 @@ from coreo.ingest.imports.api import BackgroundImports
 from coreo.ingest.imports.api import router as imports_router
 from coreo.ingest.plans_api import router as plans_router
 from coreo.observability.logs import configure_logging
-from coreo.observability.metrics import HttpMetrics
+from coreo.observability.metrics import HttpMetrics, retire_process
 from coreo.privacy import retention
 from coreo.privacy.api import router as privacy_router
 from coreo.privacy.crypto import enable as enable_crypto
@@ -212,6 +212,7 @@ def create_app(
             timer.join(timeout=5)
         event_log.close()
         rate_limiter.close()
+        retire_process()
         if state.owns_database:
             database.dispose()
 

@@ -13,15 +13,23 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
-__all__ = ["CONTENT_TYPE_LATEST", "HttpMetrics", "PipelineMetrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "HttpMetrics", "PipelineMetrics", "retire_process"]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def retire_process() -> None:
+    """Take a stopping server process's live gauges (open dead letters) out of the merged
+    /metrics of the others; no-op in a single-process server."""
+    directory = multiprocess_dir()
+    if directory is not None:
+        mark_process_dead(os.getpid(), directory)  # type: ignore[no-untyped-call]
 
 
 class HttpMetrics:
@@ -104,7 +112,10 @@ class PipelineMetrics:
             "coreo_consumer_lag",
             "Events in a partition of the log that the pipeline has not processed yet.",
             ["partition"],
-            multiprocess_mode="max",
+            # Partitions move between server processes (leases): the newest measurement of
+            # any process is the partition's lag; a maximum would keep a stale backlog of a
+            # process that gave the partition up for ever.
+            multiprocess_mode="mostrecent",
             registry=registry,
         )
         self.dead_letters_open = Gauge(
