@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2
+import orjson
+
+from coreo.privacy import transit
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
 
@@ -57,3 +60,14 @@ def identity_row(session: Any, workspace_id: str, kind: str, value: str) -> Any:
 
     key = keyed(session, Identifier(kind, value)).value
     return session.get(ProfileIdentity, (workspace_id, kind, key))
+
+
+def logged_messages(database: Any, log: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(workspace id, message) of every record of an event log, opened (the log's payloads
+    are sealed with the day's transit key)."""
+    with database.transaction(write=False) as session:
+        return [
+            (r.workspace_id, orjson.loads(transit.open_record(session, r.workspace_id, r.payload)))
+            for partition in range(log.partitions)
+            for r in log.read(partition, 0, max(1, log.end_offset(partition)))
+        ]

@@ -412,3 +412,67 @@ def test_the_replay_lets_no_device_join_two_units_that_each_know_a_person() -> N
     lenient = IdentityRules(devices_link_known=True)
     assert unmerge._replay_unit([sam, device], owner, rows, sides, lenient, knowing) == "S"
     assert sides.find("L") == "S"
+
+
+def test_undoing_a_wrong_merge_keeps_a_shared_family_tablet_from_joining_the_two_again(
+    ingest_client: TestClient,
+    drain: Callable[[], None],
+    database: Database,
+    tenant: Any,
+) -> None:
+    """End to end with the default rules: two people use one tablet (no merge: a device
+    never joins two known people); a mistyped loyalty card merges them. Undoing the merge
+    replays their events: every event goes back where the resolver put it before, the
+    tablet stays with one of them, and later tablet events join nobody."""
+
+    def send(*calls: dict[str, Any]) -> None:
+        response = ingest_client.post(
+            "/v1/batch", json={"batch": list(calls)}, auth=(tenant.write_token, "")
+        )
+        assert response.json()["accepted"] == len(calls), response.text
+        drain()
+
+    def call(message_id: str, minute: int, cookie: str, *, tablet: bool = True,
+             **traits: str) -> dict[str, Any]:  # fmt: skip
+        device = {"device": {"id": "family-tablet"}} if tablet else {}
+        return {"type": "identify", "messageId": message_id, "anonymousId": cookie,
+                "timestamp": f"2025-03-01T12:{minute:02d}:00.000Z", "traits": traits,
+                "context": device}  # fmt: skip
+
+    ws = tenant.workspace_id
+    send(call("anna-1", 0, "a-anna", email="anna@x.ch", loyaltyCard="L-1"))
+    send(call("ben-1", 1, "a-ben", tablet=False, email="ben@x.ch"))  # on his phone
+    send(call("ben-2", 2, "a-ben"))  # then on the tablet
+    assert len(graph(database, ws)) == 2  # the tablet joined nobody
+    before = events_of(database, ws)
+    # Ben's shop account gets Anna's loyalty card number, mistyped: the card merges them.
+    send(call("ben-3", 3, "a-ben", tablet=False, email="ben@x.ch", loyaltyCard="L-1"))
+    ((anna, merged),) = graph(database, ws).items()
+    assert {"email:anna@x.ch", "email:ben@x.ch", "loyalty_card:L-1"} <= merged
+    ben = _other_of(database, ws, anna)
+
+    undone = ingest_client.post(
+        f"/v1/identity/merges/{merge_of(database, ben).id}/undo", headers=tenant.admin
+    )
+    assert undone.status_code == 200, undone.text
+    after = graph(database, ws)
+    assert set(after) == {anna, ben}
+    assert {"email:anna@x.ch", "anonymous_id:a-anna", "device_id:family-tablet"} <= after[anna]
+    assert {"email:ben@x.ch", "anonymous_id:a-ben"} <= after[ben]
+    assert "device_id:family-tablet" not in after[ben]
+    # Every event goes back where the resolver put it before the merge.
+    assert events_of(database, ws) == {**before, "ben-3": ben}
+    assert before["anna-1"] == anna and before["ben-1"] == ben
+    # The tablet again, with both: still two people.
+    send(call("anna-3", 4, "a-anna"), call("ben-4", 5, "a-ben"))
+    assert set(graph(database, ws)) == {anna, ben}
+
+
+def _other_of(database: Database, workspace_id: str, survivor: str) -> str:
+    """The profile merged into ``survivor`` (the only merge of the workspace)."""
+    with database.transaction(write=False) as session:
+        (record,) = session.scalars(
+            select(MergeRecord).where(MergeRecord.workspace_id == workspace_id)
+        ).all()
+    assert record.survivor_id == survivor
+    return record.merged_id

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pytest
 
 from coreo.db import Database
@@ -19,6 +18,7 @@ from coreo.ingest.group_commit import GroupCommit
 from coreo.ingest.normalize import NormaliseOptions
 from coreo.ingest.service import IngestResult, PreparedMessages, prepare_messages
 from tests.conftest import Tenant
+from tests.helpers import logged_messages
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 PARTITIONS = 4
@@ -41,11 +41,7 @@ def _prepared(workspace_id: str, *message_ids: str, user: str = "u") -> Prepared
 
 def _logged(log: SqlEventLog) -> list[tuple[str, str]]:
     """(workspace id, message id) of every record in the log."""
-    out = []
-    for partition in range(PARTITIONS):
-        for record in log.read(partition, 0, 10_000):
-            out.append((record.workspace_id, orjson.loads(record.payload)["messageId"]))
-    return sorted(out)
+    return sorted((ws, m["messageId"]) for ws, m in logged_messages(log.database, log))
 
 
 class _Held:

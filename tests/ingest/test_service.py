@@ -6,7 +6,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pytest
 from sqlalchemy import select, text
 
@@ -18,6 +17,7 @@ from coreo.ingest.models import SeenMessage
 from coreo.ingest.normalize import NormaliseOptions
 from coreo.ingest.service import PLAN_CACHE, PlanCache, ingest_messages
 from tests.conftest import Tenant
+from tests.helpers import logged_messages
 
 WINDOW = timedelta(hours=24)
 START = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
@@ -73,9 +73,7 @@ def test_results_keep_the_order_of_the_request(database: Database, tenant: Tenan
     assert [(d.index, d.message_id) for d in result.duplicates] == [(3, "n1"), (2, "old")]
     assert [r.index for r in result.rejected] == [1, 4]
     records = SqlEventLog(database, 4)
-    payloads = [
-        orjson.loads(r.payload)["messageId"] for p in range(4) for r in records.read(p, 0, 100)
-    ]
+    payloads = [m["messageId"] for _, m in logged_messages(database, records)]
     assert sorted(payloads) == ["n1", "n2", "old"]
 
 

@@ -25,6 +25,7 @@ from coreo.audit.service import verify
 from coreo.config import Settings
 from coreo.db import Base, Database
 from coreo.eventlog.base import NewRecord
+from coreo.privacy import transit
 from coreo.privacy.datamap import DATA_MAP
 from coreo.privacy.erasure import ERASED, Person, erase_from_log
 from tests.conftest import Tenant
@@ -155,12 +156,19 @@ def _traces(
     found: list[str] = []
     lowered = [n.lower() for n in needles]
     whole = [re.compile(rf"(?<![\w.-]){re.escape(n)}(?![\w-])") for n in lowered]
-    with database.engine.connect() as connection:
+    with database.engine.connect() as connection, database.transaction(write=False) as session:
         for table in Base.metadata.sorted_tables:
             for row in connection.execute(table.select()).mappings():
                 for column, value in row.items():
                     if value is None:
                         continue
+                    # The log and the dead letters are sealed with a key erasure keeps (the
+                    # day's transit key): what they hold is searched opened.
+                    workspace_id = row.get("workspace_id")
+                    if isinstance(value, bytes | memoryview) and workspace_id is not None:
+                        value = transit.open_record(session, workspace_id, bytes(value))
+                    elif isinstance(value, str) and workspace_id is not None:
+                        value = transit.open_text(session, workspace_id, value)
                     if isinstance(value, bytes | memoryview):
                         shown = bytes(value).decode("utf-8", "replace")
                     elif isinstance(value, dict | list):
@@ -219,8 +227,12 @@ def test_an_erasure_leaves_no_trace_and_suppresses_later_events(
                "timestamp": _at(5), "traits": {"email": "jo" + ANNA["email"]}}  # fmt: skip
     _send(api, tenant, [*_anna_events(), *_bob_events(), johanna])
     invalid = {"type": "track", "userId": ANNA["user"], "messageId": "anna-invalid"}  # no event
-    refused = api.post("/v1/batch", json={"batch": [invalid]}, auth=(tenant.write_token, ""))
-    assert refused.json()["rejected"], refused.text  # her own dead letter
+    quoting = {"type": "track", "userId": "erp-4712", "messageId": "bob-invalid",
+               "properties": {"friend": ANNA["email"]}}  # fmt: skip
+    refused = api.post(
+        "/v1/batch", json={"batch": [invalid, quoting]}, auth=(tenant.write_token, "")
+    )
+    assert len(refused.json()["rejected"]) == 2, refused.text  # hers, and Bob's quoting her
     drain()
     anna = _profile_of(database, ws, ANNA["user"])
     bob = _profile_of(database, ws, "erp-4712")
@@ -278,6 +290,10 @@ def test_an_erasure_leaves_no_trace_and_suppresses_later_events(
         ).scalar_one()
     properties = orjson.loads(payload)["properties"]
     assert properties == {"friend": ERASED, "note": "ticket 14711"}
+    letters = api.get("/v1/dead-letters", headers=tenant.admin).json()["items"]
+    assert [letter["message_id"] for letter in letters] == ["bob-invalid"]
+    letter = api.get(f"/v1/dead-letters/{letters[0]['id']}", headers=tenant.admin).json()
+    assert letter["payload"]["properties"] == {"friend": ERASED}
     assert api.get(f"/v1/profiles/{bob}", headers=tenant.admin).status_code == 200
     assert _profile_of(database, ws, "jo" + ANNA["email"]) == other  # only whole values go
     assert api.get(f"/v1/profiles/{anna}", headers=tenant.admin).status_code == 404

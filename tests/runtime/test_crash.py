@@ -13,7 +13,6 @@ from collections import Counter
 from pathlib import Path
 
 import httpx2
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -21,6 +20,7 @@ from coreo.app import create_app
 from coreo.runtime.pipeline import default_stages
 from coreo.runtime.worker import DEFAULT_GROUP, Worker
 from tests.cli.test_cli import free_port
+from tests.helpers import logged_messages
 from tests.runtime.conftest import Deployment
 
 # A worker process whose pipeline also records every application of an event in
@@ -90,11 +90,7 @@ def _committed_total(deployment: Deployment) -> int:
 def _logged_message_ids(deployment: Deployment) -> list[str]:
     log = deployment.event_log()
     try:
-        return [
-            orjson.loads(record.payload)["messageId"]
-            for partition in range(log.partitions)
-            for record in log.read(partition, 0, log.end_offset(partition))
-        ]
+        return [m["messageId"] for _, m in logged_messages(deployment.database, log)]
     finally:
         log.close()
 

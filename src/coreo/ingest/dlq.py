@@ -29,6 +29,7 @@ from coreo.ingest.normalize import NormaliseOptions, identity_key
 from coreo.ingest.plans import compiled_plan
 from coreo.ingest.service import ingest_messages
 from coreo.ingest.spec import MAX_MESSAGE_BYTES
+from coreo.privacy import transit
 
 __all__ = [
     "ReplayOutcome",
@@ -177,7 +178,9 @@ def _replay_one(
     if not isinstance(payload, dict) or "messageId" not in payload:
         return "the stored payload is not a processed message; it cannot be replayed"
     record = NewRecord(
-        f"{workspace_id}:{identity_key(payload)}", workspace_id, orjson.dumps(payload)
+        transit.log_key(session, workspace_id, identity_key(payload)),
+        workspace_id,
+        transit.seal_record(session, workspace_id, orjson.dumps(payload)),
     )
     if isinstance(log, SqlEventLog):
         log.append([record], session=session)

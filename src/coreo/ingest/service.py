@@ -39,6 +39,7 @@ from coreo.ingest.plans import (
     record_violation,
 )
 from coreo.ingest.spec import MAX_MESSAGE_BYTES, MESSAGE_ADAPTER
+from coreo.privacy import transit
 from coreo.privacy.crypto import looks_sealed
 from coreo.profiles.models import SEALED_PREFIX
 
@@ -107,6 +108,7 @@ def dead_letter(
     message = payload if isinstance(payload, dict) else {}
     dead_id = new_id("dl")
     text = payload if isinstance(payload, str) else orjson.dumps(payload).decode()
+    text = transit.seal_text(session, workspace_id, text)
     session.connection().execute(
         insert(_DEAD).values(
             id=dead_id,
@@ -226,7 +228,7 @@ class _Ready:
 
     index: int
     message_id: str
-    key: str
+    key: str  # the anonymous or user id the log is partitioned by (keyed when stored)
     payload: bytes
 
 
@@ -284,7 +286,6 @@ def prepare_messages(
     batch_sent_at = _parse_time(defaults.get("sentAt"))
     prepared = PreparedMessages(workspace_id, received_at, dedupe_window, key_id, plan)
     seen_here: set[str] = set()
-    key_prefix = f"{workspace_id}:"
     for index, message in enumerate(messages):
         special: list[str] = []
         if isinstance(message, dict):
@@ -316,8 +317,9 @@ def prepare_messages(
             prepared.repeated.append(Accepted(index, message_id))
             continue
         seen_here.add(message_id)
-        key = key_prefix + identity_key(message)
-        prepared.ready.append(_Ready(index, message_id, key, orjson.dumps(message)))
+        prepared.ready.append(
+            _Ready(index, message_id, identity_key(message), orjson.dumps(message))
+        )
     return prepared
 
 
@@ -372,7 +374,14 @@ def store_prepared(*, session: Session, log: EventLog, prepared: PreparedMessage
             continue
         result.accepted.append(Accepted(ready.index, ready.message_id))
         dedupe_id = f"{workspace_id}:{ready.message_id}"  # a retry after a failed commit
-        records.append(NewRecord(ready.key, workspace_id, ready.payload, dedupe_id))
+        records.append(
+            NewRecord(
+                transit.log_key(session, workspace_id, ready.key),
+                workspace_id,
+                transit.seal_record(session, workspace_id, ready.payload),
+                dedupe_id,
+            )
+        )
     if records:
         if isinstance(log, SqlEventLog):  # joins this transaction: all or nothing
             log.append(records, session=session)

@@ -66,6 +66,7 @@ __all__ = [
     "identity_values",
     "is_sealed",
     "kek_of",
+    "keyring_secret",
     "looks_sealed",
     "open_identity",
     "open_message",
@@ -87,7 +88,7 @@ _IDENTITY_PLAIN = "coreo.identity_plain"  # session.info: new identity rows → 
 _NONCE = 12
 _DATA_KEYS = cast(Table, DataKey.__table__)
 _KEYRING = cast(Table, KeyringEntry.__table__)
-_HMAC_MADE = "coreo.hmac_made"  # session.info: this session made the secret (uncommitted)
+_KEYRING_MADE = "coreo.keyring_made"  # session.info: secrets this session made (uncommitted)
 _HMAC_SECRET = "hmac"  # noqa: S105 - the keyring entry's name, not a secret
 Field = tuple[str, dict[str, Any], str]  # an event's place: label, holder, name in it
 
@@ -100,6 +101,7 @@ class Crypto:
     schema: TraitSchema = DEFAULT_SCHEMA
     _kek: bytes | None = None
     _hashes: dict[str, bytes] = field(default_factory=dict)
+    transit: dict[str, bytes] = field(default_factory=dict)  # day → transit key (committed)
 
     @property
     def seals(self) -> bool:
@@ -168,6 +170,37 @@ def _value_aad(workspace_id: str, profile_id: str, name: str) -> bytes:
 # -- installation secrets ---------------------------------------------------------------
 
 
+def keyring_secret(
+    session: Session, name: str, *, create: bool, settings: Settings | None = None
+) -> tuple[bytes, bool] | None:
+    """The installation secret ``name`` of the keyring, unwrapped, and whether it is still
+    uncommitted (made by this session: a rollback takes it away, so a caller must not keep
+    it beyond the session); made when missing and ``create``, else None. ``settings`` name
+    the master key when the session's database was opened without it."""
+    crypto = crypto_of(session) or (Crypto(settings) if settings is not None else None)
+    if crypto is None:
+        raise ConfigurationError("this database was opened without the installation's keys")
+    made: set[str] = session.info.setdefault(_KEYRING_MADE, set())
+    connection = session.connection()
+    query = select(KeyringEntry.wrapped).where(KeyringEntry.name == name)
+    aad = f"coreo/keyring/{name}".encode()
+    wrapped = connection.scalar(query)
+    if wrapped is None:
+        if not create:
+            return None
+        _check_kek(session, crypto)  # never wrap a new key under a rotated-away master key
+        made.add(name)
+        connection.execute(
+            conflict_insert(session, _KEYRING)
+            .values(name=name, wrapped=_wrap(crypto.kek, os.urandom(32), aad), created_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        wrapped = connection.scalar(query)
+        if wrapped is None:
+            raise ConfigurationError(f"the keyring's secret {name!r} could not be made")
+    return crypto.unwrap(bytes(wrapped), aad), name in made
+
+
 def hash_key(session: Session, purpose: str, settings: Settings | None = None) -> bytes:
     """The HMAC key for ``purpose`` (consent-proof, tombstone, blind-index), derived from
     the installation's HMAC secret (created on first use). ``settings`` name the master key
@@ -176,30 +209,10 @@ def hash_key(session: Session, purpose: str, settings: Settings | None = None) -
     if crypto is None:
         raise ConfigurationError("this database was opened without the installation's keys")
     if purpose not in crypto._hashes:
-        connection = session.connection()
-        wrapped = connection.scalar(
-            select(KeyringEntry.wrapped).where(KeyringEntry.name == _HMAC_SECRET)
-        )
-        created = wrapped is None or session.info.get(_HMAC_MADE, False)
-        if wrapped is None:
-            session.info[_HMAC_MADE] = True
-            secret = os.urandom(32)
-            connection.execute(
-                conflict_insert(session, _KEYRING)
-                .values(
-                    name=_HMAC_SECRET,
-                    wrapped=_wrap(crypto.kek, secret, b"coreo/keyring/hmac"),
-                    created_at=utcnow(),
-                )
-                .on_conflict_do_nothing()
-            )
-            wrapped = connection.scalar(
-                select(KeyringEntry.wrapped).where(KeyringEntry.name == _HMAC_SECRET)
-            )
-        if wrapped is None:
-            raise ConfigurationError("the keyring's HMAC secret could not be made")
-        secret = crypto.unwrap(bytes(wrapped), b"coreo/keyring/hmac")
-        if created:  # not kept until committed: a rollback would take the secret with it
+        found = keyring_secret(session, _HMAC_SECRET, create=True, settings=settings)
+        assert found is not None  # noqa: S101 - made when missing
+        secret, uncommitted = found
+        if uncommitted:  # not kept until committed: a rollback would take the secret with it
             return derived_key(secret, purpose)
         crypto._hashes[purpose] = derived_key(secret, purpose)
     return crypto._hashes[purpose]

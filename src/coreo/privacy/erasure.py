@@ -28,13 +28,14 @@ A person under a legal hold is not erased (Art. 17(3)(e)): ``ConflictError``.
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import String, Table, cast, delete, func, or_, select, update
+from sqlalchemy import String, Table, cast, delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from coreo.audit import service as audit_service
@@ -56,7 +57,7 @@ from coreo.identity.models import (
 from coreo.identity.service import cluster_members, lock_workspace
 from coreo.ingest.imports.models import ImportJob
 from coreo.ingest.models import DeadLetter, PlanViolation, SeenMessage
-from coreo.privacy import crypto, suppression
+from coreo.privacy import crypto, suppression, transit
 from coreo.privacy.datamap import personal_columns
 from coreo.privacy.files import rewrite_without, whole_values
 from coreo.privacy.models import DataFile, DataKey, LegalHold, PrivacyRequest, Suppression
@@ -67,6 +68,7 @@ __all__ = ["ERASED", "Person", "erase", "find_person"]
 
 ERASED = "[erased]"
 _CHUNK = 500
+_LETTERS = typing.cast(Table, DeadLetter.__table__)
 _MIN_NEEDLE = 3  # shorter values are too common to be a person's trace
 _NOT_SWEPT = {"audit_entries"}  # append-only hash chain: holds ids only (tested)
 
@@ -186,43 +188,74 @@ def _mentions(message: dict[str, Any], person: Person) -> bool:
 
 
 def _erase_log(session: Session, person: Person, pattern: re.Pattern[str]) -> tuple[int, int]:
-    """The SQL event log's records: the person's own go, others have the values redacted."""
+    """The SQL event log's records: the person's own go, others have the values redacted.
+    The payloads are sealed (``privacy.transit``), so the workspace's records are opened
+    and searched here, a thousand a query."""
     ws = person.workspace_id
-    keys = [f"{ws}:{v}" for v in sorted(person.users | person.anonymous)]
+    ids = sorted(person.users | person.anonymous)
+    keys = {f"{ws}:{v}" for v in ids} | {transit.log_key(session, ws, v) for v in ids}
     removed = _delete_by(session, ws, LogRecord, LogRecord.key, keys)
     redacted = 0
     if not person.needles:
         return removed, redacted
-    if session.get_bind().dialect.name == "postgresql":  # bytea: text, not its hex
-        text = func.lower(func.convert_from(LogRecord.payload, "UTF8"))
-    else:
-        text = func.lower(cast(LogRecord.payload, String))
-    found = session.execute(
-        select(LogRecord.partition_no, LogRecord.log_offset, LogRecord.payload).where(
-            LogRecord.workspace_id == ws, or_(*(text.contains(n) for n in person.needles))
-        )
-    ).all()
-    for partition, offset, payload in found:
-        where = (
-            LogRecord.workspace_id == ws,
-            LogRecord.partition_no == partition,
-            LogRecord.log_offset == offset,
-        )
-        message = orjson.loads(bytes(payload))
-        if _mentions(message, person):
-            session.execute(delete(LogRecord).where(*where))
-            removed += 1
-        else:
-            clean = orjson.dumps(_redact_json(message, pattern))
-            session.execute(update(LogRecord).where(*where).values(payload=clean))
-            redacted += 1
-    return removed, redacted
+    position = tuple_(LogRecord.partition_no, LogRecord.log_offset)
+    after = (-1, -1)
+    while True:
+        rows = session.execute(
+            select(LogRecord.partition_no, LogRecord.log_offset, LogRecord.payload)
+            .where(LogRecord.workspace_id == ws, position > tuple_(*after))
+            .order_by(LogRecord.partition_no, LogRecord.log_offset)
+            .limit(1000)
+        ).all()
+        if not rows:
+            return removed, redacted
+        after = (rows[-1].partition_no, rows[-1].log_offset)
+        for partition, offset, payload in rows:
+            message = _quoting(session, ws, bytes(payload), person)
+            if message is None:
+                continue
+            where = (
+                LogRecord.workspace_id == ws,
+                LogRecord.partition_no == partition,
+                LogRecord.log_offset == offset,
+            )
+            if _mentions(message, person):
+                session.execute(delete(LogRecord).where(*where))
+                removed += 1
+            else:
+                clean = transit.seal_record(  # in place: with the record's own day's key
+                    session, ws, orjson.dumps(_redact_json(message, pattern)), like=bytes(payload)
+                )
+                session.execute(update(LogRecord).where(*where).values(payload=clean))
+                redacted += 1
 
 
-def erase_from_log(log: EventLog, person: Person, *, batch: int = 1000) -> tuple[int, int]:
+def _quoting(
+    session: Session | None, workspace_id: str, payload: bytes, person: Person
+) -> dict[str, Any] | None:
+    """A log record's message when it names one of the person's values, else None (also
+    when it cannot be read: its transit key is gone, so is what it held)."""
+    try:
+        if session is not None:
+            payload = transit.open_record(session, workspace_id, payload)
+        elif transit.is_sealed_record(payload):
+            return None
+        text = payload.decode("utf-8", "replace").lower()
+        if not any(n in text for n in person.needles):
+            return None
+        message = orjson.loads(payload)
+    except (transit.TransitKeyGone, orjson.JSONDecodeError):
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def erase_from_log(
+    log: EventLog, person: Person, *, session: Session | None = None, batch: int = 1000
+) -> tuple[int, int]:
     """An external log's records (NATS): the person's own are forgotten; a record that only
     quotes them is forgotten and appended again redacted (the pipeline's processed-message
-    guard keeps it from being applied twice). Reads every partition from the start."""
+    guard keeps it from being applied twice). Reads every partition from the start; sealed
+    records are opened with ``session``'s keys (without one they are passed over)."""
     pattern = whole_values(person.needles)
     removed = redacted = 0
     for partition in range(log.partitions):
@@ -237,17 +270,19 @@ def erase_from_log(log: EventLog, person: Person, *, batch: int = 1000) -> tuple
             for record in records:
                 if record.workspace_id != person.workspace_id:
                     continue
-                text = record.payload.decode("utf-8", "replace")
-                message = orjson.loads(record.payload)
+                message = _quoting(session, record.workspace_id, record.payload, person)
+                if message is None:
+                    continue
                 if _mentions(message, person):
                     gone.append((record.partition, record.offset))
-                elif pattern.search(text):
-                    clean = _redact_json(message, pattern)
-                    if clean != message:
-                        gone.append((record.partition, record.offset))
-                        again.append(
-                            NewRecord(record.key, record.workspace_id, orjson.dumps(clean))
-                        )
+                    continue
+                clean = _redact_json(message, pattern)
+                if clean != message:
+                    gone.append((record.partition, record.offset))
+                    payload = orjson.dumps(clean)
+                    if session is not None:
+                        payload = transit.seal_record(session, record.workspace_id, payload)
+                    again.append(NewRecord(record.key, record.workspace_id, payload))
             if gone:
                 log.forget(gone)
                 removed += len(gone) - len(again)
@@ -259,29 +294,47 @@ def erase_from_log(log: EventLog, person: Person, *, batch: int = 1000) -> tuple
 
 def _own_dead_letters(session: Session, person: Person, pattern: re.Pattern[str]) -> int:
     """Dead letters that are the person's own events (never processed, so not among the
-    message ids): deleted. Others that quote them are left to the sweep."""
+    message ids): deleted; those that quote them: redacted. Their payloads are sealed
+    (``privacy.transit``), so the workspace's letters are opened and searched here."""
     if not person.needles:
         return 0
-    text = func.lower(DeadLetter.payload)
-    found = session.execute(
-        select(DeadLetter.id, DeadLetter.payload).where(
-            DeadLetter.workspace_id == person.workspace_id,
-            or_(*(text.contains(n) for n in person.needles)),
-        )
-    ).all()
-    mine = []
-    for letter_id, payload in found:
-        try:
-            message = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            message = None
-        if (
-            not isinstance(message, dict)
-            or _mentions(message, person)
-            or pattern.fullmatch(str(message.get("userId") or message.get("anonymousId") or ""))
-        ):
-            mine.append(letter_id)
-    return _delete_by(session, person.workspace_id, DeadLetter, DeadLetter.id, mine)
+    ws = person.workspace_id
+    connection = session.connection()  # the stored (sealed) text, not the ORM's opened one
+    mine: list[str] = []
+    after = ""
+    while True:
+        rows = connection.execute(
+            select(_LETTERS.c.id, _LETTERS.c.payload)
+            .where(_LETTERS.c.workspace_id == ws, _LETTERS.c.id > after)
+            .order_by(_LETTERS.c.id)
+            .limit(1000)
+        ).all()
+        if not rows:
+            break
+        after = rows[-1].id
+        for letter_id, stored in rows:
+            text = transit.open_text(session, ws, stored)
+            lowered = text.lower()
+            if not any(n in lowered for n in person.needles):
+                continue
+            try:
+                message = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                message = None
+            if (
+                not isinstance(message, dict)
+                or _mentions(message, person)
+                or pattern.fullmatch(str(message.get("userId") or message.get("anonymousId") or ""))
+            ):
+                mine.append(letter_id)
+            else:
+                clean = orjson.dumps(_redact_json(message, pattern)).decode()
+                connection.execute(
+                    update(_LETTERS)
+                    .where(_LETTERS.c.id == letter_id)
+                    .values(payload=transit.seal_text(session, ws, clean))
+                )
+    return _delete_by(session, ws, DeadLetter, DeadLetter.id, mine)
 
 
 def _sealed_mentions(session: Session, person: Person) -> int:
@@ -398,7 +451,7 @@ def erase(
         )
     counts = _erase(session, person, tombstone_key, request_id)
     if log is not None and not isinstance(log, SqlEventLog):  # the SQL log was done above
-        gone, redone = erase_from_log(log, person)
+        gone, redone = erase_from_log(log, person, session=session)
         if gone:
             counts["removed"]["event_log"] = counts["removed"].get("event_log", 0) + gone
         if redone:

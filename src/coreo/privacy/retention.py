@@ -42,7 +42,7 @@ from coreo.identity.service import cluster_members, lock_workspace
 from coreo.ids import new_id
 from coreo.ingest.imports.models import ImportJob
 from coreo.ingest.models import DeadLetter, PlanViolation
-from coreo.privacy import erasure
+from coreo.privacy import erasure, transit
 from coreo.privacy.datamap import CATEGORIES
 from coreo.privacy.models import DataFile, LegalHold
 
@@ -307,6 +307,9 @@ def run(
     log_cutoff = now - timedelta(days=settings.retention_log_days)
     _log(session, workspace_id, log_cutoff, report, log, shared=trim_shared_log)
     if not dry_run:
+        # Installation-wide: each workspace's run checks every workspace's records.
+        destroyed = transit.destroy_unused_keys(session, log, now=now)
+        report.note("transit keys (installation)", len(destroyed))
         audit_service.record(
             session=session,
             chain=workspace_id,

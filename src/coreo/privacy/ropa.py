@@ -36,6 +36,10 @@ SECURITY_MEASURES = (
     "including who read whose profile",
     "consent proof (IP address, user agent) and erasure tombstones kept only as keyed "
     "HMAC-SHA256 hashes under a key derived from the installation's master key",
+    "personal traits, identifiers and stored events sealed with a per-person data key "
+    "(AES-256-GCM) wrapped by the master key; erasure destroys the person's key",
+    "event-log records and dead letters sealed with a transit key per day, destroyed once "
+    "the log's and the dead letters' retention has passed; log keys are keyed hashes",
     "special categories of personal data (GDPR Art. 9) removed at ingestion",
     "optional IP truncation at ingestion (`ingest_truncate_ip`)",
     "erasure across every table and recorded file, found through the data map",

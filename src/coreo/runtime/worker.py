@@ -32,6 +32,7 @@ from coreo.eventlog.sql import SqlEventLog
 from coreo.ingest.models import DeadLetter
 from coreo.ingest.service import dead_letter
 from coreo.observability.metrics import PipelineMetrics
+from coreo.privacy import transit
 from coreo.runtime.leases import PartitionLeases
 
 __all__ = ["Event", "Stage", "Worker"]
@@ -148,11 +149,19 @@ class Worker:
             return self._assigned
         return self.leases.held()
 
-    def _decode(self, record: Record) -> Event | None:
+    @staticmethod
+    def _decode(session: Session, record: Record) -> Event | str:
+        """The record's event, or why it has none (for its dead letter)."""
         try:
-            message = orjson.loads(record.payload)
+            payload = transit.open_record(session, record.workspace_id, record.payload)
+        except transit.TransitKeyGone as gone:
+            return f"the record cannot be opened: {gone}"
+        try:
+            message = orjson.loads(payload)
         except orjson.JSONDecodeError:
-            return None
+            return "the record is not valid JSON"
+        if not isinstance(message, dict):
+            return "the record is not a JSON object"
         return Event(record.partition, record.offset, record.workspace_id, message)
 
     def run_once(self) -> int:
@@ -248,9 +257,9 @@ class Worker:
             events = []
             for partition in sorted(reads):
                 for record in reads[partition][1]:
-                    event = self._decode(record)
-                    if event is None:
-                        self._dead_letter(session, record, "decode", "the record is not valid JSON")
+                    event = self._decode(session, record)
+                    if isinstance(event, str):
+                        self._dead_letter(session, record, "decode", event)
                     else:
                         events.append(event)
             events = self._run_stages(session, events)
@@ -353,7 +362,7 @@ class Worker:
 
     def _dead_letter(self, session: Session, item: Event | Record, stage: str, reason: str) -> None:
         payload: Any = (
-            item.message if isinstance(item, Event) else item.payload.decode("utf-8", "replace")
+            item.message if isinstance(item, Event) else transit.record_text(item.payload)
         )
         now = utcnow()
         dead_letter(

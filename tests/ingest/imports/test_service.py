@@ -24,6 +24,7 @@ from coreo.eventlog.sql import SqlEventLog
 from coreo.ingest.imports import service
 from coreo.ingest.imports.mapping import load_mapping
 from coreo.ingest.imports.models import ImportJob
+from coreo.privacy import transit
 from coreo.runtime.pipeline import default_stages
 from coreo.runtime.worker import Worker
 from tests.ingest.conftest import dead_letters, stored_events
@@ -32,7 +33,8 @@ from tests.ingest.imports.conftest import ERP_MAPPING, Importer, erp_csv
 
 def _log_payloads(database: Database) -> list[dict[str, Any]]:
     with database.transaction(write=False) as session:
-        return [orjson.loads(p) for p in session.scalars(select(LogRecord.payload))]
+        rows = session.execute(select(LogRecord.workspace_id, LogRecord.payload)).all()
+        return [orjson.loads(transit.open_record(session, ws, p)) for ws, p in rows]
 
 
 def test_a_file_is_imported_with_bad_rows_as_dead_letters(
