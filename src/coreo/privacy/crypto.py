@@ -19,6 +19,8 @@ Key hierarchy:
 * an installation **HMAC secret**, wrapped by the KEK in ``privacy_keyring``, derives the
   keys of consent proofs, erasure tombstones and the blind index that makes sealed traits
   and identifiers searchable by exact value.
+* the keyring also holds the **transit keys** of the day that seal the event log's records
+  and the dead letters before anybody knows whose they are (``coreo.privacy.transit``).
 
 Sealing happens when a session flushes and opening when the ORM loads a trait, so the
 domain code handles plain values; code that selects trait values as columns opens them

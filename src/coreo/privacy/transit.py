@@ -116,8 +116,7 @@ def seal_record(
     partition's records keep their days in order; ``destroy_unused_keys`` relies on it)."""
     if not _sealing(session):
         return payload
-    kept = _day_of(like) if like is not None else None
-    day = kept.strftime("%Y%m%d") if kept is not None else utcnow().strftime("%Y%m%d")
+    day = (_day_text(like) if like is not None else None) or utcnow().strftime("%Y%m%d")
     key = _key(session, day, create=True)
     assert key is not None  # noqa: S101 - made when missing
     nonce = os.urandom(_NONCE)
@@ -130,9 +129,9 @@ def open_record(session: Session, workspace_id: str, payload: bytes) -> bytes:
     key was destroyed. A plain payload is returned as it is."""
     if not payload.startswith(_PREFIX):
         return payload
-    day = payload[len(_PREFIX) : len(_PREFIX) + _DAY].decode("ascii", "replace")
-    key = _key(session, day, create=False)
-    if key is None:
+    day = _day_text(payload)
+    key = None if day is None else _key(session, day, create=False)
+    if day is None or key is None:
         raise TransitKeyGone(f"the transit key of {day} was destroyed")
     try:
         return AESGCM(key).decrypt(
@@ -189,22 +188,24 @@ def _forget_made_keys(session: Session, _previous: Any) -> None:
     session.info.pop(_KEYS, None)
 
 
-@event.listens_for(Session, "before_flush")
-def _seal_changed_letters(session: Session, _context: Any, _instances: Any) -> None:
-    """A dead letter given a new payload through the ORM is sealed like one inserted."""
-    for obj in (*session.new, *session.dirty):
-        if isinstance(obj, DeadLetter) and attributes.get_history(obj, "payload").added:
-            obj.payload = seal_text(session, obj.workspace_id, obj.payload)
+def _parse_day(text: str) -> date | None:
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:])) if len(text) == _DAY else None
+    except ValueError:
+        return None
+
+
+def _day_text(payload: bytes) -> str | None:
+    """The day (yyyymmdd) whose key sealed ``payload``; None for a plain one."""
+    if not payload.startswith(_PREFIX):
+        return None
+    text = payload[len(_PREFIX) : _HEAD - 1].decode("ascii", "replace")
+    return text if _parse_day(text) is not None else None
 
 
 def _day_of(payload: bytes) -> date | None:
-    if not payload.startswith(_PREFIX):
-        return None
-    try:
-        text = payload[len(_PREFIX) : _HEAD - 1].decode()
-        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    except (UnicodeDecodeError, ValueError):
-        return None
+    text = _day_text(payload)
+    return None if text is None else _parse_day(text)
 
 
 def _heads(session: Session, log: EventLog | None, scan: int) -> Iterator[list[bytes]]:
@@ -259,22 +260,21 @@ def destroy_unused_keys(
             _LETTERS.c.payload.startswith(_TEXT_PREFIX)
         )
     )
-    letter_day = _day_of(_PREFIX + str(oldest_letter).encode() + b":") if oldest_letter else None
+    letter_day = _parse_day(str(oldest_letter)) if oldest_letter else None
     if letter_day is not None:
         keep_from = min(keep_from, letter_day - _GRACE)
     names = session.scalars(
         select(KeyringEntry.name).where(KeyringEntry.name.startswith(_NAME, autoescape=True))
     ).all()
-    gone = [
-        name
+    days = sorted(
+        day
         for name in names
-        if (day := _day_of(_PREFIX + name[len(_NAME) :].encode() + b":")) is not None
-        and day < keep_from
-    ]
-    if gone:
+        if (parsed := _parse_day(day := name[len(_NAME) :])) is not None and parsed < keep_from
+    )
+    if days:
+        gone = [_NAME + day for day in days]
         session.execute(delete(KeyringEntry).where(KeyringEntry.name.in_(gone)))
-        crypto = crypto_of(session)
-        for name in gone:
-            if crypto is not None:
-                crypto.transit.pop(name[len(_NAME) :], None)
-    return sorted(name[len(_NAME) :] for name in gone)
+        if (crypto := crypto_of(session)) is not None:
+            for day in days:
+                crypto.transit.pop(day, None)
+    return days
