@@ -16,16 +16,18 @@ from sqlalchemy import select, update
 
 from coreo.config import Settings
 from coreo.db import Database
+from coreo.errors import ConfigurationError
 from coreo.history.models import EventRecord
 from coreo.history.stage import HistoryStage
 from coreo.identity.stage import IdentityStage
 from coreo.privacy import crypto
+from coreo.privacy.sealing import seal_stored
 from coreo.profiles.stage import ProfileStage, merge_traits
 from coreo.runtime.worker import Event
 from coreo.traits import service
 from coreo.traits.backfill import needs_opening, run_backfill, start_backfill
 from coreo.traits.definitions import load_yaml
-from coreo.traits.models import TraitDefinitionRow, TraitDirty
+from coreo.traits.models import TraitDefinitionRow, TraitDirty, TraitValue
 from coreo.traits.stage import ComputedTraitsStage
 
 NOW = datetime(2026, 3, 31, 12, tzinfo=UTC)
@@ -255,9 +257,11 @@ def test_a_back_fill_over_sealed_fields_sees_them_as_the_pipeline_does(
     profiles = feed(*messages)
     streamed = {p: values(database, ws, p) for p in set(profiles)}
     assert {v["gifts"] for v in streamed.values()} != {0}  # the filter matched some
+    assert {v["last_address"] for v in streamed.values()} <= set(addresses)
     with database.engine.connect() as connection:
         stored = connection.execute(select(EventRecord.payload)).scalars().all()
     assert not [p for p in stored if "gift@x.ch" in p]  # sealed in the history
+    assert_rows_sealed(database, {"addresses", "last_address"})
     with database.transaction(workspace_id=ws) as session:
         session.execute(update(TraitDefinitionRow).values(status="backfilling", version=2))
         assert needs_opening(session, PERSONAL)
@@ -266,6 +270,53 @@ def test_a_back_fill_over_sealed_fields_sees_them_as_the_pipeline_does(
     done = run_backfill(database, ws, job.id, now=NOW)
     assert (done.status, done.events_total) == ("completed", 30)
     assert {p: values(database, ws, p) for p in set(profiles)} == streamed
+    assert_rows_sealed(database, {"addresses", "last_address"})  # the back-fill's too
+    with database.transaction(workspace_id=ws) as session:  # erasure shreds the key:
+        copy = session.execute(
+            select(TraitValue.profile_id, TraitValue.state, TraitValue.value).where(
+                TraitValue.name == "last_address"
+            )
+        ).first()
+        assert copy is not None
+        crypto.shred(session, ws, [copy.profile_id])
+        with pytest.raises(ConfigurationError, match="does not open"):
+            crypto.open_computed(session, ws, copy.profile_id, "last_address", *copy[1:])
+
+
+def test_an_upgrade_seals_traits_an_older_version_stored_in_clear(
+    feed: Feed, database: Database, tenant: Any, settings: Settings
+) -> None:
+    """Rows written in clear (before this version, or with sealing off) are sealed by
+    ``seal_stored`` (``coreo keys seal``, or the upgrade) and read as before."""
+    ws = tenant.workspace_id
+    define(database, ws, traits=PERSONAL)
+    orders = [
+        order(f"u{n % 2}", 5 - n, 10, "web", properties={"email": f"{n}@x.ch"}) for n in range(4)
+    ]
+    profiles = set(feed(*orders))
+    before = {p: values(database, ws, p) for p in profiles}
+    with database.engine.connect() as connection:
+        assert "@x.ch" in repr(connection.execute(select(TraitValue.value)).all())
+    crypto.enable(database, settings)
+    assert seal_stored(database)["computed_trait_values"] == 4  # two traits, two people
+    assert "computed_trait_values" not in seal_stored(database)  # none left in clear
+    assert_rows_sealed(database, {"addresses", "last_address"})
+    assert {p: values(database, ws, p) for p in profiles} == before
+
+
+def assert_rows_sealed(database: Database, personal: set[str]) -> None:
+    """The stored rows of traits over a personal field hold no value in clear (nor their
+    state: the distinct addresses); the others are stored as computed."""
+    with database.engine.connect() as connection:
+        rows = connection.execute(select(TraitValue.name, TraitValue.state, TraitValue.value)).all()
+    assert {name for name, _, _ in rows} >= personal
+    for name, state, value in rows:
+        text = f"{state} {value}"
+        if name in personal:
+            assert "@x.ch" not in text
+            assert crypto.is_sealed(value) and crypto.is_sealed(state), name
+        else:
+            assert not crypto.is_sealed(value) and not crypto.is_sealed(state), name
 
 
 def test_profiles_touched_during_a_back_fill_are_caught_up(

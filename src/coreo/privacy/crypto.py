@@ -70,6 +70,7 @@ __all__ = [
     "kek_of",
     "keyring_secret",
     "looks_sealed",
+    "open_computed",
     "open_identity",
     "open_message",
     "open_rows",
@@ -77,6 +78,7 @@ __all__ = [
     "preload",
     "reads_sealed",
     "rotate_master",
+    "seal_computed",
     "seal_identity",
     "seal_identity_at_flush",
     "seal_message",
@@ -385,6 +387,45 @@ def open_value(session: Session, workspace_id: str, profile_id: str, name: str, 
         raise ConfigurationError(
             f"the sealed trait {name!r} of {profile_id} does not open with its data key"
         ) from None
+
+
+def _computed_aad(workspace_id: str, profile_id: str, name: str, part: str) -> bytes:
+    return f"coreo/computed/{workspace_id}/{profile_id}/{name}/{part}".encode()
+
+
+def seal_computed(
+    session: Session, workspace_id: str, profile_id: str, name: str, state: Any, value: Any
+) -> tuple[Any, Any]:
+    """A computed trait's state and value as stored when it aggregates a personal field
+    (``last`` of an e-mail property, the distinct addresses of ``distinct_count``): each
+    sealed with the person's data key, so that erasure shreds them in every copy. An empty
+    state and a null value say nothing and stay as they are."""
+    key = data_key(session, workspace_id, profile_id)
+    if state and not is_sealed(state):
+        state = _seal(key, state, _computed_aad(workspace_id, profile_id, name, "state"))
+    if value is not None and not is_sealed(value):
+        value = _seal(key, value, _computed_aad(workspace_id, profile_id, name, "value"))
+    return state, value
+
+
+def open_computed(
+    session: Session, workspace_id: str, profile_id: str, name: str, state: Any, value: Any
+) -> tuple[Any, Any]:
+    """A computed trait's stored state and value → as computed (plain ones as they are)."""
+    opened = []
+    for part, stored in (("state", state), ("value", value)):
+        if not is_sealed(stored):
+            opened.append(stored)
+            continue
+        key = data_key(session, workspace_id, profile_id)
+        try:
+            opened.append(_open(key, stored, _computed_aad(workspace_id, profile_id, name, part)))
+        except (InvalidTag, ValueError):
+            raise ConfigurationError(
+                f"the sealed computed trait {name!r} of {profile_id} does not open with its "
+                "data key"
+            ) from None
+    return opened[0], opened[1]
 
 
 # -- identifiers ------------------------------------------------------------------------

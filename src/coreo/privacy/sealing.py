@@ -1,4 +1,5 @@
-"""Seal what an older Coreo stored in clear: identifiers and the identifiers inside events.
+"""Seal what an older Coreo stored in clear: identifiers, the identifiers inside events and
+the computed traits over personal fields.
 
 Before identifiers were sealed, ``profile_identities`` held their values, the event history
 its user and anonymous ids, merge records the values a merged profile brought and refusals
@@ -28,15 +29,21 @@ from coreo.privacy.crypto import (
     crypto_of,
     data_keys,
     identity_key,
+    is_sealed,
+    reads_sealed,
     seal_identity_at_flush,
     seal_message,
 )
+from coreo.traits import service as computed
+from coreo.traits.models import TraitDefinitionRow, TraitValue
 
 __all__ = ["is_key", "seal_stored"]
 
 _KEY = re.compile(r"i:[0-9a-f]{40}")
 _IDENTITIES = cast(Table, ProfileIdentity.__table__)
 _EVENTS = cast(Table, EventRecord.__table__)
+_VALUES = cast(Table, TraitValue.__table__)
+_DEFINITIONS = cast(Table, TraitDefinitionRow.__table__)
 _LINKED = re.compile(r"^([a-z][a-z0-9_]{0,63}):(.*) of \S+ arrived in one event", re.DOTALL)
 _REFUSED = re.compile(r"^([a-z][a-z0-9_]{0,63}) (['\"])(.*?)\2: ", re.DOTALL)
 
@@ -79,7 +86,56 @@ def seal_stored(database: Database, *, chunk: int = 1000) -> dict[str, int]:
             if len(records) < chunk:
                 break
             last = records[-1].id
+    for workspace_id, name, path in _personal_traits(database):
+        profile: str | None = ""
+        while profile is not None:  # one pass over the trait's rows, by profile
+            with database.transaction() as session:
+                done, profile = _computed(session, workspace_id, name, path, profile, chunk)
+            counts["computed_trait_values"] += done
     return {name: n for name, n in counts.items() if n}
+
+
+def _personal_traits(database: Database) -> list[tuple[str, str, str]]:
+    """(workspace, name, property) of the computed traits over a personal field, whose
+    stored rows are sealed while sealing is on (``coreo.traits.service.write_rows``)."""
+    with database.session() as session:
+        crypto = crypto_of(session)
+        if crypto is None or not crypto.seals:
+            return []
+        rows = session.connection().execute(
+            select(_DEFINITIONS.c.workspace_id, _DEFINITIONS.c.name, _DEFINITIONS.c.definition)
+        )
+        return [
+            (workspace_id, name, path)
+            for workspace_id, name, definition in rows
+            if isinstance(path := definition.get("property"), str)
+            and reads_sealed(path, crypto.schema)
+        ]
+
+
+def _computed(
+    session: Session, workspace_id: str, name: str, path: str, after: str, chunk: int
+) -> tuple[int, str | None]:
+    """One chunk of a personal computed trait's rows after profile ``after``: those in
+    clear are sealed. Returns how many and where the next chunk starts (None: done)."""
+    found = session.execute(
+        select(_VALUES)
+        .where(
+            _VALUES.c.workspace_id == workspace_id,
+            _VALUES.c.name == name,
+            _VALUES.c.profile_id > after,
+        )
+        .order_by(_VALUES.c.profile_id)
+        .limit(chunk)
+    ).all()
+    clear = [
+        {**row._asdict(), "property": path}
+        for row in found
+        if (row.state and not is_sealed(row.state))
+        or (row.value is not None and not is_sealed(row.value))
+    ]
+    computed.write_rows(session, clear)
+    return len(clear), (found[-1].profile_id if len(found) == chunk else None)
 
 
 def _identities(session: Session, chunk: int) -> int:

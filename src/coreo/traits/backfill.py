@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
@@ -425,6 +425,7 @@ def run_backfill(
     try:
         with database.session() as session:
             opened = needs_opening(session, [*definitions, *scored])
+            personal = service.personal_definitions(session, [*definitions, *scored])
         connection = extract(
             database,
             workspace_id,
@@ -436,7 +437,14 @@ def run_backfill(
         mark(phase="writing")
         names_written = [*names, *(d.name for d in scored if d.name not in names)]
         written = _write_states(
-            database, workspace_id, job_id, names_written, connection, now, owner=owner
+            database,
+            workspace_id,
+            job_id,
+            names_written,
+            connection,
+            now,
+            owner=owner,
+            personal=personal,
         )
         connection.close()
         mark(phase="catching up")
@@ -501,12 +509,17 @@ def _write_states(
     now: datetime,
     *,
     owner: str | None = None,
+    personal: Sequence[Definition] = (),
 ) -> int:
     """Replace the traits' stored rows with ``trait_rows``, in chunks; returns how many
-    profiles got rows."""
+    profiles got rows. The rows of ``personal`` traits are sealed on the way
+    (``service.write_rows``), never written in clear."""
     with database.transaction(workspace_id=workspace_id) as session:
         service.delete_values(session, workspace_id, names)
     profiles: set[str] = set()
+    if personal:
+        profiles |= _write_sealed(database, workspace_id, personal, connection, now)
+        _set(database, workspace_id, job_id, owner=owner, profiles_written=len(profiles))
     if database.is_sqlite:
         updated = driver_datetime(now, "sqlite")
         insert = _SQLITE_INSERT.format(
@@ -533,6 +546,44 @@ def _write_states(
         profiles.update(batch.column(1).to_pylist())
         _set(database, workspace_id, job_id, owner=owner, profiles_written=len(profiles))
     return len(profiles)
+
+
+def _write_sealed(
+    database: Database,
+    workspace_id: str,
+    personal: Sequence[Definition],
+    connection: Any,
+    now: datetime,
+) -> set[str]:
+    """Write the rows of the ``personal`` traits through ``service.write_rows`` (which
+    seals them) and take them out of ``trait_rows``; returns their profiles."""
+    by_name = {d.name: d for d in personal}
+    names = sorted(by_name)
+    cursor = connection.execute(
+        "SELECT profile_id, name, state, value, expires_day FROM trait_rows"
+        " WHERE list_contains($1::VARCHAR[], name) ORDER BY profile_id, name",
+        [names],
+    )
+    profiles: set[str] = set()
+    while chunk := cursor.fetchmany(_WRITE_CHUNK):
+        rows = [
+            {
+                "workspace_id": workspace_id,
+                "profile_id": profile_id,
+                "name": name,
+                "property": by_name[name].property,
+                "state": orjson.loads(state),
+                "value": orjson.loads(value),
+                "expires_at": None if day is None else datetime.fromtimestamp(day * 86_400, UTC),
+                "updated_at": now,
+            }
+            for profile_id, name, state, value, day in chunk
+        ]
+        with database.transaction(workspace_id=workspace_id) as session:
+            service.write_rows(session, rows)
+        profiles.update(row["profile_id"] for row in rows)
+    connection.execute("DELETE FROM trait_rows WHERE list_contains($1::VARCHAR[], name)", [names])
+    return profiles
 
 
 def _copy_rows(database: Database, workspace_id: str, data: memoryview) -> None:

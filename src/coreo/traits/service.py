@@ -20,7 +20,7 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import Table, Text, delete, select
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, attributes
 
 from coreo.audit import service as audit_service
 from coreo.auth.models import Workspace
@@ -28,7 +28,16 @@ from coreo.db import Database, conflict_insert, driver_datetime, insert_rows_sql
 from coreo.errors import ConflictError, InvalidInputError, NotFoundError
 from coreo.history.models import EventRecord
 from coreo.identity.service import canonical_ids, cluster_members, lock_workspace
-from coreo.privacy.crypto import open_message, preload
+from coreo.privacy.crypto import (
+    crypto_of,
+    data_keys,
+    is_sealed,
+    open_computed,
+    open_message,
+    preload,
+    reads_sealed,
+    seal_computed,
+)
 from coreo.traits import engine
 from coreo.traits.definitions import Definition, check_references
 from coreo.traits.models import TraitDefinitionRow, TraitDirty, TraitValue
@@ -43,6 +52,7 @@ __all__ = [
     "delete_values",
     "features_as_of",
     "mark_dirty",
+    "personal_definitions",
     "profiles_with_values",
     "put_definitions",
     "recompute_profiles",
@@ -270,7 +280,20 @@ def stored_rows(
             )
         ):
             found[row.profile_id][row.name] = row
+    sealed = [r for rows in found.values() for r in rows.values() if _is_sealed_row(r)]
+    if sealed:
+        preload(session, workspace_id, {r.profile_id for r in sealed})
+        for row in sealed:
+            state, value = open_computed(
+                session, workspace_id, row.profile_id, row.name, row.state, row.value
+            )
+            attributes.set_committed_value(row, "state", state)
+            attributes.set_committed_value(row, "value", value)
     return found
+
+
+def _is_sealed_row(row: TraitValue) -> bool:
+    return is_sealed(row.state) or is_sealed(row.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +332,9 @@ def stored_states(
                 TraitValue.profile_id.in_(ids[start : start + 500]),
             )
         ):
+            if is_sealed(state) or is_sealed(value):
+                preload(session, workspace_id, [profile_id])
+                state, value = open_computed(session, workspace_id, profile_id, name, state, value)
             found[profile_id][name] = Stored(state or {}, value, expires_at, updated_at)
     return found
 
@@ -325,6 +351,7 @@ def row_for(
         "workspace_id": workspace_id,
         "profile_id": profile_id,
         "name": definition.name,
+        "property": definition.property,  # a personal one seals the row (``write_rows``)
         "state": state,
         "value": value,
         "expires_at": engine.expires_at(definition, state, now),
@@ -362,10 +389,13 @@ def _json(value: Any) -> str:
 
 
 def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert or replace state rows (one statement for the lot, a few on SQLite)."""
+    """Insert or replace state rows (one statement for the lot, a few on SQLite). The rows
+    of a trait that aggregates a personal field (``reads_sealed``) are sealed with their
+    person's data key (``seal_computed``)."""
     if not rows:
         return
     session.flush()
+    rows = _sealed_where_personal(session, rows)
     connection = session.connection()
     dialect = connection.dialect.name
     values = [
@@ -386,6 +416,50 @@ def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
         )
     else:
         insert_rows_sqlite(connection, _UPSERT_SQLITE, values)
+
+
+def personal_definitions(session: Session, definitions: Iterable[Definition]) -> list[Definition]:
+    """The definitions whose stored rows are sealed: those aggregating a field the history
+    keeps sealed (an e-mail property, the user id, ...), while sealing is on."""
+    crypto = crypto_of(session)
+    if crypto is None or not crypto.seals:
+        return []
+    return [
+        d for d in definitions if d.property is not None and reads_sealed(d.property, crypto.schema)
+    ]
+
+
+def _sealed_where_personal(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    crypto = crypto_of(session)
+    if crypto is None or not crypto.seals:
+        return rows
+    personal: dict[str, bool] = {}
+    for row in rows:
+        path = row.get("property")
+        if path is not None and path not in personal:
+            personal[path] = reads_sealed(path, crypto.schema)
+    if not any(personal.values()):
+        return rows
+    chosen = [r for r in rows if personal.get(r.get("property") or "", False)]
+    by_workspace: dict[str, set[str]] = defaultdict(set)
+    for row in chosen:
+        by_workspace[row["workspace_id"]].add(row["profile_id"])
+    for workspace_id, profile_ids in by_workspace.items():
+        data_keys(session, workspace_id, profile_ids)
+    sealed: list[dict[str, Any]] = []
+    for row in rows:
+        if personal.get(row.get("property") or "", False):
+            state, value = seal_computed(
+                session,
+                row["workspace_id"],
+                row["profile_id"],
+                row["name"],
+                row["state"],
+                row["value"],
+            )
+            row = {**row, "state": state, "value": value}
+        sealed.append(row)
+    return sealed
 
 
 def states_of(rows: dict[str, TraitValue]) -> dict[str, engine.State]:
