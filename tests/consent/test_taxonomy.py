@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from coreo.consent import service
 from coreo.consent.stage import ConsentStage
 from coreo.db import Database
-from coreo.privacy import ropa
+from coreo.identity.stage import IdentityStage
+from coreo.privacy import ropa, suppression
 from coreo.runtime.worker import Event
 from tests.cli.test_cli import assert_one_line_error, coreo
 from tests.helpers import assert_problem
@@ -89,6 +90,33 @@ def test_a_workspace_defines_its_own_purposes(
     assert api.put(
         "/v1/purposes", headers=tenant.bearer(tenant.write_token), json=CUSTOM
     ).status_code in (401, 403)
+
+
+def test_only_the_workspaces_own_banner_categories_bring_an_erased_person_back(
+    api: TestClient, database: Database, tenant: Any
+) -> None:
+    """An erased person's events are suppressed until one brings new consent, in the
+    terms of the workspace's taxonomy: its banner's own category counts, a category only
+    the default taxonomy knows does not."""
+    ws = tenant.workspace_id
+    assert api.put("/v1/purposes", headers=tenant.admin, json=CUSTOM).status_code == 200
+    key = b"k" * 32
+    with database.transaction() as session:
+        suppression.add_tombstones(session, ws, key, [("user_id", "anna")], request_id=None)
+    stage = IdentityStage(tombstone_key=lambda _: key)
+
+    def kept(categories: dict[str, bool]) -> bool:
+        banner = message("page", userId="anna", context={"consent": {
+            "categoryPreferences": categories}})  # fmt: skip
+        events = [Event(0, 0, ws, banner)]
+        with database.transaction() as session:
+            stage.process(session, events)
+        return events[0].annotations.get("suppressed") is None
+
+    assert not kept({"Performance": True})  # analytics in the default taxonomy only
+    assert not kept({"Umfragen": False})
+    assert kept({"Statistik": True})  # this workspace's banner: analytics granted
+    assert kept({"Performance": True})  # the tombstone is lifted: she is back
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coreo.consent.purposes import Taxonomy
 from coreo.consent.stage import signals_of
+from coreo.consent.taxonomy import taxonomy_for
 from coreo.identity import service
 from coreo.identity.identifiers import Identifier, identifiers_of, previous_id
 from coreo.identity.models import ProfileIdentity
@@ -104,12 +106,17 @@ class IdentityStage:
             wanted = set().union(*(h for n, h in hashes.items() if found[n][0].workspace_id == ws))
             live[ws] = suppression.tombstoned(session, ws, wanted)
         kept: list[tuple[Event, list[Identifier]]] = []
+        taxonomies: dict[str, Taxonomy] = {}
         for n, (event, identifiers) in enumerate(found):
             matched = live.get(event.workspace_id, {})
             stones = {h: matched[h] for h in hashes.get(n, ()) if h in matched}
             if not stones:
                 kept.append((event, identifiers))
-            elif _brings_consent(event.message):
+                continue
+            ws = event.workspace_id
+            if ws not in taxonomies:
+                taxonomies[ws] = taxonomy_for(session, ws)
+            if _brings_consent(event.message, taxonomies[ws]):
                 suppression.lift(
                     session,
                     event.workspace_id,
@@ -125,7 +132,8 @@ class IdentityStage:
         return kept
 
 
-def _brings_consent(message: dict[str, Any]) -> bool:
-    """Whether the event grants some purpose (a banner's category, an explicit purpose, a
-    TC string); "necessary: true", which every banner sends, grants nothing."""
-    return any(status == "granted" for _, status in signals_of(message))
+def _brings_consent(message: dict[str, Any], taxonomy: Taxonomy) -> bool:
+    """Whether the event grants some purpose of the workspace's ``taxonomy`` (a banner's
+    category, an explicit purpose, a TC string); "necessary: true", which every banner
+    sends, grants nothing."""
+    return any(status == "granted" for _, status in signals_of(message, taxonomy))
