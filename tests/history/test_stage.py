@@ -11,6 +11,8 @@ from sqlalchemy import select
 from coreo.db import Database
 from coreo.history.models import EventRecord
 from coreo.history.stage import HistoryStage
+from coreo.identity.rules import DEFAULT_RULES
+from coreo.identity.service import put_rules
 from coreo.runtime.worker import Event
 from tests.conftest import Tenant
 
@@ -62,3 +64,26 @@ def test_a_bad_timestamp_fails_the_batch(
 ) -> None:
     with pytest.raises(ValueError), database.transaction() as session:
         HistoryStage().process(session, [_event(tenant, 0, timestamp)])
+
+
+def test_without_the_identity_stages_note_ids_are_read_as_it_reads_them(
+    database: Database, tenant: Tenant
+) -> None:
+    """The history's id columns hold what the identity graph would: trimmed values, and
+    nothing for a placeholder the workspace's rules say is never read."""
+    rules = DEFAULT_RULES.model_copy(update={"ignore": {"user_id": ("undefined",)}})
+    with database.transaction() as session:
+        put_rules(session, tenant.workspace_id, rules, actor="test")
+    events = [
+        _event(tenant, 0, TIMES[0], userId=" anna ", anonymousId=42),
+        _event(tenant, 1, TIMES[0], userId="undefined"),
+        _event(tenant, 2, TIMES[0], userId="ben"),
+    ]
+    events[2].annotations["user_id_key"] = "noted"  # the identity stage's note wins
+    with database.transaction() as session:
+        HistoryStage().process(session, events)
+    with database.transaction(write=False) as session:
+        rows = session.execute(
+            select(EventRecord.message_id, EventRecord.user_id, EventRecord.anonymous_id)
+        ).all()
+    assert sorted(rows) == [("m0", "anna", "42"), ("m1", None, "a1"), ("m2", "noted", "a2")]

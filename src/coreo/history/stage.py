@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,10 +11,16 @@ import orjson
 from sqlalchemy.orm import Session
 
 from coreo.db import driver_datetime, insert_rows_sqlite
+from coreo.identity.identifiers import identifiers_of
+from coreo.identity.rules import IdentityRules
+from coreo.identity.service import rules_for
 from coreo.privacy.crypto import crypto_of, identity_key, preload, seal_message
 from coreo.runtime.worker import Event
 
 __all__ = ["HistoryStage"]
+
+_COLUMNS = ("user_id", "anonymous_id")
+_FIELDS = ("userId", "anonymousId")
 
 # Run on the driver, many rows a statement. On PostgreSQL one array a column makes a batch
 # one statement instead of SQLAlchemy's executemany (a quarter of the time for 500 rows);
@@ -42,15 +49,27 @@ def _time(value: object, dialect_name: str) -> datetime | str:
     return driver_datetime(datetime.fromisoformat(value), dialect_name)
 
 
-def _identity(session: Session, event: Event, kind: str, field: str) -> str | None:
-    """The event's user or anonymous id as the history's column holds it: keyed as the
-    identity graph keys it (the identity stage notes it), so a person's events are found by
-    their identifiers without the values being stored in clear."""
-    noted = event.annotations.get(f"{kind}_key")
-    if isinstance(noted, str):
-        return noted
-    value = event.message.get(field)
-    return None if value is None else identity_key(session, kind, str(value))
+def _identities(
+    session: Session, event: Event, rules: Callable[[str], IdentityRules]
+) -> tuple[str | None, str | None]:
+    """The event's user and anonymous id as the history's columns hold them: keyed as the
+    identity graph keys them, so a person's events are found by their identifiers without
+    the values being stored in clear. The identity stage notes both; without its note
+    (a pipeline without it) they are read as it reads them, under the workspace's rules
+    (trimmed, placeholders left out)."""
+    m = event.message
+    noted = [event.annotations.get(f"{kind}_key") for kind in _COLUMNS]
+    found = [n if isinstance(n, str) else None for n in noted]
+    if all(n is not None or m.get(f) is None for n, f in zip(found, _FIELDS, strict=True)):
+        return found[0], found[1]
+    read = {
+        i.type: identity_key(session, i.type, i.value)
+        for i in identifiers_of(
+            {"userId": m.get("userId"), "anonymousId": m.get("anonymousId")},
+            rules(event.workspace_id),
+        )
+    }
+    return found[0] or read.get("user_id"), found[1] or read.get("anonymous_id")
 
 
 class HistoryStage:
@@ -70,18 +89,20 @@ class HistoryStage:
                     owners.setdefault(e.workspace_id, set()).add(owner)
             for workspace_id, profile_ids in owners.items():
                 preload(session, workspace_id, profile_ids)
+        rules = functools.cache(lambda workspace_id: rules_for(session, workspace_id))
         for event in events:
             m = event.message
             owner = event.annotations.get("profile_id")
             stored = seal_message(session, event.workspace_id, owner, m) if owner else m
+            user_id, anonymous_id = _identities(session, event, rules)
             rows.append(
                 (
                     event.workspace_id,
                     str(m["messageId"]),
                     str(m["type"]),
                     m.get("event") or m.get("name"),
-                    _identity(session, event, "user_id", "userId"),
-                    _identity(session, event, "anonymous_id", "anonymousId"),
+                    user_id,
+                    anonymous_id,
                     owner,
                     _time(m.get("timestamp"), dialect),
                     _time(m.get("receivedAt"), dialect),
