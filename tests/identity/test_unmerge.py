@@ -27,7 +27,7 @@ from coreo.identity.stage import IdentityStage
 from coreo.profiles.stage import rederive_traits
 from coreo.runtime.worker import Event
 from tests.cli.test_cli import assert_one_line_error, coreo
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, identity_row
 from tests.identity.conftest import let_devices_link_known, message
 from tests.ingest.conftest import drain, ingest_client
 
@@ -466,6 +466,67 @@ def test_undoing_a_wrong_merge_keeps_a_shared_family_tablet_from_joining_the_two
     # The tablet again, with both: still two people.
     send(call("anna-3", 4, "a-anna"), call("ben-4", 5, "a-ben"))
     assert set(graph(database, ws)) == {anna, ben}
+
+
+def test_undoing_a_merge_keeps_a_later_person_off_the_side_their_device_points_to(
+    ingest_client: TestClient,
+    drain: Callable[[], None],
+    database: Database,
+    tenant: Any,
+) -> None:
+    """Three people end in one cluster: Ben merges into Anna through a family e-mail (the
+    wrong merge), and Carl joins later through the same e-mail, after he had used Ben's
+    tablet (which joined nobody: a device never joins two known people). Undoing Ben's
+    merge replays the events: the tablet must not carry Carl to Ben's side either, so Carl
+    stays with Anna, where his own merge put him."""
+
+    def send(message_id: str, minute: int, cookie: str, *, tablet: bool = False,
+             user: str | None = None, **traits: str) -> None:  # fmt: skip
+        device = {"device": {"id": "ben-tablet"}} if tablet else {}
+        call = {"type": "identify", "messageId": message_id, "anonymousId": cookie,
+                "timestamp": f"2025-03-01T12:{minute:02d}:00.000Z", "traits": traits,
+                "context": device, **({"userId": user} if user else {})}  # fmt: skip
+        response = ingest_client.post(
+            "/v1/batch", json={"batch": [call]}, auth=(tenant.write_token, "")
+        )
+        assert response.json()["accepted"] == 1, response.text
+        drain()
+
+    ws = tenant.workspace_id
+    with database.transaction() as session:  # a device is shared after five people only:
+        lenient = IdentityRules(shared_after_users=5)  # the device rule alone keeps apart
+        service.put_rules(session, ws, lenient, actor="test")
+    send("anna-1", 0, "a-anna", email="family@x.ch")
+    send("ben-1", 1, "a-ben", tablet=True, user="ben")
+    send("ben-2", 2, "a-ben", user="ben", email="family@x.ch")  # the wrong merge
+    send("carl-1", 3, "a-carl", loyaltyCard="C-7")
+    send("carl-2", 4, "a-carl", tablet=True, loyaltyCard="C-7")  # Ben's tablet: refused
+    assert len(graph(database, ws)) == 2  # the tablet joined nobody
+    send("carl-3", 5, "a-carl", loyaltyCard="C-7", email="family@x.ch")  # Carl joins
+    ((anna, merged),) = graph(database, ws).items()
+    assert {"user_id:ben", "loyalty_card:C-7", "device_id:ben-tablet"} <= merged
+    with database.transaction(write=False) as session:
+        merges = session.scalars(
+            select(MergeRecord).where(MergeRecord.workspace_id == ws).order_by(MergeRecord.id)
+        ).all()
+    assert [m.survivor_id for m in merges] == [anna, anna]
+    ben, carl = merges[0].merged_id, merges[1].merged_id
+
+    undone = ingest_client.post(f"/v1/identity/merges/{merges[0].id}/undo", headers=tenant.admin)
+    assert undone.status_code == 200, undone.text
+    with database.transaction(write=False) as session:
+        tablet = identity_row(session, ws, "device_id", "ben-tablet")
+        assert tablet is not None and not tablet.shared
+    after = graph(database, ws)
+    assert set(after) == {anna, ben}
+    assert after[ben] == {"user_id:ben", "anonymous_id:a-ben", "device_id:ben-tablet"}
+    assert {"email:family@x.ch", "loyalty_card:C-7", "anonymous_id:a-carl"} <= after[anna]
+    events = events_of(database, ws)
+    assert {m: events[m] for m in ("ben-1", "ben-2", "carl-2")} == {
+        "ben-1": ben, "ben-2": ben, "carl-2": carl
+    }  # fmt: skip
+    with database.transaction(write=False) as session:
+        assert session.get(Profile, carl).merged_into == anna  # his own merge stands
 
 
 def _other_of(database: Database, workspace_id: str, survivor: str) -> str:
