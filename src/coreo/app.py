@@ -147,7 +147,7 @@ def create_app(
     event_log = build_event_log(settings, database)
     state.event_log = event_log
     arrivals = threading.Event()  # set by ingestion, awaited by this process's worker
-    state.ingest_writer = GroupCommit(
+    state.ingest_writer = writer = GroupCommit(
         database,
         event_log,
         on_group=state.metrics.commit_groups.observe,
@@ -203,6 +203,7 @@ def create_app(
         for timer in timers:
             timer.start()
         yield
+        writer.close()  # what single calls submitted is committed first
         imports.close()  # running imports stop after their current chunk, resumable
         stop.set()  # the worker finishes its current batch (graceful drain), then exits
         if thread is not None:

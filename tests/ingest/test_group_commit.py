@@ -3,6 +3,7 @@ separate ones (coreo.ingest.group_commit)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -239,3 +240,59 @@ def test_on_commit_follows_each_commit_that_stored_something_and_sees_it(
     with pytest.raises(RuntimeError):
         writer.store(_prepared(tenant.workspace_id, "c4"))
     assert visible == [2, 3]
+
+
+def test_calls_from_an_event_loop_are_committed_together_by_the_writers_thread(
+    database: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``commit``: what the loop submits while the writer's thread is busy is stored in one
+    transaction (on PostgreSQL too), each request gets its own result and one failing
+    request fails alone; closing the writer commits what is queued, then refuses more."""
+    broken = _prepared(tenant.workspace_id, "broken")
+    real = group_commit.store_prepared
+
+    def store(*, session: Any, log: Any, prepared: PreparedMessages) -> IngestResult:
+        result = real(session=session, log=log, prepared=prepared)
+        if prepared is broken:
+            raise RuntimeError("the connection went away")
+        return result
+
+    monkeypatch.setattr(group_commit, "store_prepared", store)
+    groups: list[int] = []
+    writer = GroupCommit(database, SqlEventLog(database, PARTITIONS), on_group=groups.append)
+    requests = [_prepared(tenant.workspace_id, f"m{n}", user=f"u{n}") for n in range(6)]
+
+    async def send() -> list[Any]:
+        writer._turn.acquire()  # busy: everything sent meanwhile queues
+        calls = [asyncio.ensure_future(writer.commit(p)) for p in [*requests, broken]]
+        while len(writer._queue) < len(calls):
+            await asyncio.sleep(0.001)
+        writer._turn.release()
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    outcomes = asyncio.run(send())
+    assert [[a.message_id for a in r.accepted] for r in outcomes[:6]] == [
+        [f"m{n}"] for n in range(6)
+    ]
+    assert isinstance(outcomes[6], RuntimeError)
+    assert groups == []  # the shared transaction failed; each was retried on its own
+    assert [m for _, m in _logged(SqlEventLog(database, PARTITIONS))] == [f"m{n}" for n in range(6)]
+    monkeypatch.setattr(group_commit, "store_prepared", real)
+    groups.clear()
+
+    async def burst() -> list[IngestResult]:
+        writer._turn.acquire()
+        calls = [
+            asyncio.ensure_future(writer.commit(_prepared(tenant.workspace_id, f"late{n}")))
+            for n in range(3)
+        ]
+        while len(writer._queue) < len(calls):
+            await asyncio.sleep(0.001)
+        writer._turn.release()
+        return await asyncio.gather(*calls)
+
+    assert [len(r.accepted) for r in asyncio.run(burst())] == [1, 1, 1]
+    assert groups == [3]
+    writer.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        asyncio.run(writer.commit(_prepared(tenant.workspace_id, "after")))

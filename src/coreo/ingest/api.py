@@ -189,17 +189,16 @@ def _refuse_when_behind(state: Runtime) -> None:
         )
 
 
-def _ingest(
+def _prepare(
     state: Runtime,
     principal: Principal,
     messages: list[Any],
     forced_type: str | None,
     defaults: dict[str, Any],
     gpc: bool = False,
-) -> IngestResult:
+) -> ingest_service.PreparedMessages:
     settings = state.settings
-    writer = state.ingest_writer
-    if writer is None:
+    if state.ingest_writer is None:
         raise ProblemError("service-unavailable", "ingestion is not configured on this server")
     _refuse_when_behind(state)
     received_at = utcnow()
@@ -219,7 +218,10 @@ def _ingest(
         key_id=principal.key_id,
         plan=plan,
     )
-    result = writer.store(prepared)
+    return prepared
+
+
+def _count(state: Runtime, result: IngestResult) -> IngestResult:
     counter = state.metrics.ingested
     counter.labels("accepted").inc(len(result.accepted))
     counter.labels("duplicate").inc(len(result.duplicates))
@@ -227,12 +229,42 @@ def _ingest(
     return result
 
 
+def _answers_from_memory(state: Runtime, principal: Principal) -> bool:
+    """Whether ``_prepare`` needs no query now (its plan and lag reading are fresh)."""
+    if state.settings.ingest_max_lag > 0 and time.monotonic() - state.lag_measured_at >= 1.0:
+        return False
+    plans = ingest_service.PLAN_CACHE
+    return plans.fresh(principal.workspace_id, principal.key_id)
+
+
+def _ingest(
+    state: Runtime,
+    principal: Principal,
+    messages: list[Any],
+    forced_type: str | None,
+    defaults: dict[str, Any],
+    gpc: bool = False,
+) -> IngestResult:
+    prepared = _prepare(state, principal, messages, forced_type, defaults, gpc)
+    assert state.ingest_writer is not None  # noqa: S101 - _prepare checked it
+    return _count(state, state.ingest_writer.store(prepared))
+
+
 async def _single(request: Request, call: str) -> Response:
     state = runtime(request)
     limit = state.settings.ingest_max_message_bytes + 1024  # room for the writeKey envelope
     data = _parse_json(await _read_body(request, limit))
     principal = await _principal(request, data)
-    result = await run_in_threadpool(_ingest, state, principal, [data], call, {}, _gpc(request))
+    # One message: checked on the loop (a few dozen µs) unless that needs a query (a plan
+    # or the lag to read again: never on the loop), then committed by the writer's own
+    # thread together with whatever else arrived meanwhile; no pool thread waits for it.
+    gpc = _gpc(request)
+    if _answers_from_memory(state, principal):
+        prepared = _prepare(state, principal, [data], call, {}, gpc)
+    else:
+        prepared = await run_in_threadpool(_prepare, state, principal, [data], call, {}, gpc)
+    assert state.ingest_writer is not None  # noqa: S101 - _prepare checked it
+    result = _count(state, await state.ingest_writer.commit(prepared))
     if result.rejected:
         rejection = result.rejected[0]
         raise ProblemError(

@@ -10,7 +10,14 @@ alone), and commits once. A request is still answered only after the transaction
 holds its events has committed.
 
 PostgreSQL takes concurrent writers and groups their WAL flushes itself, so there each
-request writes in a transaction of its own, concurrently with the others.
+request of :meth:`GroupCommit.store` writes in a transaction of its own, concurrently with
+the others.
+
+Single calls (``/v1/track`` and the like) come from the event loop through
+:meth:`GroupCommit.commit`: they are queued for the writer's own committing thread, which
+stores whatever was queued in one transaction (on both databases: a single event is all
+ceremony) and wakes the loop once for the whole group. No thread of the server's pool is
+held waiting, and there is one thread switch a group instead of two a request.
 
 Whoever gets the turn leads (no extra thread): it takes the queued requests of its own
 workspace, up to :attr:`GroupCommit.max_events`, and stores them. If the shared
@@ -22,9 +29,13 @@ outside the database (NATS) drops repeated appends by their de-duplication id.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from coreo.db import Database
 from coreo.eventlog.base import EventLog
@@ -38,10 +49,23 @@ class _Pending:
     prepared: PreparedMessages
     result: IngestResult | None = None
     error: BaseException | None = None
+    waiter: asyncio.Future[IngestResult] | None = None  # a request awaiting it (``commit``)
 
     @property
     def done(self) -> bool:
         return self.result is not None or self.error is not None
+
+
+def _settle(pending: Sequence[_Pending]) -> None:
+    """On the waiters' event loop: hand each request its outcome (one wake-up a group)."""
+    for item in pending:
+        waiter = item.waiter
+        if waiter is None or waiter.done():  # the client went away meanwhile
+            continue
+        if item.error is not None:
+            waiter.set_exception(item.error)
+        else:
+            waiter.set_result(cast(IngestResult, item.result))
 
 
 class GroupCommit:
@@ -70,6 +94,50 @@ class GroupCommit:
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._turn = threading.Lock()
+        self._submitted = threading.Condition(self._queue_lock)
+        self._committer: threading.Thread | None = None
+        self._closed = False
+
+    async def commit(self, prepared: PreparedMessages) -> IngestResult:
+        """Store ``prepared`` from an event loop: this writer's own thread commits it,
+        together with whatever else was submitted meanwhile (on SQLite and PostgreSQL
+        alike), and the loop is woken once a group; no thread of the loop's pool waits."""
+        loop = asyncio.get_running_loop()
+        pending = _Pending(prepared, waiter=loop.create_future())
+        with self._submitted:
+            if self._closed:
+                raise RuntimeError("the ingestion writer is closed")
+            self._queue.append(pending)
+            if self._committer is None:
+                self._committer = threading.Thread(
+                    target=self._commit_submitted, name="coreo-ingest-commit", daemon=True
+                )
+                self._committer.start()
+            self._submitted.notify()
+        assert pending.waiter is not None  # noqa: S101 - made above
+        return await pending.waiter
+
+    def close(self) -> None:
+        """Commit what was submitted, then stop the committing thread."""
+        with self._submitted:
+            self._closed = True
+            self._submitted.notify()
+            committer = self._committer
+        if committer is not None:
+            committer.join(timeout=30)
+
+    def _commit_submitted(self) -> None:
+        while True:
+            with self._submitted:
+                while not self._queue and not self._closed:
+                    self._submitted.wait()
+                if not self._queue:
+                    return
+                workspace_id = self._queue[0].prepared.workspace_id
+            with self._turn:
+                group = self._take(workspace_id)
+                if group:
+                    self._lead(group)
 
     def store(self, prepared: PreparedMessages) -> IngestResult:
         """Write ``prepared`` and commit; return once its transaction has committed."""
@@ -135,6 +203,13 @@ class GroupCommit:
             for pending in group:  # interrupted: no request of the group may wait forever
                 if not pending.done:
                     pending.error = RuntimeError("the commit of this request was interrupted")
+            waiting: dict[asyncio.AbstractEventLoop, list[_Pending]] = defaultdict(list)
+            for pending in group:
+                if pending.waiter is not None:
+                    waiting[pending.waiter.get_loop()].append(pending)
+            for loop, pending_there in waiting.items():
+                with contextlib.suppress(RuntimeError):  # a loop closed meanwhile: nobody waits
+                    loop.call_soon_threadsafe(_settle, pending_there)
             if self._on_commit is not None and any(p.result and p.result.accepted for p in group):
                 self._on_commit()
 

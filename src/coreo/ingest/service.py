@@ -459,6 +459,11 @@ class PlanCache:
                 self._entries[key] = (plan, time.monotonic() + self.ttl)
         return plan
 
+    def fresh(self, workspace_id: str, key_id: str) -> bool:
+        """Whether ``get`` answers from memory now (no query)."""
+        entry = self._entries.get((workspace_id, key_id))
+        return entry is not None and entry[1] > time.monotonic()
+
     def invalidate(self) -> None:
         with self._lock:
             self._generation += 1
