@@ -28,7 +28,7 @@ from coreo.identity.rules import DEFAULT_RULES, IdentityRules, email_key, load_r
 from coreo.privacy.sealing import seal_stored
 from coreo.sim.people import EMAIL_VARIANT_KINDS, email_variant
 from tests.cli.test_cli import assert_one_line_error, coreo
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, identity_graph
 from tests.identity.conftest import Feed, message
 
 _LOCAL = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=1, max_size=12)
@@ -257,36 +257,87 @@ def test_lookup_keys_the_address_as_the_rules_do(
     assert_problem(bad, 422, "validation-failed")
 
 
-def test_lookup_finds_an_address_stored_before_mailbox_keys(
-    client: TestClient, tenant: Any, database: Database
-) -> None:
-    """Identifiers written by an earlier version keep their exact (lower-cased) key, and
-    stay found once the upgrade has sealed them."""
+def _stored_by_an_older_version(database: Database, workspace_id: str, **held: list[str]) -> None:
+    """Profiles (name → their addresses) as a version before mailbox keys stored them:
+    keyed by the lower-cased address, in clear."""
     with database.transaction() as session:
         now = utcnow()
-        profile = Profile(
-            id="prf_old", workspace_id=tenant.workspace_id, created_at=now, updated_at=now
-        )
-        session.add(profile)
-        session.flush()
-        session.add(
-            ProfileIdentity(
-                workspace_id=tenant.workspace_id,
-                type="email",
-                value="anna.meier@gmail.com",
-                profile_id="prf_old",
-                first_seen=utcnow(),
-                last_seen=utcnow(),
-                users=[],
-                shared=False,
-            )
-        )
-    assert seal_stored(database) == {"profile_identities": 1}
-    found = client.get(
-        "/v1/profiles/lookup", params={"email": "Anna.Meier@gmail.com"}, headers=tenant.admin
+        for name, addresses in held.items():
+            session.add(Profile(id=f"prf_{name}", workspace_id=workspace_id, created_at=now,
+                                updated_at=now))  # fmt: skip
+            session.flush()
+            for address in addresses:
+                session.add(ProfileIdentity(workspace_id=workspace_id, type="email",
+                                            value=address, profile_id=f"prf_{name}",
+                                            first_seen=now, last_seen=now, users=[],
+                                            shared=False))  # fmt: skip
+
+
+def test_addresses_stored_before_mailbox_keys_are_keyed_by_mailbox_on_upgrade(
+    client: TestClient, tenant: Any, database: Database, feed: Feed
+) -> None:
+    """The upgrade (``seal_stored``) re-keys them: found by any variant, and a new event
+    with a variant joins its person. Two rows of one person fold into one; two people the
+    mailbox rules now call one are left apart (no merge without an event)."""
+    ws = tenant.workspace_id
+    _stored_by_an_older_version(
+        database,
+        ws,
+        anna=["anna.meier+shop@gmail.com", "annameier@gmail.com"],
+        eve=["eve.smith+news@googlemail.com"],
+        carl=["c.arl@gmail.com"],
+        dora=["carl@gmail.com"],
+        ben=["ben@x.ch"],
     )
-    assert found.status_code == 200 and found.json()["id"] == "prf_old"
-    assert found.json()["identities"][0]["value"] == "anna.meier@gmail.com"
+    assert seal_stored(database) == {
+        "profile_identities": 6,
+        "email identifiers re-keyed": 1,
+        "email identifiers folded": 1,
+        "email identifiers kept apart": 1,
+    }
+    assert seal_stored(database) == {"email identifiers kept apart": 1}  # nothing else left
+
+    def lookup(address: str) -> str:
+        found = client.get("/v1/profiles/lookup", params={"email": address}, headers=tenant.admin)
+        assert found.status_code == 200, found.text
+        return str(found.json()["id"])
+
+    assert lookup("Eve.Smith@gmail.com") == lookup("evesmith+x@googlemail.com") == "prf_eve"
+    assert lookup("anna.meier@gmail.com") == "prf_anna"
+    assert lookup("ben@x.ch") == "prf_ben"
+    graph = identity_graph(database, ws)
+    assert graph == {
+        "email:annameier@gmail.com": "prf_anna",
+        "email:evesmith@gmail.com": "prf_eve",
+        "email:c.arl@gmail.com": "prf_carl",  # apart, under its old key
+        "email:carl@gmail.com": "prf_dora",
+        "email:ben@x.ch": "prf_ben",
+    }
+    (eve,) = feed(message("identify", userId="eve-1", traits={"email": "EveSmith@gmail.com"}))
+    assert eve == "prf_eve"  # joined, no new profile
+
+
+def test_switching_email_keys_to_mailbox_re_keys_the_stored_addresses(
+    database: Database, tenant: Any, feed: Feed
+) -> None:
+    ws = tenant.workspace_id
+    exact = DEFAULT_RULES.model_copy(update={"email_key": "exact"})
+    with database.transaction() as session:
+        service.put_rules(session, ws, exact, actor="test")
+    first, second = feed(
+        message("identify", userId="x-1", traits={"email": "X.Y+tag@gmail.com"}),
+        message("identify", userId="z-1", traits={"email": "zz@x.ch"}),
+    )
+    assert identity_graph(database, ws)["email:x.y+tag@gmail.com"] == first
+    with database.transaction() as session:
+        service.put_rules(session, ws, DEFAULT_RULES, actor="test")
+    graph = identity_graph(database, ws)
+    assert {k: v for k, v in graph.items() if k.startswith("email:")} == {
+        "email:xy@gmail.com": first,
+        "email:zz@x.ch": second,
+    }
+    (again,) = feed(message("identify", anonymousId="c-9", traits={"email": "x.y@gmail.com"}))
+    assert again == first
 
 
 def test_changing_the_rules_needs_an_admin_key_and_valid_rules(

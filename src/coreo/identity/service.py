@@ -56,7 +56,12 @@ from coreo.identity.models import (
 )
 from coreo.identity.rules import DEFAULT_RULES, IdentityRules
 from coreo.ids import new_id
-from coreo.privacy.crypto import identity_key, identity_values, seal_identity_at_flush
+from coreo.privacy.crypto import (
+    identity_key,
+    identity_values,
+    seal_identity,
+    seal_identity_at_flush,
+)
 
 __all__ = [
     "MergeHook",
@@ -72,6 +77,8 @@ __all__ = [
     "plain_identities",
     "profile_identities",
     "put_rules",
+    "rekey_all_emails",
+    "rekey_emails",
     "rules_for",
 ]
 
@@ -115,8 +122,10 @@ def put_rules(
 ) -> IdentityRulesRow | None:
     """Set the workspace's identity rules (None: back to the defaults), audited. They
     apply to the events resolved from the commit on; profiles already linked stay as they
-    are (an un-merge re-derives a cluster under the rules of its time)."""
+    are (an un-merge re-derives a cluster under the rules of its time). A new ``email_key``
+    re-keys the stored addresses in the same transaction (``rekey_emails``)."""
     lock_workspace(session, workspace_id)  # not while a batch of this workspace resolves
+    before = rules_for(session, workspace_id)
     row = session.get(IdentityRulesRow, workspace_id)
     version = (row.version + 1) if row is not None else 1
     if rules is None:
@@ -138,7 +147,85 @@ def put_rules(
         details={"version": version},
     )
     session.flush()
+    after = rules or DEFAULT_RULES
+    if after.email_key != before.email_key:  # the stored addresses follow the new key
+        rekey_all_emails(session, workspace_id, after)
     return row if rules is not None else None
+
+
+def rekey_all_emails(
+    session: Session, workspace_id: str, rules: IdentityRules, *, chunk: int = 1000
+) -> Counter[str]:
+    """``rekey_emails`` over the whole workspace, in this transaction."""
+    counts: Counter[str] = Counter()
+    after: str | None = ""
+    while after is not None:
+        done, after = rekey_emails(session, workspace_id, rules, after=after, chunk=chunk)
+        counts += done
+    return counts
+
+
+def rekey_emails(
+    session: Session, workspace_id: str, rules: IdentityRules, *, after: str = "", chunk: int = 1000
+) -> tuple[Counter[str], str | None]:
+    """One chunk (by stored key, after ``after``) of the workspace's e-mail identifiers
+    brought to the key the ``rules`` give them now: an address stored before e-mail was
+    keyed by mailbox (or under ``email_key: exact``) gets its mailbox key. A row whose new
+    key another row of the same person holds is folded into it; one whose new key another
+    person holds stays as it is (two people the rules now call one are not merged without
+    an event: ``lookup`` still finds it by its exact key). Returns what happened and where
+    the next chunk starts (None: done)."""
+    counts: Counter[str] = Counter()
+    rows = session.execute(
+        select(_IDENTITIES)
+        .where(
+            _IDENTITIES.c.workspace_id == workspace_id,
+            _IDENTITIES.c.type == "email",
+            _IDENTITIES.c.value > after,
+        )
+        .order_by(_IDENTITIES.c.value)
+        .limit(chunk)
+    ).all()
+    values = identity_values(session, workspace_id, rows)
+    for row in rows:
+        plain = values[(row.type, row.value)]
+        wanted = rules.key("email", plain) if plain != "[erased]" else None
+        if wanted is None or wanted == plain:
+            continue
+        key = identity_key(session, "email", wanted)
+        if key == row.value:
+            continue
+        this = (_IDENTITIES.c.workspace_id == workspace_id) & (_IDENTITIES.c.type == "email")
+        found = select(_IDENTITIES).where(this, _IDENTITIES.c.value == key)
+        holder = session.execute(found).first()
+        if holder is None:
+            sealed: str | None = None
+            if row.sealed_by is not None:
+                sealed = seal_identity(session, workspace_id, row.sealed_by, "email", key, wanted)
+            elif row.sealed is not None:
+                sealed = wanted  # sealing off: the value is kept plain beside its key
+            session.execute(
+                update(_IDENTITIES)
+                .where(this, _IDENTITIES.c.value == row.value)
+                .values(value=key, sealed=sealed)
+            )
+            counts["re-keyed"] += 1
+            continue
+        owners = canonical_ids(session, workspace_id, [row.profile_id, holder.profile_id])
+        if owners.get(row.profile_id) != owners.get(holder.profile_id):
+            counts["kept apart"] += 1
+            continue
+        session.execute(
+            update(_IDENTITIES)
+            .where(this, _IDENTITIES.c.value == key)
+            .values(
+                first_seen=min(row.first_seen, holder.first_seen),
+                last_seen=max(row.last_seen, holder.last_seen),
+            )
+        )
+        session.execute(_IDENTITIES.delete().where(this, _IDENTITIES.c.value == row.value))
+        counts["folded"] += 1
+    return counts, (rows[-1].value if len(rows) == chunk else None)
 
 
 def lock_workspace(session: Session, workspace_id: str) -> None:

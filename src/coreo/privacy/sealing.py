@@ -1,5 +1,6 @@
 """Seal what an older Coreo stored in clear: identifiers, the identifiers inside events and
-the computed traits over personal fields.
+the computed traits over personal fields; and key e-mail addresses stored before they were
+keyed by mailbox as the workspace's rules key them now (``rekey_emails``).
 
 Before identifiers were sealed, ``profile_identities`` held their values, the event history
 its user and anonymous ids, merge records the values a merged profile brought and refusals
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from coreo.db import Database
 from coreo.history.models import EventRecord
 from coreo.identity.models import MergeRecord, ProfileIdentity, RefusedMerge
-from coreo.identity.service import rules_for
+from coreo.identity.service import rekey_emails, rules_for
 from coreo.privacy.crypto import (
     crypto_of,
     data_keys,
@@ -66,6 +67,20 @@ def seal_stored(database: Database, *, chunk: int = 1000) -> dict[str, int]:
         if not done:
             break
         counts["profile_identities"] += done
+    with database.session() as session:
+        emails = session.connection().execute(
+            select(_IDENTITIES.c.workspace_id).where(_IDENTITIES.c.type == "email").distinct()
+        )
+        workspaces = sorted(emails.scalars())
+    for workspace_id in workspaces:  # addresses stored before e-mail was keyed by mailbox
+        cursor: str | None = ""
+        while cursor is not None:
+            with database.transaction() as session:
+                rules = rules_for(session, workspace_id)
+                rekeyed, cursor = rekey_emails(
+                    session, workspace_id, rules, after=cursor, chunk=chunk
+                )
+            counts.update({f"email identifiers {k}": n for k, n in rekeyed.items()})
     after: Any = ("", "")
     while after is not None:  # one pass over the history, in key order
         with database.transaction() as session:

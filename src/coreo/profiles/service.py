@@ -286,7 +286,9 @@ def lookup_given(session: Session, workspace_id: str, kind: str, raw: str) -> st
     try:
         return lookup(session, workspace_id, Identifier(kind, text))
     except NotFoundError:
-        # An address stored before e-mail was keyed by mailbox keeps its exact key.
+        # An address the upgrade left under its exact key (its mailbox key is another
+        # person's: ``identity.service.rekey_emails``), or stored under ``email_key:
+        # exact`` before the rules went back to mailbox keys.
         exact = raw.strip().lower()
         if kind != "email" or exact == text:
             raise
