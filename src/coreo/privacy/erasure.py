@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import String, Table, cast, delete, func, or_, select, tuple_, update
+from sqlalchemy import String, Table, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from coreo.audit import service as audit_service
@@ -43,7 +43,7 @@ from coreo.consent.models import ConsentRecord
 from coreo.db import Base, utcnow
 from coreo.errors import ConflictError
 from coreo.eventlog.base import EventLog, NewRecord
-from coreo.eventlog.models import LogRecord
+from coreo.eventlog.models import LogHead, LogRecord
 from coreo.eventlog.sql import SqlEventLog
 from coreo.history.models import EventRecord
 from coreo.identity.models import (
@@ -198,36 +198,57 @@ def _erase_log(session: Session, person: Person, pattern: re.Pattern[str]) -> tu
     redacted = 0
     if not person.needles:
         return removed, redacted
-    position = tuple_(LogRecord.partition_no, LogRecord.log_offset)
-    after = (-1, -1)
-    while True:
-        rows = session.execute(
-            select(LogRecord.partition_no, LogRecord.log_offset, LogRecord.payload)
-            .where(LogRecord.workspace_id == ws, position > tuple_(*after))
-            .order_by(LogRecord.partition_no, LogRecord.log_offset)
-            .limit(1000)
-        ).all()
-        if not rows:
-            return removed, redacted
-        after = (rows[-1].partition_no, rows[-1].log_offset)
-        for partition, offset, payload in rows:
-            message = _quoting(session, ws, bytes(payload), person)
-            if message is None:
-                continue
-            where = (
-                LogRecord.workspace_id == ws,
-                LogRecord.partition_no == partition,
-                LogRecord.log_offset == offset,
-            )
-            if _mentions(message, person):
-                session.execute(delete(LogRecord).where(*where))
-                removed += 1
-            else:
-                clean = transit.seal_record(  # in place: with the record's own day's key
-                    session, ws, orjson.dumps(_redact_json(message, pattern)), like=bytes(payload)
+    # A partition at a time, along the primary key (partition, offset): a page costs its
+    # own rows whatever the log's size (a workspace's rows in position order would be
+    # sorted anew for every page on SQLite: quadratic in the log).
+    partitions = session.scalars(select(LogHead.partition_no).order_by(LogHead.partition_no))
+    for partition_no in list(partitions):
+        after = -1
+        while True:
+            rows = session.execute(
+                select(LogRecord.partition_no, LogRecord.log_offset, LogRecord.payload)
+                .where(
+                    LogRecord.partition_no == partition_no,
+                    LogRecord.log_offset > after,
+                    LogRecord.workspace_id == ws,
                 )
-                session.execute(update(LogRecord).where(*where).values(payload=clean))
-                redacted += 1
+                .order_by(LogRecord.log_offset)
+                .limit(1000)
+            ).all()
+            if not rows:
+                break
+            after = rows[-1].log_offset
+            found = _erase_log_page(session, person, pattern, rows)
+            removed, redacted = removed + found[0], redacted + found[1]
+    return removed, redacted
+
+
+def _erase_log_page(
+    session: Session, person: Person, pattern: re.Pattern[str], rows: Sequence[Any]
+) -> tuple[int, int]:
+    """One page of a partition's records of the workspace: the person's own go, those
+    quoting them are redacted in place (sealed again under their own day's key)."""
+    ws = person.workspace_id
+    removed = redacted = 0
+    for partition, offset, payload in rows:
+        message = _quoting(session, ws, bytes(payload), person)
+        if message is None:
+            continue
+        where = (
+            LogRecord.workspace_id == ws,
+            LogRecord.partition_no == partition,
+            LogRecord.log_offset == offset,
+        )
+        if _mentions(message, person):
+            session.execute(delete(LogRecord).where(*where))
+            removed += 1
+        else:
+            clean = transit.seal_record(  # in place: with the record's own day's key
+                session, ws, orjson.dumps(_redact_json(message, pattern)), like=bytes(payload)
+            )
+            session.execute(update(LogRecord).where(*where).values(payload=clean))
+            redacted += 1
+    return removed, redacted
 
 
 def _quoting(
@@ -301,17 +322,13 @@ def _own_dead_letters(session: Session, person: Person, pattern: re.Pattern[str]
     ws = person.workspace_id
     connection = session.connection()  # the stored (sealed) text, not the ORM's opened one
     mine: list[str] = []
-    after = ""
-    while True:
+    # Their ids first (the workspace's index), then the payloads by id: paging the
+    # workspace's letters in id order would sort them all again for every page on SQLite.
+    ids = sorted(connection.scalars(select(_LETTERS.c.id).where(_LETTERS.c.workspace_id == ws)))
+    for chunk in _chunks(ids):
         rows = connection.execute(
-            select(_LETTERS.c.id, _LETTERS.c.payload)
-            .where(_LETTERS.c.workspace_id == ws, _LETTERS.c.id > after)
-            .order_by(_LETTERS.c.id)
-            .limit(1000)
+            select(_LETTERS.c.id, _LETTERS.c.payload).where(_LETTERS.c.id.in_(chunk))
         ).all()
-        if not rows:
-            break
-        after = rows[-1].id
         for letter_id, stored in rows:
             text = transit.open_text(session, ws, stored)
             lowered = text.lower()
