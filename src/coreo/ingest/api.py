@@ -255,16 +255,22 @@ async def _single(request: Request, call: str) -> Response:
     limit = state.settings.ingest_max_message_bytes + 1024  # room for the writeKey envelope
     data = _parse_json(await _read_body(request, limit))
     principal = await _principal(request, data)
-    # One message: checked on the loop (a few dozen µs) unless that needs a query (a plan
-    # or the lag to read again: never on the loop), then committed by the writer's own
-    # thread together with whatever else arrived meanwhile; no pool thread waits for it.
+    # On SQLite one message is checked on the loop (a few dozen µs) unless that needs a
+    # query (a plan or the lag to read again: never on the loop), then committed by the
+    # writer's own thread together with whatever else arrived meanwhile; no pool thread
+    # waits for it.
+    # On PostgreSQL, which takes concurrent writers, each request writes on its own from a
+    # pool thread (a single committing thread measured slower there: 280 against 450/s).
     gpc = _gpc(request)
-    if _answers_from_memory(state, principal):
-        prepared = _prepare(state, principal, [data], call, {}, gpc)
+    if not state.database.is_sqlite:
+        result = await run_in_threadpool(_ingest, state, principal, [data], call, {}, gpc)
     else:
-        prepared = await run_in_threadpool(_prepare, state, principal, [data], call, {}, gpc)
-    assert state.ingest_writer is not None  # noqa: S101 - _prepare checked it
-    result = _count(state, await state.ingest_writer.commit(prepared))
+        if _answers_from_memory(state, principal):
+            prepared = _prepare(state, principal, [data], call, {}, gpc)
+        else:
+            prepared = await run_in_threadpool(_prepare, state, principal, [data], call, {}, gpc)
+        assert state.ingest_writer is not None  # noqa: S101 - _prepare checked it
+        result = _count(state, await state.ingest_writer.commit(prepared))
     if result.rejected:
         rejection = result.rejected[0]
         raise ProblemError(
