@@ -106,8 +106,6 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         pending = _Pending(prepared, waiter=loop.create_future())
         with self._submitted:
-            if self._closed:
-                raise RuntimeError("the ingestion writer is closed")
             self._queue.append(pending)
             if self._committer is None:
                 self._committer = threading.Thread(
@@ -119,20 +117,24 @@ class GroupCommit:
         return await pending.waiter
 
     def close(self) -> None:
-        """Commit what was submitted, then stop the committing thread."""
+        """Commit what was submitted, then stop the committing thread (the server stops).
+        A later ``commit`` starts one again: an app may be started more than once."""
         with self._submitted:
             self._closed = True
             self._submitted.notify()
             committer = self._committer
         if committer is not None:
             committer.join(timeout=30)
+        with self._submitted:
+            self._closed = False
 
     def _commit_submitted(self) -> None:
         while True:
             with self._submitted:
                 while not self._queue and not self._closed:
                     self._submitted.wait()
-                if not self._queue:
+                if not self._queue:  # closed and drained; a later commit starts anew
+                    self._committer = None
                     return
                 workspace_id = self._queue[0].prepared.workspace_id
             with self._turn:
