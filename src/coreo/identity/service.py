@@ -187,6 +187,7 @@ def rekey_emails(
         .limit(chunk)
     ).all()
     values = identity_values(session, workspace_id, rows)
+    this = (_IDENTITIES.c.workspace_id == workspace_id) & (_IDENTITIES.c.type == "email")
     for row in rows:
         plain = values[(row.type, row.value)]
         wanted = rules.key("email", plain) if plain != "[erased]" else None
@@ -195,9 +196,9 @@ def rekey_emails(
         key = identity_key(session, "email", wanted)
         if key == row.value:
             continue
-        this = (_IDENTITIES.c.workspace_id == workspace_id) & (_IDENTITIES.c.type == "email")
-        found = select(_IDENTITIES).where(this, _IDENTITIES.c.value == key)
-        holder = session.execute(found).first()
+        holder = session.execute(
+            select(_IDENTITIES).where(this, _IDENTITIES.c.value == key)
+        ).first()
         if holder is None:
             sealed: str | None = None
             if row.sealed_by is not None:

@@ -11,8 +11,10 @@ import base64
 import binascii
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -26,6 +28,7 @@ from coreo.auth.dependencies import authenticate_token
 from coreo.auth.service import Principal
 from coreo.db import utcnow
 from coreo.ingest import service as ingest_service
+from coreo.ingest.group_commit import GroupCommit
 from coreo.ingest.normalize import NormaliseOptions
 from coreo.ingest.service import IngestResult
 from coreo.ingest.spec import (
@@ -198,15 +201,14 @@ def _prepare(
     gpc: bool = False,
 ) -> ingest_service.PreparedMessages:
     settings = state.settings
-    if state.ingest_writer is None:
-        raise ProblemError("service-unavailable", "ingestion is not configured on this server")
+    _writer(state)  # refused before any work when the server cannot keep it
     _refuse_when_behind(state)
     received_at = utcnow()
     workspace_id = principal.workspace_id
     plan = ingest_service.PLAN_CACHE.get(state.database, workspace_id, principal.key_id)
     # Checking and serialising need no database: done before the write transaction opens,
     # so that (on SQLite, one writer at a time) the write lock is held for writes only.
-    prepared = ingest_service.prepare_messages(
+    return ingest_service.prepare_messages(
         workspace_id=workspace_id,
         messages=messages,
         received_at=received_at,
@@ -218,7 +220,6 @@ def _prepare(
         key_id=principal.key_id,
         plan=plan,
     )
-    return prepared
 
 
 def _count(state: Runtime, result: IngestResult) -> IngestResult:
@@ -237,17 +238,15 @@ def _answers_from_memory(state: Runtime, principal: Principal) -> bool:
     return plans.fresh(principal.workspace_id, principal.key_id)
 
 
-def _ingest(
-    state: Runtime,
-    principal: Principal,
-    messages: list[Any],
-    forced_type: str | None,
-    defaults: dict[str, Any],
-    gpc: bool = False,
-) -> IngestResult:
-    prepared = _prepare(state, principal, messages, forced_type, defaults, gpc)
-    assert state.ingest_writer is not None  # noqa: S101 - _prepare checked it
-    return _count(state, state.ingest_writer.store(prepared))
+def _writer(state: Runtime) -> GroupCommit:
+    if state.ingest_writer is None:
+        raise ProblemError("service-unavailable", "ingestion is not configured on this server")
+    return state.ingest_writer
+
+
+def _ingest(state: Runtime, prepare: Callable[[], ingest_service.PreparedMessages]) -> IngestResult:
+    """Check (``prepare``, a bound ``_prepare``) and store, in a pool thread."""
+    return _count(state, _writer(state).store(prepare()))
 
 
 async def _single(request: Request, call: str) -> Response:
@@ -261,16 +260,13 @@ async def _single(request: Request, call: str) -> Response:
     # waits for it.
     # On PostgreSQL, which takes concurrent writers, each request writes on its own from a
     # pool thread (a single committing thread measured slower there: 280 against 450/s).
-    gpc = _gpc(request)
+    prepare = partial(_prepare, state, principal, [data], call, {}, _gpc(request))
     if not state.database.is_sqlite:
-        result = await run_in_threadpool(_ingest, state, principal, [data], call, {}, gpc)
+        result = await run_in_threadpool(_ingest, state, prepare)
     else:
-        if _answers_from_memory(state, principal):
-            prepared = _prepare(state, principal, [data], call, {}, gpc)
-        else:
-            prepared = await run_in_threadpool(_prepare, state, principal, [data], call, {}, gpc)
-        assert state.ingest_writer is not None  # noqa: S101 - _prepare checked it
-        result = _count(state, await state.ingest_writer.commit(prepared))
+        fresh = _answers_from_memory(state, principal)
+        prepared = prepare() if fresh else await run_in_threadpool(prepare)
+        result = _count(state, await _writer(state).commit(prepared))
     if result.rejected:
         rejection = result.rejected[0]
         raise ProblemError(
@@ -297,7 +293,7 @@ async def _batch(request: Request) -> Response:
         k: data[k] for k in ("context", "integrations", "sentAt") if k in data
     }
     result = await run_in_threadpool(
-        _ingest, state, principal, messages, None, defaults, _gpc(request)
+        _ingest, state, partial(_prepare, state, principal, messages, None, defaults, _gpc(request))
     )
     return _json(
         {

@@ -380,12 +380,20 @@ def open_value(session: Session, workspace_id: str, profile_id: str, name: str, 
     """A trait value as stored → as it was given (a plain value is returned as it is)."""
     if not is_sealed(value):
         return value
-    key = data_key(session, workspace_id, profile_id)
+    aad = _value_aad(workspace_id, profile_id, name)
+    return _open_own(session, workspace_id, profile_id, value, aad, f"trait {name!r}")
+
+
+def _open_own(
+    session: Session, workspace_id: str, profile_id: str, token: str, aad: bytes, what: str
+) -> Any:
+    """A value sealed with the person's data key, opened; a clear error when it does not
+    open (a key that is not the one it was sealed with)."""
     try:
-        return _open(key, value, _value_aad(workspace_id, profile_id, name))
+        return _open(data_key(session, workspace_id, profile_id), token, aad)
     except (InvalidTag, ValueError):
         raise ConfigurationError(
-            f"the sealed trait {name!r} of {profile_id} does not open with its data key"
+            f"the sealed {what} of {profile_id} does not open with its data key"
         ) from None
 
 
@@ -412,19 +420,17 @@ def open_computed(
     session: Session, workspace_id: str, profile_id: str, name: str, state: Any, value: Any
 ) -> tuple[Any, Any]:
     """A computed trait's stored state and value → as computed (plain ones as they are)."""
-    opened = []
-    for part, stored in (("state", state), ("value", value)):
-        if not is_sealed(stored):
-            opened.append(stored)
-            continue
-        key = data_key(session, workspace_id, profile_id)
-        try:
-            opened.append(_open(key, stored, _computed_aad(workspace_id, profile_id, name, part)))
-        except (InvalidTag, ValueError):
-            raise ConfigurationError(
-                f"the sealed computed trait {name!r} of {profile_id} does not open with its "
-                "data key"
-            ) from None
+
+    def aad(part: str) -> bytes:
+        return _computed_aad(workspace_id, profile_id, name, part)
+
+    what = f"computed trait {name!r}"
+    opened = [
+        _open_own(session, workspace_id, profile_id, stored, aad(part), what)
+        if is_sealed(stored)
+        else stored
+        for part, stored in (("state", state), ("value", value))
+    ]
     return opened[0], opened[1]
 
 

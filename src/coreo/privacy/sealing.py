@@ -31,7 +31,6 @@ from coreo.privacy.crypto import (
     data_keys,
     identity_key,
     is_sealed,
-    reads_sealed,
     seal_identity_at_flush,
     seal_message,
 )
@@ -114,17 +113,14 @@ def _personal_traits(database: Database) -> list[tuple[str, str, str]]:
     """(workspace, name, property) of the computed traits over a personal field, whose
     stored rows are sealed while sealing is on (``coreo.traits.service.write_rows``)."""
     with database.session() as session:
-        crypto = crypto_of(session)
-        if crypto is None or not crypto.seals:
-            return []
+        sealed = computed.sealed_property(session)
         rows = session.connection().execute(
             select(_DEFINITIONS.c.workspace_id, _DEFINITIONS.c.name, _DEFINITIONS.c.definition)
         )
         return [
             (workspace_id, name, path)
             for workspace_id, name, definition in rows
-            if isinstance(path := definition.get("property"), str)
-            and reads_sealed(path, crypto.schema)
+            if sealed(path := definition.get("property"))
         ]
 
 

@@ -7,12 +7,13 @@ pipeline stage (:mod:`coreo.traits.stage`) keeps ``ready`` ones up to date event
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
@@ -58,6 +59,7 @@ __all__ = [
     "recompute_profiles",
     "refresh_due",
     "refresh_expired",
+    "sealed_property",
     "stored_rows",
     "stored_states",
     "values_of",
@@ -292,7 +294,7 @@ def stored_rows(
     return found
 
 
-def _is_sealed_row(row: TraitValue) -> bool:
+def _is_sealed_row(row: TraitValue | Stored) -> bool:
     return is_sealed(row.state) or is_sealed(row.value)
 
 
@@ -332,10 +334,17 @@ def stored_states(
                 TraitValue.profile_id.in_(ids[start : start + 500]),
             )
         ):
-            if is_sealed(state) or is_sealed(value):
-                preload(session, workspace_id, [profile_id])
-                state, value = open_computed(session, workspace_id, profile_id, name, state, value)
             found[profile_id][name] = Stored(state or {}, value, expires_at, updated_at)
+    sealed = [
+        (p, n, row) for p, rows in found.items() for n, row in rows.items() if _is_sealed_row(row)
+    ]
+    if sealed:
+        preload(session, workspace_id, {p for p, _, _ in sealed})
+        for profile_id, name, row in sealed:
+            state, value = open_computed(
+                session, workspace_id, profile_id, name, row.state, row.value
+            )
+            found[profile_id][name] = replace(row, state=state, value=value)
     return found
 
 
@@ -418,48 +427,41 @@ def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
         insert_rows_sqlite(connection, _UPSERT_SQLITE, values)
 
 
-def personal_definitions(session: Session, definitions: Iterable[Definition]) -> list[Definition]:
-    """The definitions whose stored rows are sealed: those aggregating a field the history
-    keeps sealed (an e-mail property, the user id, ...), while sealing is on."""
+def sealed_property(session: Session) -> Callable[[str | None], bool]:
+    """Whether a definition's ``property`` makes its stored rows sealed: it aggregates a
+    field the history keeps sealed (an e-mail property, the user id, ...), while sealing
+    is on."""
     crypto = crypto_of(session)
     if crypto is None or not crypto.seals:
-        return []
-    return [
-        d for d in definitions if d.property is not None and reads_sealed(d.property, crypto.schema)
-    ]
+        return lambda _path: False
+    schema = crypto.schema
+    return functools.cache(lambda path: path is not None and reads_sealed(path, schema))
+
+
+def personal_definitions(session: Session, definitions: Iterable[Definition]) -> list[Definition]:
+    """The definitions whose stored rows are sealed (``sealed_property``)."""
+    sealed = sealed_property(session)
+    return [d for d in definitions if sealed(d.property)]
 
 
 def _sealed_where_personal(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    crypto = crypto_of(session)
-    if crypto is None or not crypto.seals:
+    sealed = sealed_property(session)
+    chosen = [r for r in rows if sealed(r.get("property"))]
+    if not chosen:
         return rows
-    personal: dict[str, bool] = {}
-    for row in rows:
-        path = row.get("property")
-        if path is not None and path not in personal:
-            personal[path] = reads_sealed(path, crypto.schema)
-    if not any(personal.values()):
-        return rows
-    chosen = [r for r in rows if personal.get(r.get("property") or "", False)]
     by_workspace: dict[str, set[str]] = defaultdict(set)
     for row in chosen:
         by_workspace[row["workspace_id"]].add(row["profile_id"])
     for workspace_id, profile_ids in by_workspace.items():
         data_keys(session, workspace_id, profile_ids)
-    sealed: list[dict[str, Any]] = []
-    for row in rows:
-        if personal.get(row.get("property") or "", False):
-            state, value = seal_computed(
-                session,
-                row["workspace_id"],
-                row["profile_id"],
-                row["name"],
-                row["state"],
-                row["value"],
-            )
-            row = {**row, "state": state, "value": value}
-        sealed.append(row)
-    return sealed
+    return [_sealed_row(session, r) if sealed(r.get("property")) else r for r in rows]
+
+
+def _sealed_row(session: Session, row: dict[str, Any]) -> dict[str, Any]:
+    state, value = seal_computed(
+        session, row["workspace_id"], row["profile_id"], row["name"], row["state"], row["value"]
+    )
+    return {**row, "state": state, "value": value}
 
 
 def states_of(rows: dict[str, TraitValue]) -> dict[str, engine.State]:
