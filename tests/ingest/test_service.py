@@ -57,6 +57,30 @@ def test_a_message_id_is_new_again_after_the_window(database: Database, tenant: 
     assert seen == {"a": later, "b": START, "c": START + WINDOW / 2}
 
 
+def test_finding_repeats_looks_up_each_id_instead_of_walking_the_window(
+    database: Database, tenant: Tenant
+) -> None:
+    """The repeat check must cost the same with a million recent ids as with ten: SQLite
+    is told to look each claimed id up by the primary key; its planner preferred the
+    received_at index, which walks every row of the window, for every request."""
+    if not database.is_sqlite:
+        pytest.skip("the statement in question is SQLite's")
+    # Statistics gathered early in a store's life, when one request's ids (sharing one
+    # received_at) were all there was: the received_at index then looks as selective as
+    # the primary key.
+    _ingest(database, tenant, [_track(f"m{n}") for n in range(100)], START)
+    with database.transaction(workspace_id=tenant.workspace_id) as session:
+        session.connection().exec_driver_sql("ANALYZE")
+    with database.transaction(write=False) as session:
+        plan = session.connection().exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + ingest_service._REPEATS_SQLITE,
+            ('["m1", "m2"]', tenant.workspace_id, "2025-03-13 09:00:00"),
+        )
+        details = " | ".join(str(row[-1]) for row in plan)
+    assert "received_at" not in details, details
+    assert "SEARCH seen USING INDEX sqlite_autoindex_ingest_seen_messages_1" in details, details
+
+
 def test_results_keep_the_order_of_the_request(database: Database, tenant: Tenant) -> None:
     _ingest(database, tenant, [_track("old")], START)
     messages: list[Any] = [

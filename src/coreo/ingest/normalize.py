@@ -76,16 +76,15 @@ def strip_special_categories(message: dict[str, Any], options: NormaliseOptions)
         current, where = pending.pop()
         if isinstance(current, dict):
             for name in list(current):
-                inner = f"{where}.{name}"
-                if is_special_category(str(name)) and fold(str(name)) not in (
-                    options.special_allowed
-                ):
+                value, text = current[name], str(name)
+                if is_special_category(text) and fold(text) not in options.special_allowed:
                     del current[name]
-                    removed.append(inner)
-                else:
-                    pending.append((current[name], inner))
+                    removed.append(f"{where}.{text}")
+                elif isinstance(value, dict | list):  # only containers hold further names
+                    pending.append((value, f"{where}.{text}"))
         elif isinstance(current, list):
-            pending.extend((item, f"{where}[]") for item in current)
+            inner = f"{where}[]"
+            pending.extend((item, inner) for item in current if isinstance(item, dict | list))
     return sorted(removed)
 
 

@@ -186,9 +186,12 @@ RETURNING message_id
 # hand back a row per id, each fetched with the GIL released and won back while this
 # writer holds the database: with request threads busy parsing, that costs milliseconds.
 # The writer's lock (BEGIN IMMEDIATE) keeps the two statements consistent.
+# CROSS JOIN fixes the order (ids outside, primary-key lookups inside): left to itself the
+# planner may walk the received_at index instead, every row of the window per request.
 _REPEATS_SQLITE = """
-SELECT json_group_array(message_id) FROM ingest_seen_messages
-WHERE workspace_id = ? AND received_at >= ? AND message_id IN (SELECT value FROM json_each(?))
+SELECT json_group_array(seen.message_id)
+FROM json_each(?) AS claimed CROSS JOIN ingest_seen_messages AS seen
+WHERE seen.message_id = claimed.value AND seen.workspace_id = ? AND seen.received_at >= ?
 """
 _CLAIM_SQLITE = """
 INSERT INTO ingest_seen_messages (workspace_id, message_id, received_at)
@@ -217,7 +220,7 @@ def _claim_message_ids(
         )
         return {row[0] for row in rows}
     ids = orjson.dumps(list(message_ids)).decode()
-    repeats = connection.exec_driver_sql(_REPEATS_SQLITE, (workspace_id, cutoff, ids)).scalar()
+    repeats = connection.exec_driver_sql(_REPEATS_SQLITE, (ids, workspace_id, cutoff)).scalar()
     connection.exec_driver_sql(_CLAIM_SQLITE, (workspace_id, at, ids, cutoff))
     return set(message_ids).difference(orjson.loads(repeats or "[]"))
 
@@ -299,7 +302,8 @@ def prepare_messages(
         normalise(message, received_at=received_at, sent_at=sent_at, options=options)
         if special:
             prepared.special.append((message, special))
-        if looks_sealed(message):
+        payload = orjson.dumps(message)
+        if looks_sealed(message, payload):
             reason = f"a value starts with {SEALED_PREFIX!r}, which Coreo keeps for sealed data"
             prepared.refused.append(_Refusal(index, "validation", reason, message))
             continue
@@ -317,9 +321,7 @@ def prepare_messages(
             prepared.repeated.append(Accepted(index, message_id))
             continue
         seen_here.add(message_id)
-        prepared.ready.append(
-            _Ready(index, message_id, identity_key(message), orjson.dumps(message))
-        )
+        prepared.ready.append(_Ready(index, message_id, identity_key(message), payload))
     return prepared
 
 
@@ -367,21 +369,23 @@ def store_prepared(*, session: Session, log: EventLog, prepared: PreparedMessage
         received_at,
         prepared.dedupe_window,
     )
-    records = []
+    fresh = []
     for ready in prepared.ready:
         if ready.message_id not in new_ids:
             result.duplicates.append(Accepted(ready.index, ready.message_id))
             continue
         result.accepted.append(Accepted(ready.index, ready.message_id))
-        dedupe_id = f"{workspace_id}:{ready.message_id}"  # a retry after a failed commit
-        records.append(
-            NewRecord(
-                transit.log_key(session, workspace_id, ready.key),
-                workspace_id,
-                transit.seal_record(session, workspace_id, ready.payload),
-                dedupe_id,
-            )
+        fresh.append(ready)
+    sealed = transit.seal_records(session, workspace_id, [ready.payload for ready in fresh])
+    records = [
+        NewRecord(
+            transit.log_key(session, workspace_id, ready.key),
+            workspace_id,
+            payload,
+            f"{workspace_id}:{ready.message_id}",  # a retry after a failed commit
         )
+        for ready, payload in zip(fresh, sealed, strict=True)
+    ]
     if records:
         if isinstance(log, SqlEventLog):  # joins this transaction: all or nothing
             log.append(records, session=session)

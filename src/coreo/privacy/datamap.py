@@ -23,6 +23,7 @@ biometric data) are not held: ingestion refuses them (``SPECIAL_CATEGORY_FIELDS`
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Literal, get_args
 
 __all__ = [
@@ -282,6 +283,7 @@ categories of personal data (GDPR Art. 9, 10; revDSG Art. 5(c))."""
 _FOLD = re.compile(r"[\s_\-]")
 
 
+@lru_cache(maxsize=8192)  # field names repeat from event to event
 def fold(field: str) -> str:
     """A field name as special categories are compared: lower-case, no ``_ -`` or spaces."""
     return _FOLD.sub("", field).lower()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
@@ -51,6 +51,7 @@ __all__ = [
     "open_text",
     "record_text",
     "seal_record",
+    "seal_records",
     "seal_text",
 ]
 
@@ -114,14 +115,25 @@ def seal_record(
     """An event-log payload sealed with today's transit key (as it is with sealing off).
     ``like``: a sealed payload this one replaces in place, whose day's key it takes (a
     partition's records keep their days in order; ``destroy_unused_keys`` relies on it)."""
+    day = _day_text(like) if like is not None else None
+    return seal_records(session, workspace_id, [payload], day=day)[0]
+
+
+def seal_records(
+    session: Session, workspace_id: str, payloads: Sequence[bytes], *, day: str | None = None
+) -> list[bytes]:
+    """``seal_record`` of each of ``payloads``, with one key (today's, or ``day``'s)."""
     if not _sealing(session):
-        return payload
-    day = (_day_text(like) if like is not None else None) or utcnow().strftime("%Y%m%d")
+        return list(payloads)
+    day = day or utcnow().strftime("%Y%m%d")
     key = _key(session, day, create=True)
     assert key is not None  # noqa: S101 - made when missing
-    nonce = os.urandom(_NONCE)
-    sealed = AESGCM(key).encrypt(nonce, payload, _aad(workspace_id, day))
-    return b"".join((_PREFIX, day.encode(), b":", nonce, sealed))
+    cipher, aad, head = AESGCM(key), _aad(workspace_id, day), _PREFIX + day.encode() + b":"
+    sealed = []
+    for payload in payloads:
+        nonce = os.urandom(_NONCE)
+        sealed.append(b"".join((head, nonce, cipher.encrypt(nonce, payload, aad))))
+    return sealed
 
 
 def open_record(session: Session, workspace_id: str, payload: bytes) -> bytes:
