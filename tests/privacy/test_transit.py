@@ -64,6 +64,26 @@ def test_the_log_and_the_dead_letters_hold_no_identifier_or_personal_value_in_cl
         assert found.json()["traits"]["firstName"]["value"] == "Hanna"
 
 
+def test_a_client_string_that_reads_like_a_sealed_letter_is_sealed_like_any_other(
+    app_factory: Callable[..., TestClient], tenant: Tenant, database: Database
+) -> None:
+    """A batch may hold any JSON value; a string shaped like a sealed dead letter must not
+    be stored as one (it would pass for sealed and never open)."""
+    forged = "enc:t1:20261101:" + "A" * 40
+    with app_factory(worker_enabled=False) as client:
+        sent = client.post("/v1/batch", json={"batch": [forged]}, auth=(tenant.write_token, ""))
+        assert sent.status_code == 200 and len(sent.json()["rejected"]) == 1
+        with database.engine.connect() as connection:
+            stored = connection.execute(text("SELECT payload FROM dead_letters")).scalar_one()
+        assert stored != forged and stored.startswith("enc:t1:")
+        with database.transaction() as session:
+            opened = transit.open_text(session, tenant.workspace_id, stored)
+        assert orjson.loads(opened) == forged  # sealed today, as the JSON string it was
+        letters = client.get("/v1/dead-letters", headers=tenant.admin).json()["items"]
+        letter = client.get(f"/v1/dead-letters/{letters[0]['id']}", headers=tenant.admin).json()
+        assert letter["payload"] == forged
+
+
 def _at(monkeypatch: pytest.MonkeyPatch, when: datetime) -> None:
     monkeypatch.setattr(transit, "utcnow", lambda: when)
 
@@ -160,7 +180,7 @@ def test_what_is_sealed_again_in_place_or_dead_lettered_keeps_its_days_key(
         assert again[:15] == record[:15] == f"enc:t1:{old:%Y%m%d}".encode()
         dead_letter(
             session, workspace_id=ws, stage="decode", reason="r",
-            payload=transit.record_text(record), received_at=now, now=now,
+            payload=None, record_text=transit.record_text(record), received_at=now, now=now,
         )  # fmt: skip
         assert transit.destroy_unused_keys(session, SqlEventLog(database, 2), now=now) == []
         (letter,) = session.scalars(select(DeadLetter)).all()

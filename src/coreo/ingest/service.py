@@ -103,12 +103,20 @@ def dead_letter(
     received_at: datetime,
     now: datetime,
     key_id: str | None = None,
+    record_text: str | None = None,
 ) -> str:
-    """Store a failed message with its reason; return the dead letter's id."""
+    """Store a failed message with its reason; return the dead letter's id.
+
+    ``payload`` is kept as JSON, whatever its type: a client's string, even one that reads
+    like a sealed letter (``enc:t1:…``), is sealed like any other payload. ``record_text``:
+    instead, an event-log record that could not be decoded, as ``transit.record_text``
+    gives it (sealed already, or plain)."""
     message = payload if isinstance(payload, dict) else {}
     dead_id = new_id("dl")
-    text = payload if isinstance(payload, str) else orjson.dumps(payload).decode()
-    text = transit.seal_text(session, workspace_id, text)
+    if record_text is not None:
+        text = transit.seal_text(session, workspace_id, record_text)
+    else:
+        text = transit.seal_text(session, workspace_id, orjson.dumps(payload).decode(), json=True)
     session.connection().execute(
         insert(_DEAD).values(
             id=dead_id,

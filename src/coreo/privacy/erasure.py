@@ -349,7 +349,7 @@ def _own_dead_letters(session: Session, person: Person, pattern: re.Pattern[str]
                 connection.execute(
                     update(_LETTERS)
                     .where(_LETTERS.c.id == letter_id)
-                    .values(payload=transit.seal_text(session, ws, clean))
+                    .values(payload=transit.seal_text(session, ws, clean, json=True))
                 )
     return _delete_by(session, ws, DeadLetter, DeadLetter.id, mine)
 

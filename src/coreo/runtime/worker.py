@@ -361,16 +361,14 @@ class Worker:
                 self.metrics.events.labels(stage.name, "dead_letter").inc(refused[stage.name])
 
     def _dead_letter(self, session: Session, item: Event | Record, stage: str, reason: str) -> None:
-        payload: Any = (
-            item.message if isinstance(item, Event) else transit.record_text(item.payload)
-        )
         now = utcnow()
         dead_letter(
             session,
             workspace_id=item.workspace_id,
             stage=stage,
             reason=reason,
-            payload=payload,
+            payload=item.message if isinstance(item, Event) else None,
+            record_text=None if isinstance(item, Event) else transit.record_text(item.payload),
             received_at=(_received_at(item) if isinstance(item, Event) else None) or now,
             now=now,
         )
