@@ -25,7 +25,7 @@ from coreo.audit.service import verify
 from coreo.config import Settings
 from coreo.db import Base, Database
 from coreo.eventlog.base import NewRecord
-from coreo.privacy import transit
+from coreo.privacy import erasure, requests, transit
 from coreo.privacy.datamap import DATA_MAP
 from coreo.privacy.erasure import ERASED, Person, erase_from_log
 from tests.conftest import Tenant
@@ -322,6 +322,100 @@ def test_an_erasure_leaves_no_trace_and_suppresses_later_events(
     drain()
     fresh = _profile_of(database, ws, ANNA["cookie"])
     assert fresh != anna
+
+
+def _log_messages(database: Database, workspace_id: str) -> list[dict[str, Any]]:
+    with database.transaction(write=False) as session:
+        payloads = session.execute(text("SELECT payload FROM event_log")).scalars().all()
+        return [
+            orjson.loads(transit.open_record(session, workspace_id, bytes(p))) for p in payloads
+        ]
+
+
+def test_the_log_is_searched_before_the_erasures_transaction_and_only_what_quotes_them_opened(
+    api: TestClient,
+    tenant: Tenant,
+    database: Database,
+    drain: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Searching a log of millions takes seconds; it runs before the write transaction (no
+    write lock held, tested by holding one meanwhile), which then opens only the records
+    the search found and those appended after it."""
+    ws = tenant.workspace_id
+    others = [
+        {"type": "track", "userId": f"erp-9{n:03}", "messageId": f"other-{n}",
+         "event": "Viewed", "timestamp": _at(5), "properties": {"page": n}}
+        for n in range(30)
+    ]  # fmt: skip
+    _send(api, tenant, [*_anna_events(), *_bob_events(), *others])
+    drain()
+    anna = _profile_of(database, ws, ANNA["user"])
+    created = api.post(
+        "/v1/privacy/requests",
+        headers=tenant.admin,
+        json={"type": "erasure", "profile_id": anna},
+    ).json()
+    api.post(
+        f"/v1/privacy/requests/{created['id']}/verify",
+        headers=tenant.admin,
+        json={"verified": True, "method": "signed letter"},
+    )
+    writer = database.transaction(workspace_id=ws)  # another writer holds the database
+    session = writer.__enter__()
+    session.execute(text("UPDATE workspaces SET slug = slug"))
+    try:
+        scan = requests.scan_before_erasure(database, ws, created["id"], None)
+    finally:
+        writer.__exit__(None, None, None)
+    assert scan is not None
+    with database.transaction(write=False) as session:
+        places = session.execute(
+            text("SELECT partition_no, log_offset, payload FROM event_log")
+        ).all()
+        ids = {
+            (p, o): orjson.loads(transit.open_record(session, ws, bytes(b)))["messageId"]
+            for p, o, b in places
+        }
+    assert sorted(ids[place] for place in scan.quoting) == [
+        "anna-identify", "anna-order", "anna-page-1", "bob-referral"
+    ]  # fmt: skip
+    late = {"type": "track", "userId": "erp-4799", "messageId": "carol-late", "event": "Called",
+            "timestamp": _at(6), "properties": {"number": ANNA["phone"]}}  # fmt: skip
+    _send(api, tenant, [late])  # after the search: found by the erasure itself
+    opened: list[bytes] = []
+    real = erasure._opened
+
+    def counting(session: Any, workspace_id: str, payload: bytes) -> bytes | None:
+        opened.append(payload)
+        return real(session, workspace_id, payload)
+
+    monkeypatch.setattr(erasure, "_opened", counting)
+    with database.transaction(workspace_id=ws) as session:
+        row = requests.get(session, ws, created["id"])
+        requests.execute(
+            session, row, actor="test", tombstone_key=b"k" * 32, proof_key=b"p" * 32, scan=scan
+        )
+    # Her own records went by their keys; Bob's referral and the late call were opened.
+    assert len(opened) == 2
+    left = orjson.dumps(_log_messages(database, ws)).decode().lower()
+    assert ANNA["email"] not in left and ANNA["phone"] not in left
+    assert ANNA["user"] not in left and ANNA["cookie"] not in left
+    assert left.count(ERASED.lower()) == 2  # the referral and the call, redacted in place
+
+
+def test_an_erasure_without_a_search_that_covers_the_person_searches_the_whole_log(
+    api: TestClient, tenant: Tenant, database: Database, drain: Callable[[], None]
+) -> None:
+    ws = tenant.workspace_id
+    _send(api, tenant, [*_anna_events(), *_bob_events()])
+    drain()
+    anna = _profile_of(database, ws, ANNA["user"])
+    stale = erasure.scan_log(database, ws, ["somebody.else@example.org"])  # not her values
+    with database.transaction(workspace_id=ws) as session:
+        erasure.erase(session, ws, anna, tombstone_key=None, actor="test", scan=stale)
+    left = orjson.dumps(_log_messages(database, ws)).decode().lower()
+    assert ANNA["email"] not in left and ERASED.lower() in left  # Bob's referral redacted
 
 
 def _cli_env(settings: Settings, database: Database) -> dict[str, str]:

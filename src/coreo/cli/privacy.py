@@ -228,6 +228,8 @@ def execute(
     workspace_id = workspace_id_of(database, workspace)
     event_log = build_event_log(settings, database)
     try:
+        # An erasure's search of the event log runs first, outside the write transaction.
+        scan = service.scan_before_erasure(database, workspace_id, request, event_log)
         with database.transaction(workspace_id=workspace_id) as session:
             row = service.get(session, workspace_id, request)
             if row.type in ("access", "portability") and out is None:
@@ -239,6 +241,7 @@ def execute(
                 tombstone_key=hash_key(session, "tombstone", settings),
                 proof_key=hash_key(session, "consent-proof", settings),
                 log=event_log,
+                scan=scan,
             )
             if built is not None and out is not None:
                 out.write_bytes(built.data)

@@ -226,22 +226,25 @@ def reject_request(
     summary="Carry out a verified request",
     responses=_PROBLEMS,
 )
-def execute_request(
-    request_id: str, request: Request, principal: PrivacyKey, session: CallerSession
-) -> RequestRead:
+def execute_request(request_id: str, request: Request, principal: PrivacyKey) -> RequestRead:
     """Access and portability: completes with the package's hash as evidence (download it
     from ``…/package``); rectification, erasure, restriction, objection: done now."""
-    row = service.get(session, principal.workspace_id, request_id)
-    tombstone, proof = _keys(session, runtime(request).settings)
-    service.execute(
-        session,
-        row,
-        actor=principal.actor,
-        tombstone_key=tombstone,
-        proof_key=proof,
-        log=runtime(request).event_log,
-    )
-    return _read(row)
+    state, ws = runtime(request), principal.workspace_id
+    # An erasure's search of the event log runs first, outside the write transaction.
+    scan = service.scan_before_erasure(state.database, ws, request_id, state.event_log)
+    with state.database.transaction(workspace_id=ws) as session:
+        row = service.get(session, ws, request_id)
+        tombstone, proof = _keys(session, state.settings)
+        service.execute(
+            session,
+            row,
+            actor=principal.actor,
+            tombstone_key=tombstone,
+            proof_key=proof,
+            log=state.event_log,
+            scan=scan,
+        )
+        return _read(row)
 
 
 @router.get(

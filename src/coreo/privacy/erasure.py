@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import Collection, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from coreo.audit import service as audit_service
 from coreo.consent.models import ConsentRecord
-from coreo.db import Base, utcnow
+from coreo.db import Base, Database, utcnow
 from coreo.errors import ConflictError
 from coreo.eventlog.base import EventLog, NewRecord
 from coreo.eventlog.models import LogHead, LogRecord
@@ -64,7 +65,7 @@ from coreo.privacy.models import DataFile, DataKey, LegalHold, PrivacyRequest, S
 from coreo.profiles.models import ProfileTrait
 from coreo.traits.models import TraitDirty, TraitValue
 
-__all__ = ["ERASED", "Person", "erase", "find_person"]
+__all__ = ["ERASED", "LogScan", "Person", "erase", "find_person", "scan_log"]
 
 ERASED = "[erased]"
 _CHUNK = 500
@@ -187,10 +188,99 @@ def _mentions(message: dict[str, Any], person: Person) -> bool:
     )
 
 
-def _erase_log(session: Session, person: Person, pattern: re.Pattern[str]) -> tuple[int, int]:
+@dataclass(frozen=True, slots=True)
+class LogScan:
+    """Which of a workspace's SQL event-log records quote some values, found before the
+    erasure's write transaction (``scan_log``), so that it opens those records only: the
+    search through a log of millions takes seconds, during which no writer may wait.
+
+    ``heads``: per partition, the last offset committed when the scan began; every record
+    up to it was searched. Records after it (appended since) are searched by the erasure.
+    Nothing searched can come to quote a value later: records are only appended, deleted,
+    or redacted (which takes values out)."""
+
+    workspace_id: str
+    needles: frozenset[str]
+    heads: dict[int, int]
+    quoting: frozenset[tuple[int, int]]  # (partition, offset)
+
+    def covers(self, person: Person) -> bool:
+        return self.workspace_id == person.workspace_id and self.needles.issuperset(person.needles)
+
+
+_LOG_PAGE = 1000
+
+
+def _log_page(session: Session, ws: str, partition_no: int, after: int, upto: int | None) -> Any:
+    """Up to a thousand of the workspace's records of a partition after offset ``after``,
+    along the primary key (partition, offset): a page costs its own rows whatever the
+    log's size (a workspace's rows in position order would be sorted anew for every page
+    on SQLite: quadratic in the log)."""
+    query = select(LogRecord.partition_no, LogRecord.log_offset, LogRecord.payload).where(
+        LogRecord.partition_no == partition_no,
+        LogRecord.log_offset > after,
+        LogRecord.workspace_id == ws,
+    )
+    if upto is not None:
+        query = query.where(LogRecord.log_offset <= upto)
+    return session.execute(query.order_by(LogRecord.log_offset).limit(_LOG_PAGE)).all()
+
+
+def scan_log(source: Database | Session, workspace_id: str, needles: Collection[str]) -> LogScan:
+    """Search the workspace's SQL event-log records for ``needles`` (lower-case values).
+    Given the database, a page per short read transaction: no write lock is held, and
+    writers go on. Given a session (a transaction that erases several people), in it: one
+    search for them all instead of one each."""
+
+    def reading() -> AbstractContextManager[Session]:
+        if isinstance(source, Session):
+            return nullcontext(source)
+        return source.transaction(write=False)
+
+    wanted = frozenset(needles)
+    with reading() as session:
+        rows = session.execute(select(LogHead.partition_no, LogHead.last_offset)).all()
+        heads: dict[int, int] = {row.partition_no: row.last_offset for row in rows}
+    quoting: set[tuple[int, int]] = set()
+    for partition_no, head in sorted(heads.items()):
+        after = -1
+        while after < head:
+            with reading() as session:
+                rows = _log_page(session, workspace_id, partition_no, after, head)
+                for row in rows:
+                    if _holds_needle(_opened(session, workspace_id, bytes(row.payload)), wanted):
+                        quoting.add((row.partition_no, row.log_offset))
+            if not rows:
+                break
+            after = rows[-1].log_offset
+    return LogScan(workspace_id, wanted, heads, frozenset(quoting))
+
+
+def _opened(session: Session | None, workspace_id: str, payload: bytes) -> bytes | None:
+    """A log record's payload opened; None when it cannot be (its transit key is gone, so
+    is what it held; without a session, sealed records are passed over)."""
+    if session is None:
+        return None if transit.is_sealed_record(payload) else payload
+    try:
+        return transit.open_record(session, workspace_id, payload)
+    except transit.TransitKeyGone:
+        return None
+
+
+def _holds_needle(payload: bytes | None, needles: Collection[str]) -> bool:
+    if payload is None:
+        return False
+    text = payload.decode("utf-8", "replace").lower()
+    return any(n in text for n in needles)
+
+
+def _erase_log(
+    session: Session, person: Person, pattern: re.Pattern[str], scan: LogScan | None = None
+) -> tuple[int, int]:
     """The SQL event log's records: the person's own go, others have the values redacted.
-    The payloads are sealed (``privacy.transit``), so the workspace's records are opened
-    and searched here, a thousand a query."""
+    The payloads are sealed (``privacy.transit``), so records are opened and searched here:
+    those ``scan`` found and those appended since it, or (without a scan that covers the
+    person) every record of the workspace, a thousand a query."""
     ws = person.workspace_id
     ids = sorted(person.users | person.anonymous)
     keys = {f"{ws}:{v}" for v in ids} | {transit.log_key(session, ws, v) for v in ids}
@@ -198,29 +288,37 @@ def _erase_log(session: Session, person: Person, pattern: re.Pattern[str]) -> tu
     redacted = 0
     if not person.needles:
         return removed, redacted
-    # A partition at a time, along the primary key (partition, offset): a page costs its
-    # own rows whatever the log's size (a workspace's rows in position order would be
-    # sorted anew for every page on SQLite: quadratic in the log).
+    covered = scan is not None and scan.covers(person)
+    if scan is not None and covered:
+        for partition_no, offsets in _by_partition(scan.quoting).items():
+            for start in range(0, len(offsets), _CHUNK):
+                rows = session.execute(
+                    select(LogRecord.partition_no, LogRecord.log_offset, LogRecord.payload).where(
+                        LogRecord.workspace_id == ws,
+                        LogRecord.partition_no == partition_no,
+                        LogRecord.log_offset.in_(offsets[start : start + _CHUNK]),
+                    )
+                ).all()
+                found = _erase_log_page(session, person, pattern, rows)
+                removed, redacted = removed + found[0], redacted + found[1]
     partitions = session.scalars(select(LogHead.partition_no).order_by(LogHead.partition_no))
     for partition_no in list(partitions):
-        after = -1
+        after = scan.heads.get(partition_no, -1) if scan is not None and covered else -1
         while True:
-            rows = session.execute(
-                select(LogRecord.partition_no, LogRecord.log_offset, LogRecord.payload)
-                .where(
-                    LogRecord.partition_no == partition_no,
-                    LogRecord.log_offset > after,
-                    LogRecord.workspace_id == ws,
-                )
-                .order_by(LogRecord.log_offset)
-                .limit(1000)
-            ).all()
+            rows = _log_page(session, ws, partition_no, after, None)
             if not rows:
                 break
             after = rows[-1].log_offset
             found = _erase_log_page(session, person, pattern, rows)
             removed, redacted = removed + found[0], redacted + found[1]
     return removed, redacted
+
+
+def _by_partition(places: Iterable[tuple[int, int]]) -> dict[int, list[int]]:
+    grouped: dict[int, list[int]] = {}
+    for partition_no, offset in sorted(places):
+        grouped.setdefault(partition_no, []).append(offset)
+    return grouped
 
 
 def _erase_log_page(
@@ -256,16 +354,12 @@ def _quoting(
 ) -> dict[str, Any] | None:
     """A log record's message when it names one of the person's values, else None (also
     when it cannot be read: its transit key is gone, so is what it held)."""
+    opened = _opened(session, workspace_id, payload)
+    if opened is None or not _holds_needle(opened, person.needles):
+        return None
     try:
-        if session is not None:
-            payload = transit.open_record(session, workspace_id, payload)
-        elif transit.is_sealed_record(payload):
-            return None
-        text = payload.decode("utf-8", "replace").lower()
-        if not any(n in text for n in person.needles):
-            return None
-        message = orjson.loads(payload)
-    except (transit.TransitKeyGone, orjson.JSONDecodeError):
+        message = orjson.loads(opened)
+    except orjson.JSONDecodeError:
         return None
     return message if isinstance(message, dict) else None
 
@@ -448,10 +542,13 @@ def erase(
     request_id: str | None = None,
     reason: str = "request",
     log: EventLog | None = None,
+    scan: LogScan | None = None,
 ) -> dict[str, Any]:
     """Erase the person behind ``profile_id`` (a live profile) and return what was done.
     Without ``tombstone_key`` no tombstones are left (retention: the person did not object
-    to anything, they were only inactive for too long)."""
+    to anything, they were only inactive for too long). ``scan``: the SQL log's records
+    quoting the person, searched beforehand (``scan_log``); without one that covers the
+    person's values, every record of the workspace is searched in this transaction."""
     lock_workspace(session, workspace_id)  # no worker batch of this workspace meanwhile
     person = find_person(session, workspace_id, profile_id)
     hold = session.scalar(
@@ -466,7 +563,7 @@ def erase(
             f"profile {profile_id} is under legal hold {hold}: release it before erasing "
             "(GDPR Art. 17(3)(e))"
         )
-    counts = _erase(session, person, tombstone_key, request_id)
+    counts = _erase(session, person, tombstone_key, request_id, scan)
     if log is not None and not isinstance(log, SqlEventLog):  # the SQL log was done above
         gone, redone = erase_from_log(log, person, session=session)
         if gone:
@@ -490,7 +587,11 @@ def erase(
 
 
 def _erase(
-    session: Session, person: Person, tombstone_key: bytes | None, request_id: str | None
+    session: Session,
+    person: Person,
+    tombstone_key: bytes | None,
+    request_id: str | None,
+    scan: LogScan | None,
 ) -> dict[str, Any]:
     needles = person.needles
     pattern = whole_values(needles)
@@ -506,7 +607,7 @@ def _erase(
     for keyed in (EventRecord, SeenMessage, DeadLetter, PlanViolation):  # by message id
         note(keyed.__tablename__, _delete_by(session, ws, keyed, keyed.message_id, messages))
     note(DeadLetter.__tablename__, _own_dead_letters(session, person, pattern))
-    log_removed, log_redacted = _erase_log(session, person, pattern)
+    log_removed, log_redacted = _erase_log(session, person, pattern, scan)
     note("event_log", log_removed)
     for owned in (ProfileIdentity, ProfileTrait, TraitValue, TraitDirty, ConsentRecord):
         note(owned.__tablename__, _delete_by(session, ws, owned, owned.profile_id, members))

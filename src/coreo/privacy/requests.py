@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session
 
 from coreo.audit import service as audit_service
 from coreo.consent import service as consent_service
-from coreo.db import utcnow
+from coreo.db import Database, utcnow
 from coreo.errors import ConflictError, InvalidInputError, NotFoundError
 from coreo.eventlog.base import EventLog
+from coreo.eventlog.sql import SqlEventLog
 from coreo.ids import new_id
 from coreo.privacy import erasure, package, suppression
 from coreo.privacy.crypto import is_sealed
@@ -235,6 +236,31 @@ def _rectify(session: Session, request: PrivacyRequest, now: datetime) -> dict[s
     return {"traits": sorted(traits)}
 
 
+def scan_before_erasure(
+    database: Database, workspace_id: str, request_id: str, log: EventLog | None
+) -> erasure.LogScan | None:
+    """For an erasure request about to be executed on the SQL event log: the records that
+    quote the person, searched without holding a write transaction (``execute`` takes
+    it as ``scan``). None for any other request, or one that cannot be executed (which
+    ``execute`` then says why)."""
+    if log is not None and not isinstance(log, SqlEventLog):
+        return None
+    with database.transaction(write=False) as session:
+        request = session.scalar(
+            select(PrivacyRequest).where(
+                PrivacyRequest.workspace_id == workspace_id, PrivacyRequest.id == request_id
+            )
+        )
+        if request is None or request.type != "erasure" or request.status not in OPEN:
+            return None
+        try:
+            profile = consent_service.subject(session, workspace_id, request.profile_id)
+        except NotFoundError:
+            return None
+        needles = erasure.find_person(session, workspace_id, profile).needles
+    return erasure.scan_log(database, workspace_id, needles)
+
+
 def execute(
     session: Session,
     request: PrivacyRequest,
@@ -243,8 +269,10 @@ def execute(
     tombstone_key: bytes,
     proof_key: bytes,
     log: EventLog | None = None,
+    scan: erasure.LogScan | None = None,
 ) -> tuple[PrivacyRequest, package.Package | None]:
-    """Carry out a verified request; returns it completed (and the package, for access)."""
+    """Carry out a verified request; returns it completed (and the package, for access).
+    ``scan``: for an erasure, from ``scan_before_erasure``."""
     _open(request)
     if request.verification != "verified":
         raise ConflictError(
@@ -270,6 +298,7 @@ def execute(
             actor=actor,
             request_id=request.id,
             log=log,
+            scan=scan,
         )
     elif request.type == "restriction":
         if request.details.get("lift"):

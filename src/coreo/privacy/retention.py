@@ -203,6 +203,10 @@ def _inactive_profiles(
     if report.dry_run:
         report.note("inactive profiles", len(stale))
         return
+    scan = None
+    if stale and (log is None or isinstance(log, SqlEventLog)):  # one search of the log for all
+        needles = {n for p in stale for n in erasure.find_person(session, workspace_id, p).needles}
+        scan = erasure.scan_log(session, workspace_id, needles)
     for profile_id in stale:
         erasure.erase(
             session,
@@ -212,6 +216,7 @@ def _inactive_profiles(
             actor=actor,
             reason="retention",
             log=log,
+            scan=scan,
         )
     report.note("inactive profiles", len(stale))
 
