@@ -377,7 +377,7 @@ def test_the_log_is_searched_before_the_erasures_transaction_and_only_what_quote
             (p, o): orjson.loads(transit.open_record(session, ws, bytes(b)))["messageId"]
             for p, o, b in places
         }
-    assert sorted(ids[place] for place in scan.quoting) == [
+    assert sorted(ids[place] for place in scan.found) == [
         "anna-identify", "anna-order", "anna-page-1", "bob-referral"
     ]  # fmt: skip
     late = {"type": "track", "userId": "erp-4799", "messageId": "carol-late", "event": "Called",
@@ -396,7 +396,8 @@ def test_the_log_is_searched_before_the_erasures_transaction_and_only_what_quote
         requests.execute(
             session, row, actor="test", tombstone_key=b"k" * 32, proof_key=b"p" * 32, scan=scan
         )
-    # Her own records went by their keys; Bob's referral and the late call were opened.
+    # Her own records went by their keys (no index: found by the search); Bob's referral
+    # and the late call were opened.
     assert len(opened) == 2
     left = orjson.dumps(_log_messages(database, ws)).decode().lower()
     assert ANNA["email"] not in left and ANNA["phone"] not in left
@@ -411,7 +412,9 @@ def test_an_erasure_without_a_search_that_covers_the_person_searches_the_whole_l
     _send(api, tenant, [*_anna_events(), *_bob_events()])
     drain()
     anna = _profile_of(database, ws, ANNA["user"])
-    stale = erasure.scan_log(database, ws, ["somebody.else@example.org"])  # not her values
+    with database.transaction(write=False) as session:
+        bob = erasure.find_person(session, ws, _profile_of(database, ws, "erp-4712"))
+    stale = erasure.scan_log(database, [bob])  # not her values
     with database.transaction(workspace_id=ws) as session:
         erasure.erase(session, ws, anna, tombstone_key=None, actor="test", scan=stale)
     left = orjson.dumps(_log_messages(database, ws)).decode().lower()

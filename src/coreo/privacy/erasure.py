@@ -70,6 +70,7 @@ __all__ = ["ERASED", "LogScan", "Person", "erase", "find_person", "scan_log"]
 ERASED = "[erased]"
 _CHUNK = 500
 _LETTERS = typing.cast(Table, DeadLetter.__table__)
+_LOG_COLUMNS = (LogRecord.partition_no, LogRecord.log_offset, LogRecord.key, LogRecord.payload)
 _MIN_NEEDLE = 3  # shorter values are too common to be a person's trace
 _NOT_SWEPT = {"audit_entries"}  # append-only hash chain: holds ids only (tested)
 
@@ -190,9 +191,10 @@ def _mentions(message: dict[str, Any], person: Person) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class LogScan:
-    """Which of a workspace's SQL event-log records quote some values, found before the
-    erasure's write transaction (``scan_log``), so that it opens those records only: the
-    search through a log of millions takes seconds, during which no writer may wait.
+    """Which of a workspace's SQL event-log records are some people's own (by the log's
+    key) or quote their values, found before the erasure's write transaction
+    (``scan_log``), so that it opens those records only: the search through a log of
+    millions takes seconds, during which no writer may wait.
 
     ``heads``: per partition, the last offset committed when the scan began; every record
     up to it was searched. Records after it (appended since) are searched by the erasure.
@@ -201,11 +203,16 @@ class LogScan:
 
     workspace_id: str
     needles: frozenset[str]
+    keys: frozenset[str]
     heads: dict[int, int]
-    quoting: frozenset[tuple[int, int]]  # (partition, offset)
+    found: frozenset[tuple[int, int]]  # (partition, offset)
 
-    def covers(self, person: Person) -> bool:
-        return self.workspace_id == person.workspace_id and self.needles.issuperset(person.needles)
+    def covers(self, person: Person, keys: Collection[str]) -> bool:
+        return (
+            self.workspace_id == person.workspace_id
+            and self.needles.issuperset(person.needles)
+            and self.keys.issuperset(keys)
+        )
 
 
 _LOG_PAGE = 1000
@@ -216,7 +223,7 @@ def _log_page(session: Session, ws: str, partition_no: int, after: int, upto: in
     along the primary key (partition, offset): a page costs its own rows whatever the
     log's size (a workspace's rows in position order would be sorted anew for every page
     on SQLite: quadratic in the log)."""
-    query = select(LogRecord.partition_no, LogRecord.log_offset, LogRecord.payload).where(
+    query = select(*_LOG_COLUMNS).where(
         LogRecord.partition_no == partition_no,
         LogRecord.log_offset > after,
         LogRecord.workspace_id == ws,
@@ -226,34 +233,48 @@ def _log_page(session: Session, ws: str, partition_no: int, after: int, upto: in
     return session.execute(query.order_by(LogRecord.log_offset).limit(_LOG_PAGE)).all()
 
 
-def scan_log(source: Database | Session, workspace_id: str, needles: Collection[str]) -> LogScan:
-    """Search the workspace's SQL event-log records for ``needles`` (lower-case values).
-    Given the database, a page per short read transaction: no write lock is held, and
-    writers go on. Given a session (a transaction that erases several people), in it: one
-    search for them all instead of one each."""
+def _log_keys(session: Session, person: Person) -> set[str]:
+    """The event-log keys the person's own records are appended under (keyed hashes of
+    their user and anonymous ids, or the ids themselves when written without keys)."""
+    ws, ids = person.workspace_id, sorted(person.users | person.anonymous)
+    return {f"{ws}:{v}" for v in ids} | {transit.log_key(session, ws, v) for v in ids}
+
+
+def scan_log(source: Database | Session, people: Sequence[Person]) -> LogScan | None:
+    """Search the SQL event log for the records of ``people`` (of one workspace) and
+    those quoting them. Given the database, a page per short read transaction: no write
+    lock is held, and writers go on. Given a session (a transaction that erases several
+    people), in it: one search for them all instead of one each. None without people."""
+    if not people:
+        return None
 
     def reading() -> AbstractContextManager[Session]:
         if isinstance(source, Session):
             return nullcontext(source)
         return source.transaction(write=False)
 
-    wanted = frozenset(needles)
+    ws = people[0].workspace_id
+    needles = frozenset(n for person in people for n in person.needles)
     with reading() as session:
+        keys = frozenset(k for person in people for k in _log_keys(session, person))
         rows = session.execute(select(LogHead.partition_no, LogHead.last_offset)).all()
         heads: dict[int, int] = {row.partition_no: row.last_offset for row in rows}
-    quoting: set[tuple[int, int]] = set()
+    found: set[tuple[int, int]] = set()
     for partition_no, head in sorted(heads.items()):
         after = -1
         while after < head:
             with reading() as session:
-                rows = _log_page(session, workspace_id, partition_no, after, head)
-                for row in rows:
-                    if _holds_needle(_opened(session, workspace_id, bytes(row.payload)), wanted):
-                        quoting.add((row.partition_no, row.log_offset))
+                rows = _log_page(session, ws, partition_no, after, head)
+                found.update(
+                    (row.partition_no, row.log_offset)
+                    for row in rows
+                    if row.key in keys
+                    or _holds_needle(_opened(session, ws, bytes(row.payload)), needles)
+                )
             if not rows:
                 break
             after = rows[-1].log_offset
-    return LogScan(workspace_id, wanted, heads, frozenset(quoting))
+    return LogScan(ws, needles, keys, heads, frozenset(found))
 
 
 def _opened(session: Session | None, workspace_id: str, payload: bytes) -> bytes | None:
@@ -282,34 +303,34 @@ def _erase_log(
     those ``scan`` found and those appended since it, or (without a scan that covers the
     person) every record of the workspace, a thousand a query."""
     ws = person.workspace_id
-    ids = sorted(person.users | person.anonymous)
-    keys = {f"{ws}:{v}" for v in ids} | {transit.log_key(session, ws, v) for v in ids}
-    removed = _delete_by(session, ws, LogRecord, LogRecord.key, keys)
-    redacted = 0
-    if not person.needles:
-        return removed, redacted
-    covered = scan is not None and scan.covers(person)
-    if scan is not None and covered:
-        for partition_no, offsets in _by_partition(scan.quoting).items():
+    keys = _log_keys(session, person)
+    removed = redacted = 0
+    if scan is None or not scan.covers(person, keys):
+        scan = None  # searched here, all of it
+        removed = _delete_by(session, ws, LogRecord, LogRecord.key, keys)  # no index: a scan
+        if not person.needles:
+            return removed, redacted
+    else:
+        for partition_no, offsets in _by_partition(scan.found).items():
             for start in range(0, len(offsets), _CHUNK):
                 rows = session.execute(
-                    select(LogRecord.partition_no, LogRecord.log_offset, LogRecord.payload).where(
+                    select(*_LOG_COLUMNS).where(
                         LogRecord.workspace_id == ws,
                         LogRecord.partition_no == partition_no,
                         LogRecord.log_offset.in_(offsets[start : start + _CHUNK]),
                     )
                 ).all()
-                found = _erase_log_page(session, person, pattern, rows)
+                found = _erase_log_page(session, person, pattern, rows, keys)
                 removed, redacted = removed + found[0], redacted + found[1]
     partitions = session.scalars(select(LogHead.partition_no).order_by(LogHead.partition_no))
     for partition_no in list(partitions):
-        after = scan.heads.get(partition_no, -1) if scan is not None and covered else -1
+        after = -1 if scan is None else scan.heads.get(partition_no, -1)
         while True:
             rows = _log_page(session, ws, partition_no, after, None)
             if not rows:
                 break
             after = rows[-1].log_offset
-            found = _erase_log_page(session, person, pattern, rows)
+            found = _erase_log_page(session, person, pattern, rows, keys)
             removed, redacted = removed + found[0], redacted + found[1]
     return removed, redacted
 
@@ -322,21 +343,30 @@ def _by_partition(places: Iterable[tuple[int, int]]) -> dict[int, list[int]]:
 
 
 def _erase_log_page(
-    session: Session, person: Person, pattern: re.Pattern[str], rows: Sequence[Any]
+    session: Session,
+    person: Person,
+    pattern: re.Pattern[str],
+    rows: Sequence[Any],
+    keys: Collection[str],
 ) -> tuple[int, int]:
-    """One page of a partition's records of the workspace: the person's own go, those
-    quoting them are redacted in place (sealed again under their own day's key)."""
+    """Records of the workspace: the person's own (by ``keys``, the log's, or by what they
+    hold) go, those quoting them are redacted in place (sealed again under their own
+    day's key)."""
     ws = person.workspace_id
     removed = redacted = 0
-    for partition, offset, payload in rows:
-        message = _quoting(session, ws, bytes(payload), person)
-        if message is None:
-            continue
+    for partition, offset, key, payload in rows:
         where = (
             LogRecord.workspace_id == ws,
             LogRecord.partition_no == partition,
             LogRecord.log_offset == offset,
         )
+        if key in keys:
+            session.execute(delete(LogRecord).where(*where))
+            removed += 1
+            continue
+        message = _quoting(session, ws, bytes(payload), person)
+        if message is None:
+            continue
         if _mentions(message, person):
             session.execute(delete(LogRecord).where(*where))
             removed += 1

@@ -257,8 +257,8 @@ def scan_before_erasure(
             profile = consent_service.subject(session, workspace_id, request.profile_id)
         except NotFoundError:
             return None
-        needles = erasure.find_person(session, workspace_id, profile).needles
-    return erasure.scan_log(database, workspace_id, needles)
+        person = erasure.find_person(session, workspace_id, profile)
+    return erasure.scan_log(database, [person])
 
 
 def execute(

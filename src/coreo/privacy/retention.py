@@ -204,9 +204,9 @@ def _inactive_profiles(
         report.note("inactive profiles", len(stale))
         return
     scan = None
-    if stale and (log is None or isinstance(log, SqlEventLog)):  # one search of the log for all
-        needles = {n for p in stale for n in erasure.find_person(session, workspace_id, p).needles}
-        scan = erasure.scan_log(session, workspace_id, needles)
+    if log is None or isinstance(log, SqlEventLog):  # one search of the log for them all
+        people = [erasure.find_person(session, workspace_id, p) for p in stale]
+        scan = erasure.scan_log(session, people)
     for profile_id in stale:
         erasure.erase(
             session,
