@@ -356,6 +356,8 @@ def test_the_log_is_searched_before_the_erasures_transaction_and_only_what_quote
         headers=tenant.admin,
         json={"type": "erasure", "profile_id": anna},
     ).json()
+    # Not verified yet: execute will refuse it, so nothing is searched for it.
+    assert requests.scan_before_erasure(database, ws, created["id"], None) is None
     api.post(
         f"/v1/privacy/requests/{created['id']}/verify",
         headers=tenant.admin,

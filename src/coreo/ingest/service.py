@@ -108,15 +108,13 @@ def dead_letter(
     """Store a failed message with its reason; return the dead letter's id.
 
     ``payload`` is kept as JSON, whatever its type: a client's string, even one that reads
-    like a sealed letter (``enc:t1:…``), is sealed like any other payload. ``record_text``:
-    instead, an event-log record that could not be decoded, as ``transit.record_text``
-    gives it (sealed already, or plain)."""
+    like a sealed letter (``enc:t1:…``), is sealed like any other payload (JSON text never
+    starts like one). ``record_text``: instead, an event-log record that could not be
+    decoded, as ``transit.record_text`` gives it (sealed already, or plain)."""
     message = payload if isinstance(payload, dict) else {}
     dead_id = new_id("dl")
-    if record_text is not None:
-        text = transit.seal_text(session, workspace_id, record_text)
-    else:
-        text = transit.seal_text(session, workspace_id, orjson.dumps(payload).decode(), json=True)
+    text = record_text if record_text is not None else orjson.dumps(payload).decode()
+    text = transit.seal_text(session, workspace_id, text)
     session.connection().execute(
         insert(_DEAD).values(
             id=dead_id,

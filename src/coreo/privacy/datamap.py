@@ -283,9 +283,17 @@ categories of personal data (GDPR Art. 9, 10; revDSG Art. 5(c))."""
 _FOLD = re.compile(r"[\s_\-]")
 
 
-@lru_cache(maxsize=8192)  # field names repeat from event to event
 def fold(field: str) -> str:
     """A field name as special categories are compared: lower-case, no ``_ -`` or spaces."""
+    # Names repeat from event to event: short ones (the clients' own) are folded once.
+    return _fold_cached(field) if len(field) <= _CACHED_NAME else _FOLD.sub("", field).lower()
+
+
+_CACHED_NAME = 64  # characters: longer names are folded each time, never kept
+
+
+@lru_cache(maxsize=4096)
+def _fold_cached(field: str) -> str:
     return _FOLD.sub("", field).lower()
 
 

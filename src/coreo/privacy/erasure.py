@@ -65,12 +65,13 @@ from coreo.privacy.models import DataFile, DataKey, LegalHold, PrivacyRequest, S
 from coreo.profiles.models import ProfileTrait
 from coreo.traits.models import TraitDirty, TraitValue
 
-__all__ = ["ERASED", "LogScan", "Person", "erase", "find_person", "scan_log"]
+__all__ = ["ERASED", "LogScan", "Person", "erase", "find_person", "hold_on", "scan_log"]
 
 ERASED = "[erased]"
 _CHUNK = 500
 _LETTERS = typing.cast(Table, DeadLetter.__table__)
 _LOG_COLUMNS = (LogRecord.partition_no, LogRecord.log_offset, LogRecord.key, LogRecord.payload)
+_LOG_PAGE = 1000  # event-log records a query
 _MIN_NEEDLE = 3  # shorter values are too common to be a person's trace
 _NOT_SWEPT = {"audit_entries"}  # append-only hash chain: holds ids only (tested)
 
@@ -205,7 +206,9 @@ class LogScan:
     needles: frozenset[str]
     keys: frozenset[str]
     heads: dict[int, int]
-    found: frozenset[tuple[int, int]]  # (partition, offset)
+    # (partition, offset) → the keys and needles the record matched: a retention run's
+    # search serves many people, each erasure opens only the records that matched theirs
+    found: dict[tuple[int, int], frozenset[str]]
 
     def covers(self, person: Person, keys: Collection[str]) -> bool:
         return (
@@ -214,8 +217,9 @@ class LogScan:
             and self.keys.issuperset(keys)
         )
 
-
-_LOG_PAGE = 1000
+    def places_of(self, person: Person, keys: Collection[str]) -> list[tuple[int, int]]:
+        theirs = set(person.needles) | set(keys)
+        return [place for place, matched in self.found.items() if not matched.isdisjoint(theirs)]
 
 
 def _log_page(session: Session, ws: str, partition_no: int, after: int, upto: int | None) -> Any:
@@ -259,22 +263,22 @@ def scan_log(source: Database | Session, people: Sequence[Person]) -> LogScan | 
         keys = frozenset(k for person in people for k in _log_keys(session, person))
         rows = session.execute(select(LogHead.partition_no, LogHead.last_offset)).all()
         heads: dict[int, int] = {row.partition_no: row.last_offset for row in rows}
-    found: set[tuple[int, int]] = set()
+    found: dict[tuple[int, int], frozenset[str]] = {}
     for partition_no, head in sorted(heads.items()):
         after = -1
         while after < head:
             with reading() as session:
                 rows = _log_page(session, ws, partition_no, after, head)
-                found.update(
-                    (row.partition_no, row.log_offset)
-                    for row in rows
-                    if row.key in keys
-                    or _holds_needle(_opened(session, ws, bytes(row.payload)), needles)
-                )
+                for row in rows:
+                    matched = {row.key} & keys
+                    if needles:  # else only the keys can match: nothing to open
+                        matched |= _needles_in(_opened(session, ws, bytes(row.payload)), needles)
+                    if matched:
+                        found[(row.partition_no, row.log_offset)] = frozenset(matched)
             if not rows:
                 break
             after = rows[-1].log_offset
-    return LogScan(ws, needles, keys, heads, frozenset(found))
+    return LogScan(ws, needles, keys, heads, found)
 
 
 def _opened(session: Session | None, workspace_id: str, payload: bytes) -> bytes | None:
@@ -288,11 +292,12 @@ def _opened(session: Session | None, workspace_id: str, payload: bytes) -> bytes
         return None
 
 
-def _holds_needle(payload: bytes | None, needles: Collection[str]) -> bool:
+def _needles_in(payload: bytes | None, needles: Collection[str]) -> set[str]:
+    """The needles (lower-case values) that occur in an opened payload."""
     if payload is None:
-        return False
+        return set()
     text = payload.decode("utf-8", "replace").lower()
-    return any(n in text for n in needles)
+    return {n for n in needles if n in text}
 
 
 def _erase_log(
@@ -311,7 +316,7 @@ def _erase_log(
         if not person.needles:
             return removed, redacted
     else:
-        for partition_no, offsets in _by_partition(scan.found).items():
+        for partition_no, offsets in _by_partition(scan.places_of(person, keys)).items():
             for start in range(0, len(offsets), _CHUNK):
                 rows = session.execute(
                     select(*_LOG_COLUMNS).where(
@@ -385,7 +390,7 @@ def _quoting(
     """A log record's message when it names one of the person's values, else None (also
     when it cannot be read: its transit key is gone, so is what it held)."""
     opened = _opened(session, workspace_id, payload)
-    if opened is None or not _holds_needle(opened, person.needles):
+    if opened is None or not _needles_in(opened, person.needles):
         return None
     try:
         message = orjson.loads(opened)
@@ -473,7 +478,7 @@ def _own_dead_letters(session: Session, person: Person, pattern: re.Pattern[str]
                 connection.execute(
                     update(_LETTERS)
                     .where(_LETTERS.c.id == letter_id)
-                    .values(payload=transit.seal_text(session, ws, clean, json=True))
+                    .values(payload=transit.seal_text(session, ws, clean))
                 )
     return _delete_by(session, ws, DeadLetter, DeadLetter.id, mine)
 
@@ -562,6 +567,17 @@ def _rewrite_files(session: Session, person: Person) -> dict[str, int]:
     return rewritten
 
 
+def hold_on(session: Session, person: Person) -> str | None:
+    """The id of a legal hold on the person (Art. 17(3)(e)), if there is one."""
+    return session.scalar(
+        select(LegalHold.id).where(
+            LegalHold.workspace_id == person.workspace_id,
+            LegalHold.profile_id.in_(person.members),
+            LegalHold.released_at.is_(None),
+        )
+    )
+
+
 def erase(
     session: Session,
     workspace_id: str,
@@ -581,13 +597,7 @@ def erase(
     person's values, every record of the workspace is searched in this transaction."""
     lock_workspace(session, workspace_id)  # no worker batch of this workspace meanwhile
     person = find_person(session, workspace_id, profile_id)
-    hold = session.scalar(
-        select(LegalHold.id).where(
-            LegalHold.workspace_id == workspace_id,
-            LegalHold.profile_id.in_(person.members),
-            LegalHold.released_at.is_(None),
-        )
-    )
+    hold = hold_on(session, person)
     if hold is not None:
         raise ConflictError(
             f"profile {profile_id} is under legal hold {hold}: release it before erasing "

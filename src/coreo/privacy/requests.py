@@ -241,23 +241,26 @@ def scan_before_erasure(
 ) -> erasure.LogScan | None:
     """For an erasure request about to be executed on the SQL event log: the records that
     quote the person, searched without holding a write transaction (``execute`` takes
-    it as ``scan``). None for any other request, or one that cannot be executed (which
-    ``execute`` then says why)."""
+    it as ``scan``). None for any other request, or one that cannot be executed (not
+    verified, the person under a legal hold, ...: ``execute`` then says why), so that a
+    refused call costs no search."""
     if log is not None and not isinstance(log, SqlEventLog):
         return None
     with database.transaction(write=False) as session:
-        request = session.scalar(
-            select(PrivacyRequest).where(
-                PrivacyRequest.workspace_id == workspace_id, PrivacyRequest.id == request_id
-            )
-        )
-        if request is None or request.type != "erasure" or request.status not in OPEN:
-            return None
         try:
+            request = get(session, workspace_id, request_id)
             profile = consent_service.subject(session, workspace_id, request.profile_id)
         except NotFoundError:
             return None
+        if (
+            request.type != "erasure"
+            or request.status not in OPEN
+            or request.verification != "verified"
+        ):
+            return None
         person = erasure.find_person(session, workspace_id, profile)
+        if erasure.hold_on(session, person) is not None:
+            return None
     return erasure.scan_log(database, [person])
 
 

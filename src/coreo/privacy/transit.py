@@ -123,7 +123,7 @@ def seal_records(
     session: Session, workspace_id: str, payloads: Sequence[bytes], *, day: str | None = None
 ) -> list[bytes]:
     """``seal_record`` of each of ``payloads``, with one key (today's, or ``day``'s)."""
-    if not _sealing(session):
+    if not payloads or not _sealing(session):
         return list(payloads)
     day = day or utcnow().strftime("%Y%m%d")
     key = _key(session, day, create=True)
@@ -160,10 +160,10 @@ def record_text(payload: bytes) -> str:
     return payload[:_HEAD].decode() + base64.urlsafe_b64encode(payload[_HEAD:]).decode()
 
 
-def seal_text(session: Session, workspace_id: str, text: str, *, json: bool = False) -> str:
+def seal_text(session: Session, workspace_id: str, text: str) -> str:
     """A dead letter's payload sealed with today's transit key (as it is with sealing off
-    or when it is sealed already). ``json``: ``text`` is JSON, never taken for sealed."""
-    if not json and text.startswith(_TEXT_PREFIX):
+    or when it is sealed already)."""
+    if text.startswith(_TEXT_PREFIX):
         return text
     sealed = seal_record(session, workspace_id, text.encode())
     return record_text(sealed) if sealed.startswith(_PREFIX) else text
