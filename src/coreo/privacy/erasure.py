@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +65,16 @@ from coreo.privacy.models import DataFile, DataKey, LegalHold, PrivacyRequest, S
 from coreo.profiles.models import ProfileTrait
 from coreo.traits.models import TraitDirty, TraitValue
 
-__all__ = ["ERASED", "LogScan", "Person", "erase", "find_person", "hold_on", "scan_log"]
+__all__ = [
+    "ERASED",
+    "LogScan",
+    "Person",
+    "erase",
+    "find_person",
+    "hold_on",
+    "scan_log",
+    "searches_ahead",
+]
 
 ERASED = "[erased]"
 _CHUNK = 500
@@ -244,12 +253,21 @@ def _log_keys(session: Session, person: Person) -> set[str]:
     return {f"{ws}:{v}" for v in ids} | {transit.log_key(session, ws, v) for v in ids}
 
 
-def scan_log(source: Database | Session, people: Sequence[Person]) -> LogScan | None:
+def searches_ahead(log: EventLog | None) -> bool:
+    """Whether ``log`` is searched ahead of an erasure (``scan_log``): the SQL log is (None
+    stands for it); an external one (NATS) is read through by ``erase_from_log``."""
+    return log is None or isinstance(log, SqlEventLog)
+
+
+def scan_log(
+    source: Database | Session, people: Sequence[Person], log: EventLog | None = None
+) -> LogScan | None:
     """Search the SQL event log for the records of ``people`` (of one workspace) and
     those quoting them. Given the database, a page per short read transaction: no write
     lock is held, and writers go on. Given a session (a transaction that erases several
-    people), in it: one search for them all instead of one each. None without people."""
-    if not people:
+    people), in it: one search for them all instead of one each. None without people, or
+    when ``log`` is an external one (NATS: ``erase_from_log`` reads it through)."""
+    if not people or not searches_ahead(log):
         return None
 
     def reading() -> AbstractContextManager[Session]:
@@ -265,20 +283,32 @@ def scan_log(source: Database | Session, people: Sequence[Person]) -> LogScan | 
         heads: dict[int, int] = {row.partition_no: row.last_offset for row in rows}
     found: dict[tuple[int, int], frozenset[str]] = {}
     for partition_no, head in sorted(heads.items()):
-        after = -1
-        while after < head:
-            with reading() as session:
-                rows = _log_page(session, ws, partition_no, after, head)
-                for row in rows:
-                    matched = {row.key} & keys
-                    if needles:  # else only the keys can match: nothing to open
-                        matched |= _needles_in(_opened(session, ws, bytes(row.payload)), needles)
-                    if matched:
-                        found[(row.partition_no, row.log_offset)] = frozenset(matched)
-            if not rows:
-                break
-            after = rows[-1].log_offset
+        for session, page in _pages(reading, ws, partition_no, -1, head):
+            for row in page:
+                matched = {row.key} & keys
+                if needles:  # else only the keys can match: nothing to open
+                    matched |= _needles_in(_opened(session, ws, bytes(row.payload)), needles)
+                if matched:
+                    found[(row.partition_no, row.log_offset)] = frozenset(matched)
     return LogScan(ws, needles, keys, heads, found)
+
+
+def _pages(
+    reading: Callable[[], AbstractContextManager[Session]],
+    ws: str,
+    partition_no: int,
+    after: int,
+    upto: int | None,
+) -> Iterator[tuple[Session, Sequence[Any]]]:
+    """A partition's records of the workspace after ``after`` (up to ``upto``), page by
+    page, each read in a session ``reading`` gives and handled before it closes."""
+    while True:
+        with reading() as session:
+            rows = _log_page(session, ws, partition_no, after, upto)
+            if not rows:
+                return
+            yield session, rows
+        after = rows[-1].log_offset
 
 
 def _opened(session: Session | None, workspace_id: str, payload: bytes) -> bytes | None:
@@ -307,37 +337,40 @@ def _erase_log(
     The payloads are sealed (``privacy.transit``), so records are opened and searched here:
     those ``scan`` found and those appended since it, or (without a scan that covers the
     person) every record of the workspace, a thousand a query."""
-    ws = person.workspace_id
     keys = _log_keys(session, person)
     removed = redacted = 0
     if scan is None or not scan.covers(person, keys):
-        scan = None  # searched here, all of it
-        removed = _delete_by(session, ws, LogRecord, LogRecord.key, keys)  # no index: a scan
-        if not person.needles:
+        scan = None
+        removed = _delete_by(session, person.workspace_id, LogRecord, LogRecord.key, keys)
+        if not person.needles:  # the key's delete reads the whole log (no index) ...
             return removed, redacted
-    else:
+    for rows in _candidate_pages(session, person, keys, scan):  # ... the scan spares it
+        gone, redone = _erase_log_page(session, person, pattern, rows, keys)
+        removed, redacted = removed + gone, redacted + redone
+    return removed, redacted
+
+
+def _candidate_pages(
+    session: Session, person: Person, keys: Collection[str], scan: LogScan | None
+) -> Iterator[Sequence[Any]]:
+    """The records to open for the person: those ``scan`` found for them and those after
+    its heads; without a scan, every record of the workspace."""
+    ws = person.workspace_id
+    if scan is not None:
         for partition_no, offsets in _by_partition(scan.places_of(person, keys)).items():
             for start in range(0, len(offsets), _CHUNK):
-                rows = session.execute(
+                yield session.execute(
                     select(*_LOG_COLUMNS).where(
                         LogRecord.workspace_id == ws,
                         LogRecord.partition_no == partition_no,
                         LogRecord.log_offset.in_(offsets[start : start + _CHUNK]),
                     )
                 ).all()
-                found = _erase_log_page(session, person, pattern, rows, keys)
-                removed, redacted = removed + found[0], redacted + found[1]
-    partitions = session.scalars(select(LogHead.partition_no).order_by(LogHead.partition_no))
-    for partition_no in list(partitions):
+    partitions = list(session.scalars(select(LogHead.partition_no).order_by(LogHead.partition_no)))
+    for partition_no in partitions:
         after = -1 if scan is None else scan.heads.get(partition_no, -1)
-        while True:
-            rows = _log_page(session, ws, partition_no, after, None)
-            if not rows:
-                break
-            after = rows[-1].log_offset
-            found = _erase_log_page(session, person, pattern, rows, keys)
-            removed, redacted = removed + found[0], redacted + found[1]
-    return removed, redacted
+        for _, rows in _pages(lambda: nullcontext(session), ws, partition_no, after, None):
+            yield rows
 
 
 def _by_partition(places: Iterable[tuple[int, int]]) -> dict[int, list[int]]:
@@ -604,7 +637,7 @@ def erase(
             "(GDPR Art. 17(3)(e))"
         )
     counts = _erase(session, person, tombstone_key, request_id, scan)
-    if log is not None and not isinstance(log, SqlEventLog):  # the SQL log was done above
+    if log is not None and not searches_ahead(log):  # the SQL log was done above
         gone, redone = erase_from_log(log, person, session=session)
         if gone:
             counts["removed"]["event_log"] = counts["removed"].get("event_log", 0) + gone

@@ -32,7 +32,6 @@ from coreo.consent import service as consent_service
 from coreo.db import Database, utcnow
 from coreo.errors import ConflictError, InvalidInputError, NotFoundError
 from coreo.eventlog.base import EventLog
-from coreo.eventlog.sql import SqlEventLog
 from coreo.ids import new_id
 from coreo.privacy import erasure, package, suppression
 from coreo.privacy.crypto import is_sealed
@@ -244,8 +243,6 @@ def scan_before_erasure(
     it as ``scan``). None for any other request, or one that cannot be executed (not
     verified, the person under a legal hold, ...: ``execute`` then says why), so that a
     refused call costs no search."""
-    if log is not None and not isinstance(log, SqlEventLog):
-        return None
     with database.transaction(write=False) as session:
         try:
             request = get(session, workspace_id, request_id)
@@ -261,7 +258,7 @@ def scan_before_erasure(
         person = erasure.find_person(session, workspace_id, profile)
         if erasure.hold_on(session, person) is not None:
             return None
-    return erasure.scan_log(database, [person])
+    return erasure.scan_log(database, [person], log)
 
 
 def execute(

@@ -204,9 +204,9 @@ def _inactive_profiles(
         report.note("inactive profiles", len(stale))
         return
     scan = None
-    if log is None or isinstance(log, SqlEventLog):  # one search of the log for them all
+    if erasure.searches_ahead(log):  # one search of the log for them all
         people = [erasure.find_person(session, workspace_id, p) for p in stale]
-        scan = erasure.scan_log(session, people)
+        scan = erasure.scan_log(session, people, log)
     for profile_id in stale:
         erasure.erase(
             session,
