@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from coreo.consent import service
-from coreo.consent.stage import signals_of
+from coreo.consent.purposes import DEFAULT_TAXONOMY
+from coreo.consent.stage import Signal, signals_of
 from coreo.db import Database
 from tests.helpers import identity_row
 from tests.ingest.conftest import drain
@@ -28,12 +29,17 @@ context:
 """
 
 
+def _signals(message: Any) -> list[Signal]:
+    """What an event signals under the default taxonomy."""
+    return signals_of(message, DEFAULT_TAXONOMY)
+
+
 def test_signals_name_a_purpose_and_channel_explicitly() -> None:
     message = {"context": {"consent": {"purposes": {
         "marketing:email": True, "analytics": "withdrawn", "marketing": True,
         "marketing:fax": True, "nonsense": True, "personalisation": "maybe",
     }}}}  # fmt: skip
-    assert signals_of(message) == [("analytics", "withdrawn"), ("marketing:email", "granted")]
+    assert _signals(message) == [("analytics", "withdrawn"), ("marketing:email", "granted")]
 
 
 def test_imported_opt_ins_reach_the_ledger_with_their_row(

@@ -12,13 +12,19 @@ from sqlalchemy import select
 
 from coreo.consent import service
 from coreo.consent.models import ConsentRecord
-from coreo.consent.stage import signals_of
+from coreo.consent.purposes import DEFAULT_TAXONOMY
+from coreo.consent.stage import Signal, signals_of
 from coreo.db import Database
 from tests.consent.test_tcf import LIVERAMP_POLICY_4, PERL_POLICY_5, POLICY_2_STRINGS
 from tests.helpers import identity_row
 from tests.ingest.conftest import drain, ingest_client
 
 __all__ = ["drain", "ingest_client"]
+
+
+def _signals(message: Any) -> list[Signal]:
+    """What an event signals under the default taxonomy."""
+    return signals_of(message, DEFAULT_TAXONOMY)
 
 
 def _send(client: TestClient, tenant: Any, *calls: dict[str, Any], **headers: str) -> None:
@@ -58,14 +64,14 @@ def _ledger(database: Database, workspace_id: str, profile: str) -> list[tuple[s
 
 def test_signals_are_read_from_the_consent_context() -> None:
     page = _page(0, {"Analytics": True, "Advertising": False, "Necessary": True, "C0009": True})
-    assert signals_of(page) == [("analytics", "granted"), ("third_party_sharing", "denied")]
+    assert _signals(page) == [("analytics", "granted"), ("third_party_sharing", "denied")]
     both = _page(0, {"Marketing": True, "Targeting": False})  # one purpose: a refusal wins
-    assert signals_of(both) == [("third_party_sharing", "denied")]
-    assert signals_of(_page(0, {"Analytics": "yes"})) == []  # not a yes or no
-    assert signals_of({"type": "page", "context": {"consent": {"gpc": True}}}) == [
+    assert _signals(both) == [("third_party_sharing", "denied")]
+    assert _signals(_page(0, {"Analytics": "yes"})) == []  # not a yes or no
+    assert _signals({"type": "page", "context": {"consent": {"gpc": True}}}) == [
         ("third_party_sharing", "withdrawn")
     ]
-    assert signals_of({"type": "page", "context": "x"}) == []
+    assert _signals({"type": "page", "context": "x"}) == []
 
 
 def test_a_tc_string_grants_or_denies_what_its_purposes_cover() -> None:
@@ -73,14 +79,14 @@ def test_a_tc_string_grants_or_denies_what_its_purposes_cover() -> None:
         return {"type": "page", "context": {"consent": {"tcString": tc, **consent}}}
 
     everything = with_tc(PERL_POLICY_5)  # purposes 1-11 consented (CPAN GDPR::IAB::TCFv2)
-    assert signals_of(everything) == [("analytics", "granted"), ("personalisation", "granted")]
+    assert _signals(everything) == [("analytics", "granted"), ("personalisation", "granted")]
     only_storage = with_tc(LIVERAMP_POLICY_4)  # purpose 1 alone
-    assert signals_of(only_storage) == [("analytics", "denied"), ("personalisation", "denied")]
+    assert _signals(only_storage) == [("analytics", "denied"), ("personalisation", "denied")]
     banner_says_no = with_tc(PERL_POLICY_5, categoryPreferences={"Analytics": False})
-    assert ("analytics", "denied") in signals_of(banner_says_no)  # a refusal wins
+    assert ("analytics", "denied") in _signals(banner_says_no)  # a refusal wins
     _source, old_policy, _fields = POLICY_2_STRINGS[0]
-    assert signals_of(with_tc(old_policy)) == []  # policy version 2: not TCF v2.2
-    assert signals_of(with_tc("not a tc string")) == []
+    assert _signals(with_tc(old_policy)) == []  # policy version 2: not TCF v2.2
+    assert _signals(with_tc("not a tc string")) == []
 
 
 def test_a_banner_records_changes_only_and_does_not_override_a_later_withdrawal(

@@ -149,7 +149,7 @@ def test_a_merge_adds_both_profiles_up(feed: Feed, database: Database, tenant: A
     found = values(database, ws, known)
     assert (found["orders_30d"], found["revenue"]) == (3, 30)
     with database.transaction(workspace_id=ws, write=False) as session:
-        assert service.stored_rows(session, ws, [guest]) == {}
+        assert service.stored_states(session, ws, [guest]) == {}
 
 
 def test_windows_move_on_without_new_events(feed: Feed, database: Database, tenant: Any) -> None:
@@ -163,7 +163,7 @@ def test_windows_move_on_without_new_events(feed: Feed, database: Database, tena
         assert service.values_of(session, ws, dora, later)["days_since_order"] == 31
     with database.transaction(workspace_id=ws) as session:
         assert len(service.refresh_expired(session, ws, now=NOW + timedelta(days=6))) == 1
-        row = service.stored_rows(session, ws, [dora])[dora]["orders_30d"]
+        row = service.stored_states(session, ws, [dora])[dora]["orders_30d"]
         assert (row.value, row.state) == (0, {})
 
 
@@ -177,7 +177,7 @@ def test_every_due_profile_of_every_workspace_is_refreshed_a_batch_at_a_time(
     later = NOW + timedelta(days=6)
     assert service.refresh_due(database, now=later, batch=2) == 3  # two passes
     with database.transaction(workspace_id=ws, write=False) as session:
-        stored = service.stored_rows(session, ws, people)
+        stored = service.stored_states(session, ws, people)
     assert [stored[p]["orders_30d"].value for p in people] == [0, 0, 0]
     assert [stored[p]["days_since_order"].value for p in people] == [31, 31, 31]
     assert service.refresh_due(database, now=later) == 0  # refreshed: due again tomorrow
@@ -198,7 +198,7 @@ def test_the_server_refreshes_expired_values_on_its_timer(
 
     def stored_count() -> Any:
         with database.transaction(workspace_id=ws, write=False) as session:
-            return service.stored_rows(session, ws, [hal])[hal]["orders_30d"].value
+            return service.stored_states(session, ws, [hal])[hal]["orders_30d"].value
 
     assert stored_count() == 1
     with app_factory(traits_refresh_minutes=0.002, worker_enabled=False):
@@ -330,7 +330,7 @@ def test_profiles_touched_during_a_back_fill_are_caught_up(
     (erik,) = feed(order("erik", 1, 5, "app"))  # arrives while the back-fill waits
     with database.transaction(workspace_id=ws, write=False) as session:
         assert list(session.scalars(select(TraitDirty.profile_id))) == [erik]
-        assert service.stored_rows(session, ws, [erik]) == {}  # left to the back-fill
+        assert service.stored_states(session, ws, [erik]) == {}  # left to the back-fill
     run_backfill(database, ws, job.id, now=NOW)
     assert values(database, ws, erik)["revenue"] == 15
     with database.transaction(workspace_id=ws, write=False) as session:

@@ -86,7 +86,7 @@ def test_stored_rows_equal_a_replay_after_every_batch(
         with database.transaction(workspace_id=ws, write=False) as session:
             ready = service.definitions_of(session, ws).ready
             states = service.replay(session, ws, ready, touched, now=now)
-            stored = service.stored_rows(session, ws, touched)
+            stored = service.stored_states(session, ws, touched)
             for profile_id in touched:
                 expected = engine.evaluate_all(ready, states[profile_id], now)
                 rows = stored.get(profile_id, {})

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from coreo.consent import service, tcf
 from coreo.consent.models import ConsentRecord
-from coreo.consent.purposes import DEFAULT_TAXONOMY, Taxonomy
+from coreo.consent.purposes import Taxonomy
 from coreo.consent.taxonomy import taxonomy_for
 from coreo.db import utcnow
 from coreo.identity.service import cluster_members
@@ -50,7 +50,7 @@ Signal = tuple[str, service.Status]  # purpose, status
 _log = logging.getLogger(__name__)
 
 
-def signals_of(message: dict[str, Any], taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> list[Signal]:
+def signals_of(message: dict[str, Any], taxonomy: Taxonomy) -> list[Signal]:
     """The purposes an event's consent context grants, denies or withdraws, in the terms of
     the workspace's ``taxonomy`` (its purposes and banner categories)."""
     context = message.get("context")

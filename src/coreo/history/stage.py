@@ -14,13 +14,12 @@ from coreo.db import driver_datetime, insert_rows_sqlite
 from coreo.identity.identifiers import identifiers_of
 from coreo.identity.rules import IdentityRules
 from coreo.identity.service import rules_for
+from coreo.identity.stage import HISTORY_COLUMNS
 from coreo.privacy.crypto import crypto_of, identity_key, preload, seal_message
 from coreo.runtime.worker import Event
 
 __all__ = ["HistoryStage"]
 
-_COLUMNS = ("user_id", "anonymous_id")
-_FIELDS = ("userId", "anonymousId")
 
 # Run on the driver, many rows a statement. On PostgreSQL one array a column makes a batch
 # one statement instead of SQLAlchemy's executemany (a quarter of the time for 500 rows);
@@ -57,19 +56,19 @@ def _identities(
     the values being stored in clear. The identity stage notes both; without its note
     (a pipeline without it) they are read as it reads them, under the workspace's rules
     (trimmed, placeholders left out)."""
-    m = event.message
-    noted = [event.annotations.get(f"{kind}_key") for kind in _COLUMNS]
-    found = [n if isinstance(n, str) else None for n in noted]
-    if all(n is not None or m.get(f) is None for n, f in zip(found, _FIELDS, strict=True)):
-        return found[0], found[1]
-    read = {
-        i.type: identity_key(session, i.type, i.value)
-        for i in identifiers_of(
-            {"userId": m.get("userId"), "anonymousId": m.get("anonymousId")},
-            rules(event.workspace_id),
-        )
-    }
-    return found[0] or read.get("user_id"), found[1] or read.get("anonymous_id")
+    notes = event.annotations
+    read: dict[str, str] = {}
+    if any(f"{kind}_key" not in notes for kind in HISTORY_COLUMNS):
+        m = event.message
+        read = {
+            i.type: identity_key(session, i.type, i.value)
+            for i in identifiers_of(
+                {"userId": m.get("userId"), "anonymousId": m.get("anonymousId")},
+                rules(event.workspace_id),
+            )
+        }
+    user, anonymous = (notes.get(f"{k}_key", read.get(k)) for k in HISTORY_COLUMNS)
+    return user, anonymous
 
 
 class HistoryStage:

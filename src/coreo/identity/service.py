@@ -153,14 +153,12 @@ def put_rules(
     return row if rules is not None else None
 
 
-def rekey_all_emails(
-    session: Session, workspace_id: str, rules: IdentityRules, *, chunk: int = 1000
-) -> Counter[str]:
+def rekey_all_emails(session: Session, workspace_id: str, rules: IdentityRules) -> Counter[str]:
     """``rekey_emails`` over the whole workspace, in this transaction."""
     counts: Counter[str] = Counter()
     after: str | None = ""
     while after is not None:
-        done, after = rekey_emails(session, workspace_id, rules, after=after, chunk=chunk)
+        done, after = rekey_emails(session, workspace_id, rules, after=after)
         counts += done
     return counts
 

@@ -21,7 +21,7 @@ from coreo.runtime.worker import Event
 
 __all__ = ["IdentityStage"]
 
-_HISTORY_COLUMNS = ("user_id", "anonymous_id")
+HISTORY_COLUMNS = ("user_id", "anonymous_id")  # identifier types the history keeps keyed
 
 
 def _previous(session: Session, workspace_id: str, value: str) -> Identifier:
@@ -67,8 +67,11 @@ class IdentityStage:
         for event, identifiers in found:
             message = event.message
             resolver = resolvers[event.workspace_id]
-            for identifier in identifiers:  # the history's columns hold them keyed
-                if identifier.type in _HISTORY_COLUMNS:
+            # The history's columns hold them keyed; None where the rules left one out, so
+            # that the history stage knows they were read (and reads nothing itself).
+            event.annotations.update((f"{kind}_key", None) for kind in HISTORY_COLUMNS)
+            for identifier in identifiers:
+                if identifier.type in HISTORY_COLUMNS:
                     event.annotations[f"{identifier.type}_key"] = resolver.key(identifier).value
             previous = previous_id(message)
             if previous is not None:

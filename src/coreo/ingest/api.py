@@ -180,16 +180,20 @@ def _refuse_when_behind(state: Runtime) -> None:
     log = state.event_log
     if limit <= 0 or log is None:
         return
-    now = time.monotonic()
-    if now - state.lag_measured_at >= 1.0:
+    if _lag_due(state):
         state.lag = sum(log.lag(DEFAULT_GROUP, p) for p in range(log.partitions))
-        state.lag_measured_at = now
+        state.lag_measured_at = time.monotonic()
     if state.lag > limit:
         raise ProblemError(
             "service-unavailable",
             f"processing is {state.lag} events behind (limit {limit}); retry shortly",
             headers={"Retry-After": "5"},
         )
+
+
+def _lag_due(state: Runtime) -> bool:
+    """Whether back-pressure is on and its lag reading is more than a second old."""
+    return state.settings.ingest_max_lag > 0 and time.monotonic() - state.lag_measured_at >= 1.0
 
 
 def _prepare(
@@ -232,7 +236,7 @@ def _count(state: Runtime, result: IngestResult) -> IngestResult:
 
 def _answers_from_memory(state: Runtime, principal: Principal) -> bool:
     """Whether ``_prepare`` needs no query now (its plan and lag reading are fresh)."""
-    if state.settings.ingest_max_lag > 0 and time.monotonic() - state.lag_measured_at >= 1.0:
+    if _lag_due(state):
         return False
     plans = ingest_service.PLAN_CACHE
     return plans.fresh(principal.workspace_id, principal.key_id)

@@ -486,7 +486,7 @@ def _own_dead_letters(session: Session, person: Person, pattern: re.Pattern[str]
     mine: list[str] = []
     # Their ids first (the workspace's index), then the payloads by id: paging the
     # workspace's letters in id order would sort them all again for every page on SQLite.
-    ids = sorted(connection.scalars(select(_LETTERS.c.id).where(_LETTERS.c.workspace_id == ws)))
+    ids = list(connection.scalars(select(_LETTERS.c.id).where(_LETTERS.c.workspace_id == ws)))
     for chunk in _chunks(ids):
         rows = connection.execute(
             select(_LETTERS.c.id, _LETTERS.c.payload).where(_LETTERS.c.id.in_(chunk))

@@ -32,7 +32,7 @@ from coreo.errors import ConflictError
 from coreo.identity.models import Profile
 from coreo.identity.service import lock_workspace
 from coreo.ids import new_id
-from coreo.privacy.crypto import crypto_of, open_message, preload, reads_sealed
+from coreo.privacy.crypto import open_message, preload
 from coreo.profiles.models import SEALED_PREFIX
 from coreo.traits import engine, service
 from coreo.traits._backfill_sql import compile_trait, floor_day, parse_paths, rfm_rows, trait_rows
@@ -212,11 +212,8 @@ def extract(
 def needs_opening(session: Session, definitions: Sequence[Definition]) -> bool:
     """Whether a definition reads a field the history keeps sealed (an e-mail property,
     the user id, ...): then the back-fill opens the events, as the live engine sees them."""
-    crypto = crypto_of(session)
-    if crypto is None or not crypto.seals:
-        return False
-    paths = [p for d in definitions for p in (d.property, *(w.path for w in d.where)) if p]
-    return any(reads_sealed(p, crypto.schema) for p in paths)
+    sealed = service.sealed_property(session)
+    return any(sealed(p) for d in definitions for p in (d.property, *(w.path for w in d.where)))
 
 
 def _opened(
@@ -671,7 +668,7 @@ def _reevaluate_rfm(session: Session, workspace_id: str, now: datetime) -> None:
     profiles = service.profiles_with_values(session, workspace_id)
     for start in range(0, len(profiles), 2_000):
         chunk = profiles[start : start + 2_000]
-        stored = service.stored_rows(session, workspace_id, chunk)
+        stored = service.stored_states(session, workspace_id, chunk)
         rows: list[dict[str, Any]] = []
         for profile_id, by_name in stored.items():
             values = engine.evaluate_all(ready, service.states_of(by_name), now)

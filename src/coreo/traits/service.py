@@ -21,7 +21,7 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import Table, Text, delete, select
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.orm import Session, attributes
+from sqlalchemy.orm import Session
 
 from coreo.audit import service as audit_service
 from coreo.auth.models import Workspace
@@ -60,7 +60,6 @@ __all__ = [
     "refresh_due",
     "refresh_expired",
     "sealed_property",
-    "stored_rows",
     "stored_states",
     "values_of",
     "write_rows",
@@ -268,33 +267,7 @@ def delete_definition(session: Session, workspace_id: str, name: str, *, actor: 
 # -- state rows -----------------------------------------------------------------------------
 
 
-def stored_rows(
-    session: Session, workspace_id: str, profile_ids: Iterable[str]
-) -> dict[str, dict[str, TraitValue]]:
-    """The stored rows of these profiles: profile → trait name → row."""
-    found: dict[str, dict[str, TraitValue]] = defaultdict(dict)
-    ids = sorted(set(profile_ids))
-    for start in range(0, len(ids), 500):
-        for row in session.scalars(
-            select(TraitValue).where(
-                TraitValue.workspace_id == workspace_id,
-                TraitValue.profile_id.in_(ids[start : start + 500]),
-            )
-        ):
-            found[row.profile_id][row.name] = row
-    sealed = [r for rows in found.values() for r in rows.values() if _is_sealed_row(r)]
-    if sealed:
-        preload(session, workspace_id, {r.profile_id for r in sealed})
-        for row in sealed:
-            state, value = open_computed(
-                session, workspace_id, row.profile_id, row.name, row.state, row.value
-            )
-            attributes.set_committed_value(row, "state", state)
-            attributes.set_committed_value(row, "value", value)
-    return found
-
-
-def _is_sealed_row(row: TraitValue | Stored) -> bool:
+def _is_sealed_row(row: Stored) -> bool:
     return is_sealed(row.state) or is_sealed(row.value)
 
 
@@ -464,7 +437,7 @@ def _sealed_row(session: Session, row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "state": state, "value": value}
 
 
-def states_of(rows: dict[str, TraitValue]) -> dict[str, engine.State]:
+def states_of(rows: dict[str, Stored]) -> dict[str, engine.State]:
     return {name: dict(row.state or {}) for name, row in rows.items()}
 
 
@@ -474,7 +447,7 @@ def values_of(
     """The profile's computed traits as of now (windows re-evaluated, never stale)."""
     now = now or utcnow()
     ready = definitions_of(session, workspace_id).ready
-    rows = stored_rows(session, workspace_id, [profile_id]).get(profile_id, {})
+    rows = stored_states(session, workspace_id, [profile_id]).get(profile_id, {})
     return engine.evaluate_all(ready, states_of(rows), now)
 
 
@@ -618,7 +591,7 @@ def refresh_expired(
         )
     )
     rows = []
-    for profile_id, by_name in stored_rows(session, workspace_id, due).items():
+    for profile_id, by_name in stored_states(session, workspace_id, due).items():
         states = states_of(by_name)
         values = engine.evaluate_all(ready.values(), states, at)
         for name, definition in ready.items():
