@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 
 from coreo.audit import service as audit_service
 from coreo.audit.models import AuditChain, AuditEntry
@@ -47,6 +47,35 @@ def test_chain_links_every_entry(database: Database) -> None:
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
     report = _verify(database)
     assert report.ok and report.checked == 5 and report.chains == 1
+
+
+def test_reads_of_many_profiles_extend_the_chain_in_one_transaction(database: Database) -> None:
+    _append(database, "ws_reads", 2)
+    statements: list[str] = []
+
+    def capture(_c: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", capture)
+    try:
+        audit_service.record_reads(
+            database, "ws_reads", actor="key:crm", action="profile.found",
+            profile_ids=["prf_a", "prf_b", "prf_a", "prf_c"], details={"purpose": "support"},
+        )  # fmt: skip
+    finally:
+        event.remove(database.engine, "before_cursor_execute", capture)
+    written = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert len(written) == 2  # the entries and the chain's head, however many profiles
+    with database.transaction(write=False) as session:
+        entries = audit_service.list_entries(session=session, chain="ws_reads")
+        head = session.get(AuditChain, "ws_reads")
+    assert [(e.seq, e.target) for e in entries[2:]] == [
+        (3, "profile:prf_a"), (4, "profile:prf_b"), (5, "profile:prf_c"),
+    ]  # fmt: skip
+    assert head is not None and (head.last_seq, head.last_hash) == (5, entries[-1].hash)
+    assert _verify(database, "ws_reads").ok
+    _append(database, "ws_reads", 1)  # an ordinary entry follows on
+    assert _verify(database, "ws_reads").checked == 6
 
 
 def test_altered_entry_is_named(database: Database) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from coreo.config import Settings, get_settings
 from coreo.db import Base, Database, utcnow
@@ -392,3 +392,31 @@ def test_switching_sealing_on_later_keeps_identifiers_found(
     sealed = coreo(home, "keys", "seal")
     assert sealed.returncode == 0, sealed.stderr
     assert "Identifiers sealed: nothing to do." in sealed.stdout
+
+
+def test_a_batch_opens_its_peoples_sealed_traits_with_one_key_query(
+    sealed: Database, tenant: Any, feed_pipeline: Feed
+) -> None:
+    people = [f"user-{n}" for n in range(6)]
+    feed_pipeline(*(message("identify", userId=u, traits={"email": f"{u}@x.ch"}) for u in people))
+    key_reads: list[str] = []
+
+    def capture(_c: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "data_keys" in statement:
+            key_reads.append(statement)
+
+    event.listen(sealed.engine, "before_cursor_execute", capture)
+    try:
+        ids = feed_pipeline(
+            *(
+                message("identify", at=1, userId=u, traits={"email": f"{u}@x.ch", "city": "Bern"})
+                for u in people
+            )
+        )
+    finally:
+        event.remove(sealed.engine, "before_cursor_execute", capture)
+    assert len(key_reads) == 1  # the stored e-mails of six people, opened with one query
+    with sealed.transaction(write=False) as session:
+        shown = profiles.describe(profiles.view(session, tenant.workspace_id, str(ids[0])))
+    assert shown["traits"]["email"]["value"] == "user-0@x.ch"
+    assert shown["traits"]["city"]["value"] == "Bern"

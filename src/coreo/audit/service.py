@@ -12,11 +12,11 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from coreo.audit.models import AuditChain, AuditEntry
 from coreo.db import Database, conflict_insert, utcnow
@@ -39,6 +39,21 @@ __all__ = [
 SYSTEM_CHAIN = "system"
 GENESIS_HASH = "0" * 64
 _VERIFY_BATCH = 1000
+
+_CHAINS = cast(Table, AuditChain.__table__)
+_ENTRIES = cast(Table, AuditEntry.__table__)
+_ENTRY_COLUMNS = tuple(c.name for c in _ENTRIES.columns)
+# FOR UPDATE serialises appenders on PostgreSQL; SQLite write transactions already are.
+_HEAD = (
+    select(_CHAINS.c.last_seq, _CHAINS.c.last_hash)
+    .where(_CHAINS.c.chain == bindparam("head_chain"))
+    .with_for_update()
+)
+_MOVE_HEAD = (
+    update(_CHAINS)
+    .where(_CHAINS.c.chain == bindparam("head_chain"))
+    .values(last_seq=bindparam("seq"), last_hash=bindparam("hash"))
+)
 
 
 def entry_hash(
@@ -70,21 +85,68 @@ def entry_hash(
     return hashlib.sha256(canonical).hexdigest()
 
 
-def _lock_chain_head(session: Session, chain: str) -> AuditChain:
-    """Return the chain head, locked for this transaction (created when missing)."""
-    session.execute(
-        conflict_insert(session, AuditChain)
-        .values(chain=chain, last_seq=0, last_hash=GENESIS_HASH)
-        .on_conflict_do_nothing(index_elements=["chain"])
+def _lock_chain_head(session: Session, chain: str) -> tuple[int, str]:
+    """The chain head's sequence number and hash, locked for this transaction (the head is
+    created when missing)."""
+    connection = session.connection()
+    head = connection.execute(_HEAD, {"head_chain": chain}).first()
+    if head is None:
+        connection.execute(
+            conflict_insert(session, _CHAINS)
+            .values(chain=chain, last_seq=0, last_hash=GENESIS_HASH)
+            .on_conflict_do_nothing(index_elements=["chain"])
+        )
+        head = connection.execute(_HEAD, {"head_chain": chain}).one()
+    return int(head.last_seq), str(head.last_hash)
+
+
+def _append(
+    session: Session, chain: str, items: Sequence[tuple[str, str, str, dict[str, Any]]]
+) -> list[AuditEntry]:
+    """Append ``(actor, action, target, details)`` entries to ``chain`` in the caller's
+    transaction, with three statements however many entries (the head read and locked,
+    the entries, the head moved)."""
+    for *_, details in items:
+        try:
+            orjson.dumps(details)
+        except TypeError as error:
+            raise InvalidInputError(f"audit details must be plain JSON: {error}") from None
+    seq, previous = _lock_chain_head(session, chain)
+    now = utcnow()
+    entries: list[AuditEntry] = []
+    for actor, action, target, details in items:
+        seq += 1
+        digest = entry_hash(
+            chain=chain,
+            seq=seq,
+            occurred_at=now,
+            actor=actor,
+            action=action,
+            target=target,
+            details=details,
+            prev_hash=previous,
+        )
+        entries.append(
+            AuditEntry(
+                chain=chain,
+                seq=seq,
+                occurred_at=now,
+                actor=actor,
+                action=action,
+                target=target,
+                details=details,
+                prev_hash=previous,
+                hash=digest,
+            )
+        )
+        previous = digest
+    connection = session.connection()
+    connection.execute(
+        insert(_ENTRIES),
+        [{c: getattr(e, c) for c in _ENTRY_COLUMNS} for e in entries],
     )
-    # FOR UPDATE serialises appenders on PostgreSQL; SQLite write transactions already are.
-    head = session.execute(
-        select(AuditChain)
-        .where(AuditChain.chain == chain)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-    return head
+    connection.execute(_MOVE_HEAD, {"head_chain": chain, "seq": seq, "hash": previous})
+    return entries
 
 
 def record(
@@ -109,36 +171,10 @@ def record(
     Raises:
         InvalidInputError: when ``details`` is not plain JSON.
     """
-    details = dict(details or {})
-    try:
-        orjson.dumps(details)
-    except TypeError as error:
-        raise InvalidInputError(f"audit details must be plain JSON: {error}") from None
-    head = _lock_chain_head(session, chain)
-    entry = AuditEntry(
-        chain=chain,
-        seq=head.last_seq + 1,
-        occurred_at=utcnow(),
-        actor=actor,
-        action=action,
-        target=target,
-        details=details,
-        prev_hash=head.last_hash,
-    )
-    entry.hash = entry_hash(
-        chain=entry.chain,
-        seq=entry.seq,
-        occurred_at=entry.occurred_at,
-        actor=entry.actor,
-        action=entry.action,
-        target=entry.target,
-        details=entry.details,
-        prev_hash=entry.prev_hash,
-    )
-    head.last_seq = entry.seq
-    head.last_hash = entry.hash
+    session.flush()  # the caller's pending changes first, as an ORM add would have
+    (entry,) = _append(session, chain, [(actor, action, target, dict(details or {}))])
+    make_transient_to_detached(entry)  # stored already: it joins the session as it is
     session.add(entry)
-    session.flush()
     return entry
 
 
@@ -292,13 +328,10 @@ def record_reads(
     a read the chain could not record fails instead of going unrecorded."""
     if not profile_ids:
         return
+    facts = dict(details or {})
     with database.transaction(workspace_id=workspace_id) as session:
-        for profile_id in dict.fromkeys(profile_ids):
-            record(
-                session=session,
-                chain=workspace_id,
-                actor=actor,
-                action=action,
-                target=f"profile:{profile_id}",
-                details=details,
-            )
+        _append(
+            session,
+            workspace_id,
+            [(actor, action, f"profile:{p}", facts) for p in dict.fromkeys(profile_ids)],
+        )

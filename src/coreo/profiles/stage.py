@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from coreo.history import service as history_service
 from coreo.identity.models import Profile
 from coreo.identity.service import canonical_ids
+from coreo.privacy import crypto
 from coreo.profiles.models import ProfileTrait
 from coreo.profiles.traits import DEFAULT_SCHEMA, TraitSchema, wins
 from coreo.runtime.worker import Event
@@ -70,6 +71,7 @@ class ProfileStage:
         kept: dict[tuple[str, str, str], ProfileTrait] = {}
         for workspace_id in {w for w, _ in keys}:
             profiles = sorted(p for w, p in keys if w == workspace_id)
+            crypto.preload(session, workspace_id, profiles)  # one query, not one per row
             rows = session.scalars(
                 select(ProfileTrait).where(
                     ProfileTrait.workspace_id == workspace_id,
