@@ -66,6 +66,7 @@ from coreo.ingest.imports import service as imports
 from coreo.ingest.imports.mapping import load_mapping
 from coreo.ingest.normalize import NormaliseOptions, normalise_phone
 from coreo.ingest.service import ingest_messages
+from coreo.privacy import transit
 from coreo.privacy.crypto import identity_values
 from coreo.profiles.stage import ProfileStage, merge_traits
 from coreo.runtime.worker import Stage, Worker
@@ -174,9 +175,12 @@ class _Evidence:
     unread: dict[str, _Components]  # plus one kind of evidence it does not read; "all"
 
 
-def _evidence(log: SqlEventLog, rules: IdentityRules, shared: set[Key]) -> _Evidence:
+def _evidence(
+    database: Database, log: SqlEventLog, rules: IdentityRules, shared: set[Key]
+) -> _Evidence:
     """Link the identifiers that occur in one logged message, independently of the
-    resolver; an alias's previous id counts as a user id if it is one anywhere."""
+    resolver; an alias's previous id counts as a user id if it is one anywhere. The log's
+    records are sealed in transit: each is opened as the worker opens it."""
     read = _Components()
     extra: dict[str, list[list[Key]]] = {name: [] for name in UNREAD}
     aliases: list[tuple[list[Key], str]] = []
@@ -185,8 +189,12 @@ def _evidence(log: SqlEventLog, rules: IdentityRules, shared: set[Key]) -> _Evid
         after = 0
         while records := log.read(partition, after, 5000):
             after = records[-1].offset
-            for record in records:
-                message = orjson.loads(record.payload)
+            with database.transaction(write=False) as session:
+                messages = [
+                    orjson.loads(transit.open_record(session, r.workspace_id, r.payload))
+                    for r in records
+                ]
+            for message in messages:
                 keys = [(i.type, i.value) for i in identifiers_of(message, rules)]
                 user_ids.update(value for kind, value in keys if kind == "user_id")
                 linking = [k for k in keys if rules.rule(k[0]).links and k not in shared]
@@ -436,7 +444,7 @@ def main() -> None:
             world / "truth" / "identifiers.csv", settings.ingest_phone_region, rules
         )
         started = time.perf_counter()
-        evidence = _evidence(log, rules, shared)
+        evidence = _evidence(database, log, rules, shared)
         print(f"evidence graph of the log built in {time.perf_counter() - started:,.1f} s")
         print("-- deterministic graph (events and imports)")
         _evaluate(database, owner_of, shared, evidence)

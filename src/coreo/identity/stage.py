@@ -15,6 +15,7 @@ from coreo.consent.taxonomy import taxonomy_for
 from coreo.identity import service
 from coreo.identity.identifiers import Identifier, identifiers_of, previous_id
 from coreo.identity.models import ProfileIdentity
+from coreo.identity.rules import IdentityRules
 from coreo.privacy import suppression
 from coreo.privacy.crypto import identity_key
 from coreo.runtime.worker import Event
@@ -61,7 +62,8 @@ class IdentityStage:
             for event in events
         ]
         if self.tombstone_key is not None:
-            found = self._drop_erased(session, found, self.tombstone_key)
+            by_workspace = {ws: r.rules for ws, r in resolvers.items()}
+            found = self._drop_erased(session, found, self.tombstone_key, by_workspace)
         for workspace_id, resolver in resolvers.items():
             resolver.preload(i for e, ids in found if e.workspace_id == workspace_id for i in ids)
         for event, identifiers in found:
@@ -89,20 +91,36 @@ class IdentityStage:
         session: Session,
         found: list[tuple[Event, list[Identifier]]],
         tombstone_key: Callable[[Session], bytes],
+        rules: dict[str, IdentityRules],
     ) -> list[tuple[Event, list[Identifier]]]:
         """Suppress the events of erased people (an identifier with a tombstone), unless the
-        event brings new consent: then the tombstones it matched are lifted."""
+        event brings new consent: then the tombstones it matched are lifted. E-mail
+        addresses are looked up as given too, not only as the rules key them (a mailbox):
+        a tombstone may have been made while the workspace keyed them exactly."""
         workspaces = {e.workspace_id for e, _ in found}
         erased = {w for w in workspaces if suppression.any_tombstones(session, w)}
         if not erased:
             return found
         key = tombstone_key(session)
+        exact = {
+            ws: IdentityRules.model_validate({**rules[ws].model_dump(), "email_key": "exact"})
+            for ws in erased
+            if rules[ws].email_key != "exact"
+        }
         hashes: dict[int, set[str]] = {}
         for n, (event, identifiers) in enumerate(found):
             if event.workspace_id in erased:
                 ws = event.workspace_id
+                forms = {(i.type, i.value) for i in identifiers}
+                if ws in exact:
+                    forms.update(
+                        (i.type, i.value)
+                        for i in identifiers_of(event.message, exact[ws])
+                        if i.type == "email"
+                    )
                 hashes[n] = {
-                    suppression.identifier_hash(key, ws, i.type, i.value) for i in identifiers
+                    suppression.identifier_hash(key, ws, t, v)
+                    for t, v in suppression.tombstone_forms(forms)
                 }
         live: dict[str, dict[str, str]] = {}
         for ws in erased:

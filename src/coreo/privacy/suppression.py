@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from coreo.db import utcnow
+from coreo.identity.rules import email_key
 from coreo.ids import new_id
 from coreo.privacy.keys import proof_hash
 from coreo.privacy.models import Suppression
@@ -30,12 +31,26 @@ __all__ = [
     "identifier_hash",
     "lift",
     "restricted",
+    "tombstone_forms",
     "tombstoned",
 ]
 
 
 def identifier_hash(key: bytes, workspace_id: str, type_: str, value: str) -> str:
     return proof_hash(key, f"{workspace_id}\x1f{type_}\x1f{value}")
+
+
+def tombstone_forms(identifiers: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (type, value) forms a tombstone is made and looked up under: each identifier as
+    given, and an e-mail address also as its mailbox (sub-address dropped, Gmail's dots and
+    googlemail.com folded). So a tombstone made while the workspace keyed e-mails exactly
+    still matches after it switched to mailboxes (and back), and every variant of an erased
+    person's mailbox is theirs."""
+    forms = set(identifiers)
+    for kind, value in list(forms):
+        if kind == "email" and (mailbox := email_key(value, mailbox=True)) is not None:
+            forms.add((kind, mailbox))
+    return forms
 
 
 def add_tombstones(
@@ -46,7 +61,9 @@ def add_tombstones(
     *,
     request_id: str | None,
 ) -> int:
-    hashes = sorted({identifier_hash(key, workspace_id, t, v) for t, v in identifiers})
+    hashes = sorted(
+        {identifier_hash(key, workspace_id, t, v) for t, v in tombstone_forms(identifiers)}
+    )
     now = utcnow()
     known = set(tombstoned(session, workspace_id, hashes))
     for key_hash in hashes:
