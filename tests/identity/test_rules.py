@@ -288,11 +288,12 @@ def test_addresses_stored_before_mailbox_keys_are_keyed_by_mailbox_on_upgrade(
         carl=["c.arl@gmail.com"],
         dora=["carl@gmail.com"],
         ben=["ben@x.ch"],
+        fay=["f.a.y+one@gmail.com", "fay+two@googlemail.com"],  # one new key, in one chunk
     )
     assert seal_stored(database) == {
-        "profile_identities": 6,
-        "email identifiers re-keyed": 1,
-        "email identifiers folded": 1,
+        "profile_identities": 8,
+        "email identifiers re-keyed": 2,
+        "email identifiers folded": 2,
         "email identifiers kept apart": 1,
     }
     assert seal_stored(database) == {"email identifiers kept apart": 1}  # nothing else left
@@ -312,6 +313,7 @@ def test_addresses_stored_before_mailbox_keys_are_keyed_by_mailbox_on_upgrade(
         "email:c.arl@gmail.com": "prf_carl",  # apart, under its old key
         "email:carl@gmail.com": "prf_dora",
         "email:ben@x.ch": "prf_ben",
+        "email:fay@gmail.com": "prf_fay",
     }
     (eve,) = feed(message("identify", userId="eve-1", traits={"email": "EveSmith@gmail.com"}))
     assert eve == "prf_eve"  # joined, no new profile

@@ -35,9 +35,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, Text, func, select, text, update
+from sqlalchemy import Row, Table, Text, func, select, text, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -163,6 +163,15 @@ def rekey_all_emails(session: Session, workspace_id: str, rules: IdentityRules) 
     return counts
 
 
+@dataclass(slots=True)
+class _Holder:
+    """The row holding an e-mail key while a chunk is re-keyed: its person and times."""
+
+    profile_id: str
+    first_seen: datetime
+    last_seen: datetime
+
+
 def rekey_emails(
     session: Session, workspace_id: str, rules: IdentityRules, *, after: str = "", chunk: int = 1000
 ) -> tuple[Counter[str], str | None]:
@@ -186,17 +195,28 @@ def rekey_emails(
     ).all()
     values = identity_values(session, workspace_id, rows)
     this = (_IDENTITIES.c.workspace_id == workspace_id) & (_IDENTITIES.c.type == "email")
+    moves: list[tuple[Row[Any], str, str]] = []  # (row, its address keyed anew, its new key)
     for row in rows:
         plain = values[(row.type, row.value)]
         wanted = rules.key("email", plain) if plain != "[erased]" else None
         if wanted is None or wanted == plain:
             continue
         key = identity_key(session, "email", wanted)
-        if key == row.value:
-            continue
-        holder = session.execute(
-            select(_IDENTITIES).where(this, _IDENTITIES.c.value == key)
-        ).first()
+        if key != row.value:
+            moves.append((row, wanted, key))
+    # The rows already holding the new keys, in one query; kept up to date below, as rows
+    # of this chunk take keys (a second variant of a mailbox then folds into the first).
+    holders: dict[str, _Holder] = {
+        str(held.value): _Holder(held.profile_id, held.first_seen, held.last_seen)
+        for start in range(0, len(moves), 500)
+        for held in session.execute(
+            select(_IDENTITIES).where(
+                this, _IDENTITIES.c.value.in_(sorted({k for *_, k in moves[start : start + 500]}))
+            )
+        )
+    }
+    for row, wanted, key in moves:
+        holder = holders.get(key)
         if holder is None:
             sealed: str | None = None
             if row.sealed_by is not None:
@@ -208,21 +228,23 @@ def rekey_emails(
                 .where(this, _IDENTITIES.c.value == row.value)
                 .values(value=key, sealed=sealed)
             )
+            holders.pop(row.value, None)
+            holders[key] = _Holder(row.profile_id, row.first_seen, row.last_seen)
             counts["re-keyed"] += 1
             continue
         owners = canonical_ids(session, workspace_id, [row.profile_id, holder.profile_id])
         if owners.get(row.profile_id) != owners.get(holder.profile_id):
             counts["kept apart"] += 1
             continue
+        holder.first_seen = min(row.first_seen, holder.first_seen)
+        holder.last_seen = max(row.last_seen, holder.last_seen)
         session.execute(
             update(_IDENTITIES)
             .where(this, _IDENTITIES.c.value == key)
-            .values(
-                first_seen=min(row.first_seen, holder.first_seen),
-                last_seen=max(row.last_seen, holder.last_seen),
-            )
+            .values(first_seen=holder.first_seen, last_seen=holder.last_seen)
         )
         session.execute(_IDENTITIES.delete().where(this, _IDENTITIES.c.value == row.value))
+        holders.pop(row.value, None)
         counts["folded"] += 1
     return counts, (rows[-1].value if len(rows) == chunk else None)
 
