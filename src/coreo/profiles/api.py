@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from coreo.audit import service as audit_service
@@ -327,7 +327,7 @@ def read_timeline(
         if page.next is not None
         else None,
     )
-    return JSONResponse(body.model_dump(mode="json"))
+    return _json_response(body)
 
 
 def _profile(
@@ -354,7 +354,7 @@ def _profile(
                 f"{use.purpose} is not allowed for this profile: {decision.reason}",
             )
         headers["Coreo-Legal-Basis"] = str(decision.legal_basis)
-    body = ProfileRead.model_validate(service.describe(view)).model_dump(mode="json")
+    body = ProfileRead.model_validate(service.describe(view))
     audit_service.record_reads(
         database,
         principal.workspace_id,
@@ -363,4 +363,10 @@ def _profile(
         profile_ids=[view.profile.id],
         details={"purpose": use.purpose} if use is not None and use.purpose else None,
     )
-    return JSONResponse(body, headers=headers)
+    return _json_response(body, headers)
+
+
+def _json_response(body: BaseModel, headers: dict[str, str] | None = None) -> Response:
+    """``body`` serialised by pydantic itself (what ``JSONResponse`` of its dump would send,
+    without the detour through a dict and the standard library's encoder)."""
+    return Response(body.model_dump_json(), media_type="application/json", headers=headers)
