@@ -78,6 +78,25 @@ def test_reads_of_many_profiles_extend_the_chain_in_one_transaction(database: Da
     assert _verify(database, "ws_reads").checked == 6
 
 
+def test_an_entry_of_a_rolled_back_savepoint_gives_way_to_the_next(database: Database) -> None:
+    """The worker retries a failed batch event by event under savepoints: an entry whose
+    savepoint rolled back is gone, and the next one takes its place in the chain."""
+    with database.transaction() as session:
+        savepoint = session.begin_nested()
+        dropped = audit_service.record(
+            session=session, chain="ws_sp", actor="test", action="thing.tried", target="t:1"
+        )
+        savepoint.rollback()
+        kept = audit_service.record(
+            session=session, chain="ws_sp", actor="test", action="thing.done", target="t:2"
+        )
+        assert dropped.seq == kept.seq == 1
+    with database.transaction(write=False) as session:
+        entries = audit_service.list_entries(session=session, chain="ws_sp")
+    assert [(e.seq, e.action) for e in entries] == [(1, "thing.done")]
+    assert _verify(database, "ws_sp").ok
+
+
 def test_altered_entry_is_named(database: Database) -> None:
     _append(database, "ws_chain", 4)
     with database.engine.begin() as connection:

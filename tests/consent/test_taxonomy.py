@@ -102,7 +102,9 @@ def test_only_the_workspaces_own_banner_categories_bring_an_erased_person_back(
     assert api.put("/v1/purposes", headers=tenant.admin, json=CUSTOM).status_code == 200
     key = b"k" * 32
     with database.transaction() as session:
-        suppression.add_tombstones(session, ws, key, [("user_id", "anna")], request_id=None)
+        suppression.add_tombstones(
+            session, ws, key, [("user_id", "anna")], request_id=None, mailbox_keys=True
+        )
     stage = IdentityStage(tombstone_key=lambda _: key)
 
     def kept(categories: dict[str, bool]) -> bool:

@@ -173,9 +173,10 @@ def record(
     """
     session.flush()  # the caller's pending changes first, as an ORM add would have
     (entry,) = _append(session, chain, [(actor, action, target, dict(details or {}))])
-    make_transient_to_detached(entry)  # stored already: it joins the session as it is
-    session.add(entry)
-    return entry
+    # Stored already: it joins the session as it is. Merged rather than added: an entry of
+    # a rolled-back savepoint may still be in the session under the same (chain, seq).
+    make_transient_to_detached(entry)
+    return session.merge(entry, load=False)
 
 
 CONFIG_CHANGED = "config.changed"

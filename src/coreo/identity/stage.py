@@ -95,33 +95,21 @@ class IdentityStage:
     ) -> list[tuple[Event, list[Identifier]]]:
         """Suppress the events of erased people (an identifier with a tombstone), unless the
         event brings new consent: then the tombstones it matched are lifted. E-mail
-        addresses are looked up as given too, not only as the rules key them (a mailbox):
-        a tombstone may have been made while the workspace keyed them exactly."""
+        addresses are looked up by their mailbox too (``suppression.lookup_forms``)."""
         workspaces = {e.workspace_id for e, _ in found}
         erased = {w for w in workspaces if suppression.any_tombstones(session, w)}
         if not erased:
             return found
         key = tombstone_key(session)
-        exact = {
-            ws: IdentityRules.model_validate({**rules[ws].model_dump(), "email_key": "exact"})
-            for ws in erased
-            if rules[ws].email_key != "exact"
-        }
         hashes: dict[int, set[str]] = {}
         for n, (event, identifiers) in enumerate(found):
             if event.workspace_id in erased:
                 ws = event.workspace_id
-                forms = {(i.type, i.value) for i in identifiers}
-                if ws in exact:
-                    forms.update(
-                        (i.type, i.value)
-                        for i in identifiers_of(event.message, exact[ws])
-                        if i.type == "email"
-                    )
-                hashes[n] = {
-                    suppression.identifier_hash(key, ws, t, v)
-                    for t, v in suppression.tombstone_forms(forms)
-                }
+                forms = suppression.lookup_forms(
+                    ((i.type, i.value) for i in identifiers),
+                    mailbox_keys=rules[ws].email_key == "mailbox",
+                )
+                hashes[n] = {suppression.identifier_hash(key, ws, t, v) for t, v in forms}
         live: dict[str, dict[str, str]] = {}
         for ws in erased:
             wanted = set().union(*(h for n, h in hashes.items() if found[n][0].workspace_id == ws))

@@ -55,7 +55,7 @@ from coreo.identity.models import (
     ProfileSplit,
     RefusedMerge,
 )
-from coreo.identity.service import cluster_members, lock_workspace
+from coreo.identity.service import cluster_members, lock_workspace, rules_for
 from coreo.ingest.imports.models import ImportJob
 from coreo.ingest.models import DeadLetter, PlanViolation, SeenMessage
 from coreo.privacy import crypto, suppression, transit
@@ -722,7 +722,12 @@ def _erase(
     files = _rewrite_files(session, person)
     tombstones = (
         suppression.add_tombstones(
-            session, person.workspace_id, tombstone_key, person.identifiers, request_id=request_id
+            session,
+            person.workspace_id,
+            tombstone_key,
+            person.identifiers,
+            request_id=request_id,
+            mailbox_keys=rules_for(session, person.workspace_id).email_key == "mailbox",
         )
         if tombstone_key is not None
         else 0

@@ -30,6 +30,7 @@ __all__ = [
     "any_tombstones",
     "identifier_hash",
     "lift",
+    "lookup_forms",
     "restricted",
     "tombstone_forms",
     "tombstoned",
@@ -40,17 +41,49 @@ def identifier_hash(key: bytes, workspace_id: str, type_: str, value: str) -> st
     return proof_hash(key, f"{workspace_id}\x1f{type_}\x1f{value}")
 
 
-def tombstone_forms(identifiers: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The (type, value) forms a tombstone is made and looked up under: each identifier as
-    given, and an e-mail address also as its mailbox (sub-address dropped, Gmail's dots and
-    googlemail.com folded). So a tombstone made while the workspace keyed e-mails exactly
-    still matches after it switched to mailboxes (and back), and every variant of an erased
-    person's mailbox is theirs."""
-    forms = set(identifiers)
-    for kind, value in list(forms):
-        if kind == "email" and (mailbox := email_key(value, mailbox=True)) is not None:
-            forms.add((kind, mailbox))
-    return forms
+# An e-mail tombstone also names the erased address's mailbox (``email_key`` with
+# ``mailbox``: sub-address dropped, Gmail's dots and googlemail.com folded), under one of
+# two types, by the workspace's ``email_key`` at the erasure:
+_WHOLE_MAILBOX = "email:mailbox"  # mailbox keys then: every variant of it was the person's
+_IF_MAILBOX_KEYS = "email:exact"  # exact keys then: its mailbox, while mailbox keys are used
+
+
+def _mailboxes(identifiers: Iterable[tuple[str, str]]) -> set[str]:
+    return {
+        mailbox
+        for kind, value in identifiers
+        if kind == "email" and (mailbox := email_key(value, mailbox=True)) is not None
+    }
+
+
+def tombstone_forms(
+    identifiers: Iterable[tuple[str, str]], *, mailbox_keys: bool
+) -> set[tuple[str, str]]:
+    """The (type, value) forms an erased person's identifiers are tombstoned under, while
+    the workspace keys e-mail addresses by mailbox (``mailbox_keys``) or exactly: each as
+    stored, and each e-mail address's mailbox too (see ``lookup_forms``)."""
+    listed = set(identifiers)
+    kind = _WHOLE_MAILBOX if mailbox_keys else _IF_MAILBOX_KEYS
+    return listed | {(kind, mailbox) for mailbox in _mailboxes(listed)}
+
+
+def lookup_forms(
+    identifiers: Iterable[tuple[str, str]], *, mailbox_keys: bool
+) -> set[tuple[str, str]]:
+    """The forms an event's identifiers (keyed as the rules in force key them) are looked up
+    under. An address matches a tombstone when the two are one identifier under the rules
+    of the erasure or under those in force: an erasure under mailbox keys covers every
+    variant of the mailbox whatever the rules are now; one under exact keys covers its
+    address, and its variants only while the workspace keys e-mails by mailbox. So a
+    tombstone holds when ``email_key`` changes, and a workspace that keys exactly (to keep
+    ``info+anna@shop.ch`` and ``info@shop.ch`` apart) suppresses no one who shares a
+    mailbox with an erased person."""
+    listed = set(identifiers)
+    mailboxes = _mailboxes(listed)
+    listed |= {(_WHOLE_MAILBOX, mailbox) for mailbox in mailboxes}
+    if mailbox_keys:
+        listed |= {(_IF_MAILBOX_KEYS, mailbox) for mailbox in mailboxes}
+    return listed
 
 
 def add_tombstones(
@@ -60,10 +93,12 @@ def add_tombstones(
     identifiers: Iterable[tuple[str, str]],
     *,
     request_id: str | None,
+    mailbox_keys: bool,
 ) -> int:
-    hashes = sorted(
-        {identifier_hash(key, workspace_id, t, v) for t, v in tombstone_forms(identifiers)}
-    )
+    """Tombstone the identifiers (``tombstone_forms``); returns how many tombstones name
+    them."""
+    forms = tombstone_forms(identifiers, mailbox_keys=mailbox_keys)
+    hashes = sorted({identifier_hash(key, workspace_id, t, v) for t, v in forms})
     now = utcnow()
     known = set(tombstoned(session, workspace_id, hashes))
     for key_hash in hashes:
