@@ -85,6 +85,20 @@ def entry_hash(
     return hashlib.sha256(canonical).hexdigest()
 
 
+def _hash_of(entry: AuditEntry) -> str:
+    """``entry_hash`` of an entry's own fields."""
+    return entry_hash(
+        chain=entry.chain,
+        seq=entry.seq,
+        occurred_at=entry.occurred_at,
+        actor=entry.actor,
+        action=entry.action,
+        target=entry.target,
+        details=entry.details,
+        prev_hash=entry.prev_hash,
+    )
+
+
 def _lock_chain_head(session: Session, chain: str) -> tuple[int, str]:
     """The chain head's sequence number and hash, locked for this transaction (the head is
     created when missing)."""
@@ -116,7 +130,7 @@ def _append(
     entries: list[AuditEntry] = []
     for actor, action, target, details in items:
         seq += 1
-        digest = entry_hash(
+        entry = AuditEntry(
             chain=chain,
             seq=seq,
             occurred_at=now,
@@ -126,20 +140,8 @@ def _append(
             details=details,
             prev_hash=previous,
         )
-        entries.append(
-            AuditEntry(
-                chain=chain,
-                seq=seq,
-                occurred_at=now,
-                actor=actor,
-                action=action,
-                target=target,
-                details=details,
-                prev_hash=previous,
-                hash=digest,
-            )
-        )
-        previous = digest
+        entry.hash = previous = _hash_of(entry)
+        entries.append(entry)
     connection = session.connection()
     connection.execute(
         insert(_ENTRIES),
@@ -267,16 +269,7 @@ def _verify_chain(session: Session, head: AuditChain) -> tuple[int, ChainBreak |
                 return checked, ChainBreak(
                     head.chain, entry.seq, "previous-hash link does not match the entry before"
                 )
-            actual = entry_hash(
-                chain=entry.chain,
-                seq=entry.seq,
-                occurred_at=entry.occurred_at,
-                actor=entry.actor,
-                action=entry.action,
-                target=entry.target,
-                details=entry.details,
-                prev_hash=entry.prev_hash,
-            )
+            actual = _hash_of(entry)
             if actual != entry.hash:
                 return checked, ChainBreak(
                     head.chain, entry.seq, "content does not match its hash (entry was altered)"
