@@ -67,6 +67,7 @@ __all__ = [
     "UTCDateTime",
     "WorkspaceScoped",
     "conflict_insert",
+    "driver_connection",
     "driver_datetime",
     "insert_rows_sqlite",
     "utcnow",
@@ -118,6 +119,16 @@ def driver_datetime(value: datetime, dialect_name: str) -> datetime | str:
     )
 
 
+def driver_connection(connection: Connection) -> Any:
+    """The DB-API connection (sqlite3 or psycopg) under ``connection``, inside the same
+    transaction: hot-path statements run on it directly, skipping SQLAlchemy's per-statement
+    result set-up (some 20 µs a statement, more than SQLite takes to run most of them)."""
+    driver = connection.connection.driver_connection
+    if driver is None:  # pragma: no cover - only after the connection was invalidated
+        raise RuntimeError("the database connection is gone")
+    return driver
+
+
 _ROWS_PER_STATEMENT = (128, 64, 32, 16, 8, 4, 2, 1)
 
 
@@ -132,15 +143,16 @@ def insert_rows_sqlite(
     row from the threads parsing requests. Chunk sizes are powers of two, so that the few
     statement texts stay in the driver's statement cache.
     """
+    driver = driver_connection(connection)
     start = 0
     while start < len(rows):
         size = next(n for n in _ROWS_PER_STATEMENT if n <= len(rows) - start)
         chunk = rows[start : start + size]
         marks = "(" + ", ".join("?" * len(chunk[0])) + ")"
         values = ", ".join([marks] * size)
-        connection.exec_driver_sql(
+        driver.execute(
             statement.format(values=values), tuple(v for row in chunk for v in row)
-        )
+        ).close()
         start += size
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, CursorResult, Table, delete, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from coreo.db import Database, driver_datetime, insert_rows_sqlite, utcnow
+from coreo.db import Database, driver_connection, driver_datetime, insert_rows_sqlite, utcnow
 from coreo.errors import ServiceUnavailableError
 from coreo.eventlog.base import EventLog, NewRecord, Record
 from coreo.eventlog.models import LogConsumer, LogRecord
@@ -167,10 +167,12 @@ class SqlEventLog(EventLog):
             )
         else:
             values = ", ".join(["(?, ?)"] * len(partitions))
-            rows = connection.exec_driver_sql(
+            cursor = driver_connection(connection).execute(
                 _ADVANCE_HEADS_SQLITE.format(values=values),
                 tuple(n for p in partitions for n in (p, counts[p])),
             )
+            rows = cursor.fetchall()
+            cursor.close()
         return {int(p): int(last) for p, last in rows}
 
     def append(

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import Table, delete, event, insert
 from sqlalchemy.orm import Session, object_session
 
-from coreo.db import Database, driver_datetime
+from coreo.db import Database, driver_connection, driver_datetime
 from coreo.eventlog.base import EventLog, NewRecord
 from coreo.eventlog.sql import SqlEventLog
 from coreo.ids import new_id
@@ -226,8 +226,11 @@ def _claim_message_ids(
         )
         return {row[0] for row in rows}
     ids = orjson.dumps(list(message_ids)).decode()
-    repeats = connection.exec_driver_sql(_REPEATS_SQLITE, (ids, workspace_id, cutoff)).scalar()
-    connection.exec_driver_sql(_CLAIM_SQLITE, (workspace_id, at, ids, cutoff))
+    driver = driver_connection(connection)
+    cursor = driver.execute(_REPEATS_SQLITE, (ids, workspace_id, cutoff))
+    (repeats,) = cursor.fetchone()
+    cursor.close()
+    driver.execute(_CLAIM_SQLITE, (workspace_id, at, ids, cutoff)).close()
     return set(message_ids).difference(orjson.loads(repeats or "[]"))
 
 
