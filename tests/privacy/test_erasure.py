@@ -423,6 +423,65 @@ def test_an_erasure_without_a_search_that_covers_the_person_searches_the_whole_l
     assert ANNA["email"] not in left and ERASED.lower() in left  # Bob's referral redacted
 
 
+def _refuse(api: TestClient, tenant: Tenant, events: list[dict[str, Any]]) -> None:
+    """Send events that are all invalid (no event name): each becomes a dead letter."""
+    refused = api.post("/v1/batch", json={"batch": events}, auth=(tenant.write_token, ""))
+    assert len(refused.json()["rejected"]) == len(events), refused.text
+
+
+def test_dead_letters_are_searched_before_the_erasures_transaction_too(
+    api: TestClient,
+    tenant: Tenant,
+    database: Database,
+    drain: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The search ahead covers the dead letters: the erasure's write transaction opens
+    only the letters it found quoting the person and those dead-lettered after it."""
+    ws = tenant.workspace_id
+    _send(api, tenant, [*_anna_events(), *_bob_events()])
+    others = [
+        {"type": "track", "userId": f"erp-9{n:03}", "messageId": f"other-bad-{n}",
+         "properties": {"page": n}}
+        for n in range(20)
+    ]  # fmt: skip
+    hers = {"type": "track", "userId": ANNA["user"], "messageId": "anna-bad"}
+    quoting = {"type": "track", "userId": "erp-4712", "messageId": "bob-bad",
+               "properties": {"friend": ANNA["email"]}}  # fmt: skip
+    _refuse(api, tenant, [hers, quoting, *others])
+    drain()
+    anna = _profile_of(database, ws, ANNA["user"])
+    with database.transaction(write=False) as session:
+        person = erasure.find_person(session, ws, anna)
+    scan = erasure.scan_log(database, [person])
+    assert scan is not None and len(scan.letters) == 22
+    with database.transaction(write=False) as session:
+        ids = dict(session.execute(text("SELECT id, message_id FROM dead_letters")).all())
+    assert sorted(ids[i] for i in scan.letters_of(person)) == ["anna-bad", "bob-bad"]
+    late = {"type": "track", "userId": "erp-4799", "messageId": "carol-bad",
+            "properties": {"number": ANNA["phone"]}}  # fmt: skip
+    _refuse(api, tenant, [late])  # after the search: found by the erasure itself
+    opened: list[str] = []
+    real = transit.open_text
+
+    def counting(session: Any, workspace_id: str, stored: str) -> str:
+        opened.append(stored)
+        return real(session, workspace_id, stored)
+
+    monkeypatch.setattr(transit, "open_text", counting)
+    with database.transaction(workspace_id=ws) as session:
+        counts = erasure.erase(session, ws, anna, tombstone_key=None, actor="test", scan=scan)
+    assert len(opened) == 3  # hers, Bob's and the late one; not the 20 others
+    assert counts["removed"]["dead_letters"] == 1  # hers; the two quoting her are redacted
+    letters = api.get("/v1/dead-letters?limit=100", headers=tenant.admin).json()["items"]
+    assert len(letters) == 22
+    text_left = orjson.dumps(
+        [api.get(f"/v1/dead-letters/{x['id']}", headers=tenant.admin).json() for x in letters]
+    ).decode()
+    assert ANNA["email"] not in text_left and ANNA["phone"] not in text_left
+    assert text_left.count(ERASED) == 2
+
+
 def _cli_env(settings: Settings, database: Database) -> dict[str, str]:
     return {
         **os.environ,

@@ -120,6 +120,37 @@ def test_a_days_key_goes_once_no_record_and_no_dead_letter_needs_it(
     assert [n for n in names if n.startswith("transit:")] == [f"transit:{now:%Y%m%d}"]
 
 
+def test_a_key_destroyed_by_another_process_leaves_this_ones_memory_too(
+    database: Database, settings: Settings, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process keeps the day keys it read for ``KEPT_SECONDS``, then reads them again: one
+    another process destroyed opens nothing more here either, without a restart."""
+    crypto.enable(database, settings)
+    ws = tenant.workspace_id
+    with database.transaction() as session:
+        payload = transit.seal_record(session, ws, b'{"userId": "u1"}')
+    other = Database(str(database.engine.url.render_as_string(hide_password=False)))
+    crypto.enable(other, settings)  # another process (the retention purge's)
+    clock = [1000.0]
+    monkeypatch.setattr(transit.time, "monotonic", lambda: clock[0])
+    try:
+        with other.transaction(write=False) as session:
+            assert transit.open_record(session, ws, payload) == b'{"userId": "u1"}'  # cached
+        with database.transaction() as session:  # destroyed where the purge ran
+            session.execute(delete(KeyringEntry).where(KeyringEntry.name.startswith("transit:")))
+        clock[0] += transit.KEPT_SECONDS - 1
+        with other.transaction(write=False) as session:  # still in memory, for a while
+            assert transit.open_record(session, ws, payload) == b'{"userId": "u1"}'
+        clock[0] += 2
+        with other.transaction(write=False) as session, pytest.raises(transit.TransitKeyGone):
+            transit.open_record(session, ws, payload)
+        with other.transaction(write=False) as session:
+            held = crypto.crypto_of(session)
+        assert held is not None and held.transit == {}
+    finally:
+        other.dispose()
+
+
 def test_a_record_whose_key_is_gone_becomes_a_dead_letter_with_the_reason(
     database: Database, settings: Settings, tenant: Tenant
 ) -> None:

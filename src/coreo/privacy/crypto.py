@@ -105,7 +105,8 @@ class Crypto:
     schema: TraitSchema = DEFAULT_SCHEMA
     _kek: bytes | None = None
     _hashes: dict[str, bytes] = field(default_factory=dict)
-    transit: dict[str, bytes] = field(default_factory=dict)  # day → transit key (committed)
+    # day → (transit key, when read: time.monotonic()), committed keys only
+    transit: dict[str, tuple[bytes, float]] = field(default_factory=dict)
 
     @property
     def seals(self) -> bool:

@@ -209,7 +209,12 @@ class LogScan:
     ``heads``: per partition, the last offset committed when the scan began; every record
     up to it was searched. Records after it (appended since) are searched by the erasure.
     Nothing searched can come to quote a value later: records are only appended, deleted,
-    or redacted (which takes values out)."""
+    or redacted (which takes values out).
+
+    The workspace's dead letters are searched the same way: ``letters`` are the ids
+    searched, ``letters_found`` those quoting a needle. A letter's payload never changes
+    but by an erasure's redaction, so the erasure opens those found and those not searched
+    (dead-lettered since)."""
 
     workspace_id: str
     needles: frozenset[str]
@@ -218,6 +223,8 @@ class LogScan:
     # (partition, offset) → the keys and needles the record matched: a retention run's
     # search serves many people, each erasure opens only the records that matched theirs
     found: dict[tuple[int, int], frozenset[str]]
+    letters: frozenset[str] = frozenset()
+    letters_found: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def covers(self, person: Person, keys: Collection[str]) -> bool:
         return (
@@ -229,6 +236,11 @@ class LogScan:
     def places_of(self, person: Person, keys: Collection[str]) -> list[tuple[int, int]]:
         theirs = set(person.needles) | set(keys)
         return [place for place, matched in self.found.items() if not matched.isdisjoint(theirs)]
+
+    def letters_of(self, person: Person) -> set[str]:
+        """The dead letters found quoting the person (when the scan covers them)."""
+        theirs = person.needles
+        return {i for i, found in self.letters_found.items() if not found.isdisjoint(theirs)}
 
 
 def _log_page(session: Session, ws: str, partition_no: int, after: int, upto: int | None) -> Any:
@@ -290,7 +302,34 @@ def scan_log(
                     matched |= _needles_in(_opened(session, ws, bytes(row.payload)), needles)
                 if matched:
                     found[(row.partition_no, row.log_offset)] = frozenset(matched)
-    return LogScan(ws, needles, keys, heads, found)
+    letters, letters_found = _scan_letters(reading, ws, needles)
+    return LogScan(ws, needles, keys, heads, found, letters, letters_found)
+
+
+def _scan_letters(
+    reading: Callable[[], AbstractContextManager[Session]], ws: str, needles: frozenset[str]
+) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """The workspace's dead letters searched for ``needles``, a chunk per read transaction:
+    the ids searched, and those quoting a needle → the needles they quote."""
+    with reading() as session:
+        ids = list(session.scalars(select(_LETTERS.c.id).where(_LETTERS.c.workspace_id == ws)))
+    found: dict[str, frozenset[str]] = {}
+    if not needles:
+        return frozenset(ids), found
+    for chunk in _chunks(ids):
+        with reading() as session:
+            for letter_id, stored in _letters_by_id(session, chunk):
+                lowered = transit.open_text(session, ws, stored).lower()
+                matched = {n for n in needles if n in lowered}
+                if matched:
+                    found[letter_id] = frozenset(matched)
+    return frozenset(ids), found
+
+
+def _letters_by_id(session: Session, ids: Sequence[str]) -> Sequence[Any]:
+    """(id, payload as stored: sealed) of these dead letters."""
+    query = select(_LETTERS.c.id, _LETTERS.c.payload).where(_LETTERS.c.id.in_(ids))
+    return session.connection().execute(query).all()  # not the ORM's opened text
 
 
 def _pages(
@@ -475,23 +514,27 @@ def erase_from_log(
     return removed, redacted
 
 
-def _own_dead_letters(session: Session, person: Person, pattern: re.Pattern[str]) -> int:
+def _own_dead_letters(
+    session: Session, person: Person, pattern: re.Pattern[str], scan: LogScan | None = None
+) -> int:
     """Dead letters that are the person's own events (never processed, so not among the
     message ids): deleted; those that quote them: redacted. Their payloads are sealed
-    (``privacy.transit``), so the workspace's letters are opened and searched here."""
+    (``privacy.transit``), so letters are opened and searched here: those ``scan`` found
+    and those dead-lettered since it or, without a scan that covers the person, all the
+    workspace's letters."""
     if not person.needles:
         return 0
     ws = person.workspace_id
-    connection = session.connection()  # the stored (sealed) text, not the ORM's opened one
+    connection = session.connection()
     mine: list[str] = []
     # Their ids first (the workspace's index), then the payloads by id: paging the
     # workspace's letters in id order would sort them all again for every page on SQLite.
     ids = list(connection.scalars(select(_LETTERS.c.id).where(_LETTERS.c.workspace_id == ws)))
+    if scan is not None and scan.workspace_id == ws and scan.needles.issuperset(person.needles):
+        found = scan.letters_of(person)
+        ids = [i for i in ids if i in found or i not in scan.letters]
     for chunk in _chunks(ids):
-        rows = connection.execute(
-            select(_LETTERS.c.id, _LETTERS.c.payload).where(_LETTERS.c.id.in_(chunk))
-        ).all()
-        for letter_id, stored in rows:
+        for letter_id, stored in _letters_by_id(session, chunk):
             text = transit.open_text(session, ws, stored)
             lowered = text.lower()
             if not any(n in lowered for n in person.needles):
@@ -679,7 +722,7 @@ def _erase(
 
     for keyed in (EventRecord, SeenMessage, DeadLetter, PlanViolation):  # by message id
         note(keyed.__tablename__, _delete_by(session, ws, keyed, keyed.message_id, messages))
-    note(DeadLetter.__tablename__, _own_dead_letters(session, person, pattern))
+    note(DeadLetter.__tablename__, _own_dead_letters(session, person, pattern, scan))
     log_removed, log_redacted = _erase_log(session, person, pattern, scan)
     note("event_log", log_removed)
     for owned in (ProfileIdentity, ProfileTrait, TraitValue, TraitDirty, ConsentRecord):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -65,6 +66,10 @@ _KEYS = "coreo.transit_keys"  # session.info: day → key made by this session (
 _LETTERS = cast(Table, DeadLetter.__table__)
 _LOG = cast(Table, LogRecord.__table__)
 _GRACE = timedelta(days=1)  # a record sealed just before midnight may be appended after it
+# A process reads a cached day key again after this long: a key that another process
+# destroyed leaves every process's memory within it (and never opens anything meanwhile
+# that the destroying process had not already given up: the records needing it are gone).
+KEPT_SECONDS = 300.0
 
 
 class TransitKeyGone(ValueError):
@@ -80,17 +85,21 @@ def _key(session: Session, day: str, *, create: bool) -> bytes | None:
     crypto = crypto_of(session)
     if crypto is None:
         return None
-    cached = crypto.transit.get(day) or session.info.get(_KEYS, {}).get(day)
-    if cached is not None:
-        return cached
+    cached = crypto.transit.get(day)
+    if cached is not None and time.monotonic() - cached[1] < KEPT_SECONDS:
+        return cached[0]
+    own = session.info.get(_KEYS, {}).get(day)
+    if own is not None:
+        return cast(bytes, own)
     found = keyring_secret(session, _NAME + day, create=create)
     if found is None:
+        crypto.transit.pop(day, None)  # destroyed (by another process): gone here too
         return None
     key, uncommitted = found
     if uncommitted:  # a rollback would take the key with it: kept for this session only
         session.info.setdefault(_KEYS, {})[day] = key
     else:
-        crypto.transit[day] = key
+        crypto.transit[day] = (key, time.monotonic())
     return key
 
 
