@@ -229,10 +229,7 @@ def test_an_erasure_leaves_no_trace_and_suppresses_later_events(
     invalid = {"type": "track", "userId": ANNA["user"], "messageId": "anna-invalid"}  # no event
     quoting = {"type": "track", "userId": "erp-4712", "messageId": "bob-invalid",
                "properties": {"friend": ANNA["email"]}}  # fmt: skip
-    refused = api.post(
-        "/v1/batch", json={"batch": [invalid, quoting]}, auth=(tenant.write_token, "")
-    )
-    assert len(refused.json()["rejected"]) == 2, refused.text  # hers, and Bob's quoting her
+    _refuse(api, tenant, [invalid, quoting])  # hers, and Bob's quoting her
     drain()
     anna = _profile_of(database, ws, ANNA["user"])
     bob = _profile_of(database, ws, "erp-4712")

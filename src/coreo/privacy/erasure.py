@@ -226,19 +226,20 @@ class LogScan:
     letters: frozenset[str] = frozenset()
     letters_found: dict[str, frozenset[str]] = field(default_factory=dict)
 
+    def searched_for(self, person: Person) -> bool:
+        """Whether the search looked for every value of the person (the dead letters')."""
+        return self.workspace_id == person.workspace_id and self.needles.issuperset(person.needles)
+
     def covers(self, person: Person, keys: Collection[str]) -> bool:
-        return (
-            self.workspace_id == person.workspace_id
-            and self.needles.issuperset(person.needles)
-            and self.keys.issuperset(keys)
-        )
+        """Whether the search looked for the person's values and the log's keys."""
+        return self.searched_for(person) and self.keys.issuperset(keys)
 
     def places_of(self, person: Person, keys: Collection[str]) -> list[tuple[int, int]]:
         theirs = set(person.needles) | set(keys)
         return [place for place, matched in self.found.items() if not matched.isdisjoint(theirs)]
 
     def letters_of(self, person: Person) -> set[str]:
-        """The dead letters found quoting the person (when the scan covers them)."""
+        """The dead letters found quoting the person (when ``searched_for`` them)."""
         theirs = person.needles
         return {i for i, found in self.letters_found.items() if not found.isdisjoint(theirs)}
 
@@ -319,8 +320,7 @@ def _scan_letters(
     for chunk in _chunks(ids):
         with reading() as session:
             for letter_id, stored in _letters_by_id(session, chunk):
-                lowered = transit.open_text(session, ws, stored).lower()
-                matched = {n for n in needles if n in lowered}
+                matched = _needles_in(transit.open_text(session, ws, stored), needles)
                 if matched:
                     found[letter_id] = frozenset(matched)
     return frozenset(ids), found
@@ -361,12 +361,13 @@ def _opened(session: Session | None, workspace_id: str, payload: bytes) -> bytes
         return None
 
 
-def _needles_in(payload: bytes | None, needles: Collection[str]) -> set[str]:
+def _needles_in(payload: bytes | str | None, needles: Collection[str]) -> set[str]:
     """The needles (lower-case values) that occur in an opened payload."""
     if payload is None:
         return set()
-    text = payload.decode("utf-8", "replace").lower()
-    return {n for n in needles if n in text}
+    text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
+    lowered = text.lower()
+    return {n for n in needles if n in lowered}
 
 
 def _erase_log(
@@ -530,14 +531,13 @@ def _own_dead_letters(
     # Their ids first (the workspace's index), then the payloads by id: paging the
     # workspace's letters in id order would sort them all again for every page on SQLite.
     ids = list(connection.scalars(select(_LETTERS.c.id).where(_LETTERS.c.workspace_id == ws)))
-    if scan is not None and scan.workspace_id == ws and scan.needles.issuperset(person.needles):
+    if scan is not None and scan.searched_for(person):
         found = scan.letters_of(person)
         ids = [i for i in ids if i in found or i not in scan.letters]
     for chunk in _chunks(ids):
         for letter_id, stored in _letters_by_id(session, chunk):
             text = transit.open_text(session, ws, stored)
-            lowered = text.lower()
-            if not any(n in lowered for n in person.needles):
+            if not _needles_in(text, person.needles):
                 continue
             try:
                 message = orjson.loads(text)

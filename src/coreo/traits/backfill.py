@@ -27,7 +27,7 @@ import orjson
 from sqlalchemy import Table, delete, select, text, update
 from sqlalchemy.orm import Session
 
-from coreo.db import Database, driver_datetime, utcnow
+from coreo.db import Database, driver_connection, driver_datetime, utcnow
 from coreo.errors import ConflictError
 from coreo.identity.models import Profile
 from coreo.identity.service import lock_workspace
@@ -102,19 +102,11 @@ _ADD_ROWS = (
 _MILLIS = "CAST(trunc(us::DOUBLE / 1000000::DOUBLE * 1000::DOUBLE) AS BIGINT)"
 
 
-def _driver(session: Session) -> Any:
-    """The DB-API connection under the session (sqlite3 or psycopg), for bulk transfers."""
-    driver = session.connection().connection.driver_connection
-    if driver is None:  # pragma: no cover - only after the connection was invalidated
-        raise RuntimeError("the database connection is gone")
-    return driver
-
-
 def _history_rows(
     session: Session, workspace_id: str, until: datetime | None, sqlite: bool
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The history's rows in chunks, straight from the driver."""
-    raw = _driver(session)
+    raw = driver_connection(session.connection())
     mark = "?" if sqlite else "%s"
     events = "events"
     if sqlite and session.execute(text("SELECT count(*) FROM workspaces")).scalar_one() <= 1:
@@ -592,7 +584,7 @@ def _copy_rows(database: Database, workspace_id: str, data: memoryview) -> None:
     copy_in = "COPY {table} ({columns}) FROM STDIN (FORMAT csv)"
     try:
         with database.transaction(workspace_id=workspace_id) as session:
-            raw = _driver(session)
+            raw = driver_connection(session.connection())
             with (
                 raw.cursor() as cursor,
                 cursor.copy(
@@ -604,7 +596,7 @@ def _copy_rows(database: Database, workspace_id: str, data: memoryview) -> None:
     except UniqueViolation:
         pass
     with database.transaction(workspace_id=workspace_id) as session:
-        raw = _driver(session)
+        raw = driver_connection(session.connection())
         raw.execute(
             "CREATE TEMP TABLE trait_values_load (LIKE computed_trait_values) ON COMMIT DROP"
         )
