@@ -176,6 +176,14 @@ class Settings(BaseSettings):
         "with a per-person data key (AES-256-GCM), wrapped by the master key; identifiers "
         "are searched by a keyed hash; erasure destroys the key.",
     )
+    key_database_url: str | None = Field(
+        default=None,
+        description="A database of their own for the wrapped data keys and the keyring "
+        "(SQLAlchemy URL, e.g. sqlite:////srv/coreo-keys/keys.db or a second PostgreSQL "
+        "database). Unset: they live in the operational database. Set, a backup of the "
+        "operational database holds no key, so an erasure's crypto-shredding reaches its "
+        "backups too (back the key store up separately, with short retention).",
+    )
     controller_name: str = Field(
         default="(set controller_name)",
         description="The controller named in the record of processing activities (`coreo ropa`).",
@@ -310,7 +318,7 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "key_database_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -373,7 +381,7 @@ def display_value(name: str, value: object) -> str:
     """A setting's value for display: secrets masked, database passwords hidden."""
     if isinstance(value, SecretStr):
         return "********" if value.get_secret_value() else ""
-    if name == "database_url" and isinstance(value, str):
+    if name in ("database_url", "key_database_url") and isinstance(value, str):
         return make_url(value).render_as_string(hide_password=True)
     return "" if value is None else str(value)
 

@@ -16,7 +16,14 @@ from coreo.cli.consent import consent_app
 from coreo.cli.identity import identity_app
 from coreo.cli.imports import import_file
 from coreo.cli.pipeline import dlq_app, events_app, worker
-from coreo.cli.privacy import privacy_app, retention_app, ropa, rotate_master, seal_identifiers
+from coreo.cli.privacy import (
+    move_to_store,
+    privacy_app,
+    retention_app,
+    ropa,
+    rotate_master,
+    seal_identifiers,
+)
 from coreo.cli.server import demo, serve
 from coreo.cli.sim import sim_app
 from coreo.cli.traits import traits_app
@@ -67,6 +74,7 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(retention_app, name="retention")
 app.command("ropa")(ropa)
 keys_app.command("rotate-master")(rotate_master)
+keys_app.command("move-to-store")(move_to_store)
 keys_app.command("seal")(seal_identifiers)
 app.add_typer(sim_app, name="sim")
 app.add_typer(traits_app, name="traits")

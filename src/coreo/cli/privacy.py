@@ -26,7 +26,7 @@ from coreo.cli._common import (
 from coreo.db import Database, utcnow
 from coreo.errors import InvalidInputError
 from coreo.eventlog import build_event_log
-from coreo.privacy import crypto, retention
+from coreo.privacy import crypto, keystore, retention
 from coreo.privacy import requests as service
 from coreo.privacy import ropa as records
 from coreo.privacy.crypto import hash_key
@@ -35,7 +35,7 @@ from coreo.privacy.models import PrivacyRequest
 from coreo.privacy.sealing import seal_stored
 from coreo.profiles.service import lookup_given
 
-__all__ = ["privacy_app", "retention_app", "ropa", "rotate_master"]
+__all__ = ["move_to_store", "privacy_app", "retention_app", "ropa", "rotate_master"]
 
 privacy_app = typer.Typer(
     help="Data subject requests: access, portability, rectification, erasure, restriction, "
@@ -423,6 +423,30 @@ def rotate_master(
     )
     if new_key_file is not None and not in_file:
         console.print("Set COREO_MASTER_KEY to the new key before the next start.")
+
+
+def move_to_store() -> None:
+    """Move the data keys and the keyring out of the database into the key store.
+
+    The key store is the database named by COREO_KEY_DATABASE_URL. The keys are committed
+    there first, then deleted from the operational database, so that its backups hold no
+    key from now on (older backups still do: let them expire).
+
+    Example: COREO_KEY_DATABASE_URL=sqlite:////srv/coreo-keys/keys.db coreo keys move-to-store
+    """
+    settings = load_settings()
+    if settings.key_database_url is None:
+        raise InvalidInputError("set COREO_KEY_DATABASE_URL to the key store first")
+    database = open_database(settings)
+    try:
+        counts = keystore.move_keys(database, keystore.key_store(settings.key_database_url))
+    except ValueError as error:
+        raise InvalidInputError(str(error)) from None
+    _audit_keys(database, "keys.moved_to_store", "key-store", counts)
+    console.print(
+        f"Moved {counts['data_keys']:,} data key(s) and {counts['keyring']} keyring "
+        "secret(s) into the key store; the database holds none now."
+    )
 
 
 def _audit_keys(database: Database, action: str, target: str, details: dict[str, Any]) -> None:

@@ -38,20 +38,20 @@ import hmac
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Table, delete, event, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, attributes
 
 from coreo.config import Settings
-from coreo.db import Database, conflict_insert, utcnow
+from coreo.db import Database, utcnow
 from coreo.errors import ConfigurationError
 from coreo.identity.models import ProfileIdentity
 from coreo.privacy.keys import derived_key, forget_key_files, master_key
-from coreo.privacy.models import DataKey, KeyringEntry
+from coreo.privacy.keystore import KeyStore, key_store
 from coreo.profiles.models import SEALED_PREFIX, ProfileTrait, search_key
 from coreo.profiles.traits import DEFAULT_SCHEMA, TraitSchema
 
@@ -69,6 +69,7 @@ __all__ = [
     "is_sealed",
     "kek_of",
     "keyring_secret",
+    "keys_of",
     "looks_sealed",
     "open_computed",
     "open_identity",
@@ -90,8 +91,6 @@ _KEYS = "coreo.data_keys"  # session.info: (workspace, profile) -> unwrapped dat
 _PLAIN = "coreo.plain"  # session.info: traits sealed for a flush, restored after it
 _IDENTITY_PLAIN = "coreo.identity_plain"  # session.info: new identity rows → their values
 _NONCE = 12
-_DATA_KEYS = cast(Table, DataKey.__table__)
-_KEYRING = cast(Table, KeyringEntry.__table__)
 _KEYRING_MADE = "coreo.keyring_made"  # session.info: secrets this session made (uncommitted)
 _HMAC_SECRET = "hmac"  # noqa: S105 - the keyring entry's name, not a secret
 Field = tuple[str, dict[str, Any], str]  # an event's place: label, holder, name in it
@@ -107,6 +106,11 @@ class Crypto:
     _hashes: dict[str, bytes] = field(default_factory=dict)
     # day → (transit key, when read: time.monotonic()), committed keys only
     transit: dict[str, tuple[bytes, float]] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> KeyStore:
+        """Where the wrapped keys live (``COREO_KEY_DATABASE_URL``, else the database)."""
+        return key_store(self.settings.key_database_url)
 
     @property
     def seals(self) -> bool:
@@ -141,6 +145,13 @@ def enable(database: Database, settings: Settings) -> None:
 def crypto_of(session: Session) -> Crypto | None:
     found = session.info.get(_INFO)
     return found if isinstance(found, Crypto) else None
+
+
+def keys_of(session: Session) -> KeyStore:
+    """Where the keys of ``session``'s installation live (a database opened without the
+    installation's keys has only its own tables)."""
+    crypto = crypto_of(session)
+    return crypto.keys if crypto is not None else key_store(None)
 
 
 def _crypto(session: Session) -> Crypto:
@@ -186,24 +197,18 @@ def keyring_secret(
     if crypto is None:
         raise ConfigurationError("this database was opened without the installation's keys")
     made: set[str] = session.info.setdefault(_KEYRING_MADE, set())
-    connection = session.connection()
-    query = select(KeyringEntry.wrapped).where(KeyringEntry.name == name)
     aad = f"coreo/keyring/{name}".encode()
-    wrapped = connection.scalar(query)
+    wrapped = crypto.keys.keyring_entry(session, name)
     if wrapped is None:
         if not create:
             return None
         _check_kek(session, crypto)  # never wrap a new key under a rotated-away master key
-        made.add(name)
-        connection.execute(
-            conflict_insert(session, _KEYRING)
-            .values(name=name, wrapped=_wrap(crypto.kek, os.urandom(32), aad), created_at=utcnow())
-            .on_conflict_do_nothing()
+        if not crypto.keys.separate:  # a key store of its own commits the entry at once
+            made.add(name)
+        wrapped = crypto.keys.add_keyring_entry(
+            session, name, _wrap(crypto.kek, os.urandom(32), aad), utcnow()
         )
-        wrapped = connection.scalar(query)
-        if wrapped is None:
-            raise ConfigurationError(f"the keyring's secret {name!r} could not be made")
-    return crypto.unwrap(bytes(wrapped), aad), name in made
+    return crypto.unwrap(wrapped, aad), name in made
 
 
 def hash_key(session: Session, purpose: str, settings: Settings | None = None) -> bytes:
@@ -255,31 +260,11 @@ def data_key(session: Session, workspace_id: str, profile_id: str) -> bytes:
     found = cache.get((workspace_id, profile_id))
     if found is not None:
         return found
-    crypto = _crypto(session)
-    aad = _key_aad(workspace_id, profile_id)
-    connection = session.connection()
-    query = select(DataKey.wrapped).where(
-        DataKey.workspace_id == workspace_id, DataKey.profile_id == profile_id
-    )
-    wrapped = connection.scalar(query)
-    if wrapped is None:
-        _check_kek(session, crypto)  # never wrap a new key under a rotated-away master key
-        connection.execute(
-            conflict_insert(session, _DATA_KEYS)
-            .values(
-                workspace_id=workspace_id,
-                profile_id=profile_id,
-                wrapped=_wrap(crypto.kek, os.urandom(32), aad),
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing()
-        )
-        wrapped = connection.scalar(query)
-    if wrapped is None:
+    data_keys(session, workspace_id, [profile_id])
+    found = cache.get((workspace_id, profile_id))
+    if found is None:
         raise ConfigurationError(f"no data key could be made for {profile_id}")
-    key = crypto.unwrap(bytes(wrapped), aad)
-    cache[(workspace_id, profile_id)] = key
-    return key
+    return found
 
 
 def data_keys(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> None:
@@ -293,8 +278,8 @@ def data_keys(session: Session, workspace_id: str, profile_ids: Iterable[str]) -
         return
     _check_kek(session, crypto)  # never wrap a new key under a rotated-away master key
     now = utcnow()
-    session.connection().execute(
-        conflict_insert(session, _DATA_KEYS).on_conflict_do_nothing(),
+    crypto.keys.add_keys(
+        session,
         [
             {
                 "workspace_id": workspace_id,
@@ -315,17 +300,10 @@ def preload(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> 
     if crypto is None:
         return
     cache: dict[tuple[str, str], bytes] = session.info.setdefault(_KEYS, {})
-    wanted = sorted({p for p in profile_ids if (workspace_id, p) not in cache})
-    connection = session.connection()
-    for start in range(0, len(wanted), 500):
-        for profile_id, wrapped in connection.execute(
-            select(DataKey.profile_id, DataKey.wrapped).where(
-                DataKey.workspace_id == workspace_id,
-                DataKey.profile_id.in_(wanted[start : start + 500]),
-            )
-        ).all():
-            aad = _key_aad(workspace_id, profile_id)
-            cache[(workspace_id, profile_id)] = crypto.unwrap(bytes(wrapped), aad)
+    wanted = {p for p in profile_ids if (workspace_id, p) not in cache}
+    for profile_id, wrapped in crypto.keys.wrapped_keys(session, workspace_id, wanted).items():
+        aad = _key_aad(workspace_id, profile_id)
+        cache[(workspace_id, profile_id)] = crypto.unwrap(wrapped, aad)
 
 
 def open_rows(
@@ -341,25 +319,19 @@ def open_rows(
 def _check_kek(session: Session, crypto: Crypto) -> None:
     """Unwrap the keyring's secret: a KEK that no longer opens it was rotated away by
     ``coreo keys rotate-master``, and ``unwrap`` reads the key again."""
-    wrapped = session.connection().scalar(
-        select(KeyringEntry.wrapped).where(KeyringEntry.name == _HMAC_SECRET)
-    )
+    wrapped = crypto.keys.keyring_entry(session, _HMAC_SECRET)
     if wrapped is not None:
-        crypto.unwrap(bytes(wrapped), b"coreo/keyring/hmac")
+        crypto.unwrap(wrapped, b"coreo/keyring/hmac")
 
 
 def shred(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> int:
-    """Destroy the data keys of these profiles (erasure)."""
+    """Destroy the data keys of these profiles (erasure). In a key store of its own this
+    is committed at once, before the caller's transaction (``coreo.privacy.keystore``)."""
     ids = sorted(set(profile_ids))
     cache: dict[tuple[str, str], bytes] = session.info.get(_KEYS, {})
     for profile_id in ids:
         cache.pop((workspace_id, profile_id), None)
-    if not ids:
-        return 0
-    result = session.execute(
-        delete(DataKey).where(DataKey.workspace_id == workspace_id, DataKey.profile_id.in_(ids))
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return keys_of(session).delete_keys(session, workspace_id, ids)
 
 
 _SEALED_JSON = b'"' + SEALED_PREFIX.encode()  # how a sealed value starts in JSON text
@@ -693,35 +665,38 @@ def _open_loaded(target: ProfileTrait, context: Any) -> None:
 
 
 def rotate_master(database: Database, old_master: bytes, new_master: bytes) -> dict[str, int]:
-    """Re-wrap every data key and the keyring under ``new_master`` in one transaction;
-    sealed values stay as they are."""
+    """Re-wrap every data key and the keyring under ``new_master`` in one transaction (of
+    the key store, where the keys live); sealed values stay as they are."""
     old, new = kek_of(old_master), kek_of(new_master)
     counts = {"data_keys": 0, "keyring": 0}
-    with database.transaction() as session:
-        connection = session.connection()
+    with (
+        database.transaction() as session,
+        _crypto(session).keys.everything(session) as (
+            own,
+            keys,
+            ring,
+        ),
+    ):
+        connection = own.connection()
         for row in connection.execute(
-            select(DataKey.workspace_id, DataKey.profile_id, DataKey.wrapped)
+            select(keys.c.workspace_id, keys.c.profile_id, keys.c.wrapped)
         ).all():
             aad = _key_aad(row.workspace_id, row.profile_id)
             key = _unwrap(old, bytes(row.wrapped), aad)
             connection.execute(
-                _DATA_KEYS.update()
+                keys.update()
                 .where(
-                    _DATA_KEYS.c.workspace_id == row.workspace_id,
-                    _DATA_KEYS.c.profile_id == row.profile_id,
+                    keys.c.workspace_id == row.workspace_id,
+                    keys.c.profile_id == row.profile_id,
                 )
                 .values(wrapped=_wrap(new, key, aad))
             )
             counts["data_keys"] += 1
-        for name, wrapped in connection.execute(
-            select(KeyringEntry.name, KeyringEntry.wrapped)
-        ).all():
+        for name, wrapped in connection.execute(select(ring.c.name, ring.c.wrapped)).all():
             aad = f"coreo/keyring/{name}".encode()
             secret = _unwrap(old, bytes(wrapped), aad)
             connection.execute(
-                _KEYRING.update()
-                .where(_KEYRING.c.name == name)
-                .values(wrapped=_wrap(new, secret, aad))
+                ring.update().where(ring.c.name == name).values(wrapped=_wrap(new, secret, aad))
             )
             counts["keyring"] += 1
     return counts

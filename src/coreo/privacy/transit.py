@@ -32,7 +32,7 @@ from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Table, delete, event, func, select
+from sqlalchemy import Table, event, func, select
 from sqlalchemy.orm import Session, attributes
 
 from coreo.db import utcnow
@@ -40,8 +40,7 @@ from coreo.eventlog.base import EventLog
 from coreo.eventlog.models import LogRecord
 from coreo.eventlog.sql import SqlEventLog
 from coreo.ingest.models import DeadLetter
-from coreo.privacy.crypto import crypto_of, identity_key, keyring_secret
-from coreo.privacy.models import KeyringEntry
+from coreo.privacy.crypto import crypto_of, identity_key, keyring_secret, keys_of
 
 __all__ = [
     "TransitKeyGone",
@@ -284,9 +283,8 @@ def destroy_unused_keys(
     letter_day = _parse_day(str(oldest_letter)) if oldest_letter else None
     if letter_day is not None:
         keep_from = min(keep_from, letter_day - _GRACE)
-    names = session.scalars(
-        select(KeyringEntry.name).where(KeyringEntry.name.startswith(_NAME, autoescape=True))
-    ).all()
+    keys = keys_of(session)
+    names = keys.keyring_names(session, _NAME)
     days = sorted(
         day
         for name in names
@@ -294,7 +292,7 @@ def destroy_unused_keys(
     )
     if days:
         gone = [_NAME + day for day in days]
-        session.execute(delete(KeyringEntry).where(KeyringEntry.name.in_(gone)))
+        keys.delete_keyring_entries(session, gone)
         if (crypto := crypto_of(session)) is not None:
             for day in days:
                 crypto.transit.pop(day, None)

@@ -1,0 +1,223 @@
+"""A key store of its own (``COREO_KEY_DATABASE_URL``): backups of the operational database
+hold no key, so an erasure's crypto-shredding reaches them too (GDPR Art. 17, 25, 32)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+
+from coreo.config import Settings
+from coreo.db import Database
+from coreo.errors import ConfigurationError
+from coreo.privacy import crypto, erasure, keystore, transit
+from coreo.privacy.keys import master_key
+from coreo.privacy.models import DataKey, KeyringEntry
+from coreo.profiles import service as profiles
+from tests.cli.test_cli import assert_one_line_error, coreo
+from tests.conftest import scratch_postgres_database
+from tests.identity.conftest import feed_pipeline, message
+
+__all__ = ["feed_pipeline"]
+
+Feed = Callable[..., list[str | None]]
+
+
+@pytest.fixture
+def key_url(database: Database, tmp_path: Path) -> Iterator[str]:
+    """A key store beside ``database``: an SQLite file, or a second PostgreSQL database."""
+    if database.is_sqlite:
+        url = f"sqlite:///{tmp_path / 'keys.db'}"
+        yield url
+    else:
+        with scratch_postgres_database("coreo_keys") as url:
+            yield url
+            keystore.key_store(url).close()  # before the database is dropped
+    keystore.key_store(url).close()
+
+
+@pytest.fixture
+def separate(database: Database, settings: Settings, key_url: str) -> Database:
+    crypto.enable(database, settings.model_copy(update={"key_database_url": key_url}))
+    return database
+
+
+def _in_database(database: Database) -> tuple[int, int]:
+    """(data keys, keyring entries) held by the operational database."""
+    with database.engine.connect() as connection:
+        return (
+            int(connection.scalar(select(func.count()).select_from(DataKey)) or 0),
+            int(connection.scalar(select(func.count()).select_from(KeyringEntry)) or 0),
+        )
+
+
+def _in_store(url: str) -> tuple[set[str], set[str]]:
+    """(profile ids with a data key, keyring names) held by the key store."""
+    store = keystore.key_store(url).database
+    assert store is not None
+    with store.engine.connect() as connection:
+        profiles_ = set(connection.scalars(text("SELECT profile_id FROM privacy_data_keys")))
+        names = set(connection.scalars(text("SELECT name FROM privacy_keyring")))
+    return profiles_, names
+
+
+def _sealed_traits(database: Database, ws: str, profile: str) -> dict[str, str]:
+    """The person's sealed trait values as a copy or a backup of the database holds them."""
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT name, value FROM profile_traits "
+                "WHERE workspace_id = :ws AND profile_id = :p"
+            ),
+            {"ws": ws, "p": profile},
+        ).all()
+    found = {name: str(value).strip('"') for name, value in rows}
+    return {name: value for name, value in found.items() if crypto.is_sealed(value)}
+
+
+def _anna() -> dict[str, Any]:
+    return message("identify", userId="anna-5", traits={"email": "anna5@x.ch", "lastName": "Roth"})
+
+
+def test_the_keys_live_in_the_key_store_and_an_erasure_leaves_backups_unreadable(
+    separate: Database, key_url: str, tenant: Any, feed_pipeline: Feed
+) -> None:
+    ws = tenant.workspace_id
+    (anna,) = feed_pipeline(_anna())
+    (ben,) = feed_pipeline(message("identify", at=1, userId="ben-5", traits={"lastName": "Bär"}))
+    assert _in_database(separate) == (0, 0)  # a backup of the database holds no key
+    keyed, names = _in_store(key_url)
+    assert keyed == {anna, ben} and "hmac" in names
+    with separate.transaction(write=False) as session:
+        shown = profiles.describe(profiles.view(session, ws, str(anna)))
+    assert shown["traits"]["lastName"]["value"] == "Roth"
+    backup = _sealed_traits(separate, ws, str(anna))  # taken before the erasure
+    assert set(backup) >= {"email", "lastName"}
+    with separate.transaction(workspace_id=ws) as session:
+        erasure.erase(session, ws, str(anna), tombstone_key=b"k" * 32, actor="dpo")
+    assert _in_store(key_url)[0] == {ben}
+    with separate.transaction() as session:
+        for name, value in backup.items():  # restored from the backup: nothing opens
+            with pytest.raises(ConfigurationError):
+                crypto.open_value(session, ws, str(anna), name, value)
+        session.rollback()
+    with separate.transaction(write=False) as session:
+        assert (
+            profiles.describe(profiles.view(session, ws, str(ben)))["traits"]["lastName"]["value"]
+            == "Bär"
+        )
+
+
+def test_without_a_key_store_a_backup_keeps_the_erased_persons_key(
+    database: Database, settings: Settings, tenant: Any, feed_pipeline: Feed
+) -> None:
+    """Why the key store matters: by default the wrapped key is in the same backup."""
+    crypto.enable(database, settings)
+    ws = tenant.workspace_id
+    (anna,) = feed_pipeline(_anna())
+    backup = _sealed_traits(database, ws, str(anna))
+    with database.engine.connect() as connection:
+        wrapped = connection.scalar(select(DataKey.wrapped).where(DataKey.profile_id == anna))
+    assert wrapped is not None
+    with database.transaction(workspace_id=ws) as session:
+        erasure.erase(session, ws, str(anna), tombstone_key=b"k" * 32, actor="dpo")
+    key = crypto._unwrap(
+        crypto.kek_of(master_key(settings)), bytes(wrapped), f"coreo/data-key/{ws}/{anna}".encode()
+    )
+    aad = f"coreo/trait/{ws}/{anna}/lastName".encode()
+    assert crypto._open(key, backup["lastName"], aad) == "Roth"  # the backup still opens
+
+
+def test_keys_are_made_before_and_destroyed_before_the_transaction_commits(
+    separate: Database, key_url: str, tenant: Any, feed_pipeline: Feed
+) -> None:
+    ws = tenant.workspace_id
+    (anna,) = feed_pipeline(_anna())
+    backup = _sealed_traits(separate, ws, str(anna))
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), separate.transaction() as session:
+        crypto.data_key(session, ws, "prof_rolled_back")
+        crypto.shred(session, ws, [str(anna)])
+        raise Abort
+    keyed, _ = _in_store(key_url)
+    # The new key was committed first: after the rollback it wraps nothing (no data names
+    # that profile), which is harmless. The destroyed key stays destroyed: fail safe.
+    assert keyed == {"prof_rolled_back"}
+    with separate.transaction() as session:
+        with pytest.raises(ConfigurationError):
+            crypto.open_value(session, ws, str(anna), "lastName", backup["lastName"])
+        session.rollback()
+
+
+def test_rotation_and_transit_keys_work_in_the_key_store(
+    separate: Database, key_url: str, settings: Settings, tenant: Any, feed_pipeline: Feed
+) -> None:
+    ws = tenant.workspace_id
+    (anna,) = feed_pipeline(_anna())
+    with separate.transaction() as session:
+        old_day = transit._key(session, "20200101", create=True)
+        assert old_day is not None
+    assert "transit:20200101" in _in_store(key_url)[1]
+    with separate.transaction() as session:
+        assert "20200101" in transit.destroy_unused_keys(session, None)
+    assert "transit:20200101" not in _in_store(key_url)[1]
+    old, new = master_key(settings), os.urandom(32)
+    counts = crypto.rotate_master(separate, old, new)
+    keyed, names = _in_store(key_url)
+    assert counts == {"data_keys": len(keyed), "keyring": len(names)}
+    assert _in_database(separate) == (0, 0)
+    store = keystore.key_store(key_url).database
+    assert store is not None
+    with store.engine.connect() as connection:
+        wrapped = connection.scalar(
+            text("SELECT wrapped FROM privacy_data_keys WHERE profile_id = :p"), {"p": anna}
+        )
+    aad = f"coreo/data-key/{ws}/{anna}".encode()
+    assert len(crypto._unwrap(crypto.kek_of(new), bytes(wrapped), aad)) == 32
+    with pytest.raises(ConfigurationError, match="does not open"):
+        crypto._unwrap(crypto.kek_of(old), bytes(wrapped), aad)
+
+
+def test_moving_the_keys_into_a_key_store_keeps_everything_readable(
+    database: Database, settings: Settings, key_url: str, tenant: Any, feed_pipeline: Feed
+) -> None:
+    ws = tenant.workspace_id
+    crypto.enable(database, settings)  # the keys start in the database
+    (anna,) = feed_pipeline(_anna())
+    with database.transaction() as session:
+        before = crypto.data_key(session, ws, str(anna))
+    data_keys, ring = _in_database(database)
+    assert data_keys == 1 and ring >= 1
+    counts = keystore.move_keys(database, keystore.key_store(key_url))
+    assert counts == {"data_keys": 1, "keyring": ring}
+    assert _in_database(database) == (0, 0)
+    crypto.enable(database, settings.model_copy(update={"key_database_url": key_url}))
+    with database.transaction(write=False) as session:
+        assert crypto.data_key(session, ws, str(anna)) == before
+        shown = profiles.describe(profiles.view(session, ws, str(anna)))
+    assert shown["traits"]["email"]["value"] == "anna5@x.ch"
+    assert keystore.move_keys(database, keystore.key_store(key_url)) == {
+        "data_keys": 0,
+        "keyring": 0,
+    }  # moving again moves nothing
+
+
+def test_the_cli_moves_keys_only_into_a_named_key_store(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert coreo(home, "init").returncode == 0
+    assert_one_line_error(coreo(home, "keys", "move-to-store"), "COREO_KEY_DATABASE_URL")
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    moved = coreo(home, "keys", "move-to-store", COREO_KEY_DATABASE_URL=url)
+    assert moved.returncode == 0, moved.stderr
+    assert "keyring secret(s) into the key store" in moved.stdout
+    assert_one_line_error(
+        coreo(home, "keys", "move-to-store", COREO_KEY_DATABASE_URL="nonsense://"),
+        "COREO_KEY_DATABASE_URL",
+    )
