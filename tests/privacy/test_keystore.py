@@ -132,7 +132,7 @@ def test_without_a_key_store_a_backup_keeps_the_erased_persons_key(
     assert crypto._open(key, backup["lastName"], aad) == "Roth"  # the backup still opens
 
 
-def test_keys_are_made_before_and_destroyed_before_the_transaction_commits(
+def test_keys_are_made_first_and_destroyed_only_when_the_erasure_commits(
     separate: Database, key_url: str, tenant: Any, feed_pipeline: Feed
 ) -> None:
     ws = tenant.workspace_id
@@ -144,12 +144,19 @@ def test_keys_are_made_before_and_destroyed_before_the_transaction_commits(
 
     with pytest.raises(Abort), separate.transaction() as session:
         crypto.data_key(session, ws, "prof_rolled_back")
-        crypto.shred(session, ws, [str(anna)])
-        raise Abort
+        assert crypto.shred(session, ws, [str(anna)]) == 1
+        raise Abort  # an erasure failing midway
     keyed, _ = _in_store(key_url)
     # The new key was committed first: after the rollback it wraps nothing (no data names
-    # that profile), which is harmless. The destroyed key stays destroyed: fail safe.
-    assert keyed == {"prof_rolled_back"}
+    # that profile), which is harmless. The failed erasure destroyed no key: Anna's data,
+    # still there, still opens, and the erasure can run again.
+    assert keyed == {"prof_rolled_back", str(anna)}
+    with separate.transaction(write=False) as session:
+        assert crypto.open_value(session, ws, str(anna), "lastName", backup["lastName"]) == "Roth"
+    with separate.transaction() as session:
+        crypto.shred(session, ws, [str(anna)])
+        assert str(anna) in _in_store(key_url)[0]  # until the commit
+    assert _in_store(key_url)[0] == {"prof_rolled_back"}
     with separate.transaction() as session:
         with pytest.raises(ConfigurationError):
             crypto.open_value(session, ws, str(anna), "lastName", backup["lastName"])
@@ -207,6 +214,9 @@ def test_moving_the_keys_into_a_key_store_keeps_everything_readable(
         "data_keys": 0,
         "keyring": 0,
     }  # moving again moves nothing
+    with pytest.raises(ValueError, match="operational database itself"):
+        keystore.move_keys(database, keystore.key_store(str(database.url)))
+    assert _in_store(key_url)[0] == {str(anna)}
 
 
 def test_the_cli_moves_keys_only_into_a_named_key_store(tmp_path: Path) -> None:

@@ -15,9 +15,11 @@ Two databases cannot commit together, so the key store's writes are ordered to f
 * **a new key is committed first**, before the data it seals (it is inserted and committed
   at once, outside the caller's transaction). If the caller's transaction then rolls back,
   the key wraps nothing: a random key under a random profile id, which no data refers to.
-* **a destroyed key is destroyed first**, before the erasure that destroys it commits. If
-  the erasure then fails, what it meant to delete is already unreadable, and running the
-  request again deletes it.
+* **a destroyed key is destroyed last**: when the erasure that destroys it is about to
+  commit, after all of its work succeeded (a ``before_commit`` hook). An erasure that fails
+  midway destroys no key and can run again; only a failure of the final commit itself
+  leaves data whose key is gone (unreadable, and deleted when the request runs again).
+  A purged transit day key, which nothing can need any more, is destroyed at once.
 
 The key store's two tables are created on first use (they have no foreign keys: the
 workspaces live elsewhere).
@@ -31,10 +33,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Column, LargeBinary, MetaData, String, Table, delete, select
+from sqlalchemy import Column, LargeBinary, MetaData, String, Table, delete, event, select
 from sqlalchemy.orm import Session
 
-from coreo.db import Database, UTCDateTime, conflict_insert
+from coreo.db import CoreoSession, Database, UTCDateTime, conflict_insert
+from coreo.errors import ConfigurationError
 from coreo.privacy.models import DataKey, KeyringEntry
 
 __all__ = ["SEPARATE_TABLES", "KeyStore"]
@@ -70,6 +73,23 @@ def key_store(url: str | None) -> KeyStore:
         if found is None:
             found = _OPEN[url] = KeyStore(url)
         return found
+
+
+_DOOMED = "coreo.keys_to_destroy"  # session.info: data keys destroyed at its commit
+
+
+@event.listens_for(CoreoSession, "before_commit")
+def _destroy_doomed_keys(session: Session) -> None:
+    """Destroy the data keys the committing transaction shredded, in the key store of
+    their own, just before it commits: a failure here fails the commit."""
+    for store, workspace_id, ids in session.info.pop(_DOOMED, []):
+        store._delete_now(session, workspace_id, ids)
+
+
+@event.listens_for(CoreoSession, "after_rollback")
+def _spare_doomed_keys(session: Session) -> None:
+    """A rolled-back transaction destroys no key (its data stays, readable)."""
+    session.info.pop(_DOOMED, None)
 
 
 class KeyStore:
@@ -150,10 +170,22 @@ class KeyStore:
             own.connection().execute(conflict_insert(own, keys).on_conflict_do_nothing(), rows)
 
     def delete_keys(self, session: Session, workspace_id: str, profile_ids: Iterable[str]) -> int:
-        """Destroy these profiles' data keys; return how many there were."""
+        """Destroy these profiles' data keys; return how many there are.
+
+        In a key store of its own they are destroyed when the caller's transaction is about
+        to commit, after all of its work succeeded (``before_commit``): an erasure that
+        fails midway keeps the keys of the data it leaves, and can run again."""
         ids = sorted(set(profile_ids))
         if not ids:
             return 0
+        if self.separate:
+            found = sorted(self.wrapped_keys(session, workspace_id, ids))
+            pending: list[tuple[KeyStore, str, list[str]]] = session.info.setdefault(_DOOMED, [])
+            pending.append((self, workspace_id, found))
+            return len(found)
+        return self._delete_now(session, workspace_id, ids)
+
+    def _delete_now(self, session: Session, workspace_id: str, ids: list[str]) -> int:
         deleted = 0
         with self._session(session, write=True) as (own, keys, _):
             connection = own.connection()
@@ -186,7 +218,9 @@ class KeyStore:
                 .on_conflict_do_nothing()
             )
             kept = connection.scalar(select(ring.c.wrapped).where(ring.c.name == name))
-        return wrapped if kept is None else bytes(kept)
+        if kept is None:  # destroyed as it was made (a purge): never seal with it
+            raise ConfigurationError(f"the keyring's secret {name!r} could not be made")
+        return bytes(kept)
 
     def keyring_names(self, session: Session, prefix: str) -> list[str]:
         with self._session(session, write=False) as (own, _, ring):
@@ -219,6 +253,8 @@ def move_keys(database: Database, store: KeyStore) -> dict[str, int]:
     when they differ, nothing is moved (an error names how many differ)."""
     if store.database is None:
         raise ValueError("set COREO_KEY_DATABASE_URL to the key store first")
+    if store.database.url == database.url:
+        raise ValueError("COREO_KEY_DATABASE_URL names the operational database itself")
     counts = {"data_keys": 0, "keyring": 0}
     with database.transaction() as session:
         connection = session.connection()
@@ -245,7 +281,15 @@ def move_keys(database: Database, store: KeyStore) -> dict[str, int]:
                     f"{differ} key(s) of the database differ from the key store's under the "
                     "same name: nothing was moved"
                 )
-        connection.execute(delete(_SHARED_DATA_KEYS))
-        connection.execute(delete(_SHARED_KEYRING))
+        for row in shared_keys:  # only what was copied: a key made meanwhile stays
+            connection.execute(
+                delete(_SHARED_DATA_KEYS).where(
+                    _SHARED_DATA_KEYS.c.workspace_id == row["workspace_id"],
+                    _SHARED_DATA_KEYS.c.profile_id == row["profile_id"],
+                )
+            )
+        names = [row["name"] for row in shared_ring]
+        if names:
+            connection.execute(delete(_SHARED_KEYRING).where(_SHARED_KEYRING.c.name.in_(names)))
         counts["data_keys"], counts["keyring"] = len(shared_keys), len(shared_ring)
     return counts
