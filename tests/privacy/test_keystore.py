@@ -21,6 +21,7 @@ from coreo.profiles import service as profiles
 from tests.cli.test_cli import assert_one_line_error, coreo
 from tests.conftest import scratch_postgres_database
 from tests.identity.conftest import feed_pipeline, message
+from tests.privacy.test_crypto import _stored
 
 __all__ = ["feed_pipeline"]
 
@@ -33,11 +34,11 @@ def key_url(database: Database, tmp_path: Path) -> Iterator[str]:
     if database.is_sqlite:
         url = f"sqlite:///{tmp_path / 'keys.db'}"
         yield url
-    else:
-        with scratch_postgres_database("coreo_keys") as url:
-            yield url
-            keystore.key_store(url).close()  # before the database is dropped
-    keystore.key_store(url).close()
+        keystore.key_store(url).close()
+        return
+    with scratch_postgres_database("coreo_keys") as url:
+        yield url
+        keystore.key_store(url).close()  # before the database is dropped
 
 
 @pytest.fixture
@@ -67,15 +68,8 @@ def _in_store(url: str) -> tuple[set[str], set[str]]:
 
 def _sealed_traits(database: Database, ws: str, profile: str) -> dict[str, str]:
     """The person's sealed trait values as a copy or a backup of the database holds them."""
-    with database.engine.connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT name, value FROM profile_traits "
-                "WHERE workspace_id = :ws AND profile_id = :p"
-            ),
-            {"ws": ws, "p": profile},
-        ).all()
-    found = {name: str(value).strip('"') for name, value in rows}
+    stored = _stored(database, ws, profile)
+    found = {name: str(value).strip('"') for name, (value, _) in stored.items()}
     return {name: value for name, value in found.items() if crypto.is_sealed(value)}
 
 

@@ -325,8 +325,8 @@ def _check_kek(session: Session, crypto: Crypto) -> None:
 
 
 def shred(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> int:
-    """Destroy the data keys of these profiles (erasure). In a key store of its own this
-    is committed at once, before the caller's transaction (``coreo.privacy.keystore``)."""
+    """Destroy the data keys of these profiles (erasure). In a key store of its own they
+    are destroyed when the caller's transaction commits (``coreo.privacy.keystore``)."""
     ids = sorted(set(profile_ids))
     cache: dict[tuple[str, str], bytes] = session.info.get(_KEYS, {})
     for profile_id in ids:
@@ -671,7 +671,7 @@ def rotate_master(database: Database, old_master: bytes, new_master: bytes) -> d
     counts = {"data_keys": 0, "keyring": 0}
     with (
         database.transaction() as session,
-        _crypto(session).keys.everything(session) as (
+        _crypto(session).keys.tables_in(session, write=True) as (
             own,
             keys,
             ring,

@@ -33,14 +33,24 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Column, LargeBinary, MetaData, String, Table, delete, event, select
+from sqlalchemy import (
+    Column,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    delete,
+    event,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from coreo.db import CoreoSession, Database, UTCDateTime, conflict_insert
 from coreo.errors import ConfigurationError
 from coreo.privacy.models import DataKey, KeyringEntry
 
-__all__ = ["SEPARATE_TABLES", "KeyStore"]
+__all__ = ["SEPARATE_TABLES", "KeyStore", "key_store", "move_keys"]
 
 _SHARED_DATA_KEYS = cast(Table, DataKey.__table__)
 _SHARED_KEYRING = cast(Table, KeyringEntry.__table__)
@@ -129,9 +139,10 @@ class KeyStore:
             self._database = None
 
     @contextmanager
-    def _session(self, session: Session, *, write: bool) -> Iterator[tuple[Session, Table, Table]]:
+    def tables_in(self, session: Session, *, write: bool) -> Iterator[tuple[Session, Table, Table]]:
         """The session to work in and the two tables, in the caller's transaction or in
-        one of the key store's own (committed on leaving)."""
+        one of the key store's own (committed on leaving): ``coreo keys rotate-master``
+        works on every key in one of these."""
         database = self.database
         if database is None:
             yield session, _SHARED_DATA_KEYS, _SHARED_KEYRING
@@ -149,7 +160,7 @@ class KeyStore:
         found: dict[str, bytes] = {}
         if not wanted:
             return found
-        with self._session(session, write=False) as (own, keys, _):
+        with self.tables_in(session, write=False) as (own, keys, _):
             connection = own.connection()
             for start in range(0, len(wanted), _CHUNK):
                 rows = connection.execute(
@@ -166,7 +177,7 @@ class KeyStore:
         ``created_at``); a profile that has one already keeps its own."""
         if not rows:
             return
-        with self._session(session, write=True) as (own, keys, _):
+        with self.tables_in(session, write=True) as (own, keys, _):
             own.connection().execute(conflict_insert(own, keys).on_conflict_do_nothing(), rows)
 
     def delete_keys(self, session: Session, workspace_id: str, profile_ids: Iterable[str]) -> int:
@@ -187,7 +198,7 @@ class KeyStore:
 
     def _delete_now(self, session: Session, workspace_id: str, ids: list[str]) -> int:
         deleted = 0
-        with self._session(session, write=True) as (own, keys, _):
+        with self.tables_in(session, write=True) as (own, keys, _):
             connection = own.connection()
             for start in range(0, len(ids), _CHUNK):
                 result = connection.execute(
@@ -202,7 +213,7 @@ class KeyStore:
     # -- keyring -----------------------------------------------------------------------------
 
     def keyring_entry(self, session: Session, name: str) -> bytes | None:
-        with self._session(session, write=False) as (own, _, ring):
+        with self.tables_in(session, write=False) as (own, _, ring):
             wrapped = own.connection().scalar(select(ring.c.wrapped).where(ring.c.name == name))
         return None if wrapped is None else bytes(wrapped)
 
@@ -210,7 +221,7 @@ class KeyStore:
         self, session: Session, name: str, wrapped: bytes, created_at: datetime
     ) -> bytes:
         """Insert the entry unless one of that name exists; return the entry kept."""
-        with self._session(session, write=True) as (own, _, ring):
+        with self.tables_in(session, write=True) as (own, _, ring):
             connection = own.connection()
             connection.execute(
                 conflict_insert(own, ring)
@@ -223,7 +234,7 @@ class KeyStore:
         return bytes(kept)
 
     def keyring_names(self, session: Session, prefix: str) -> list[str]:
-        with self._session(session, write=False) as (own, _, ring):
+        with self.tables_in(session, write=False) as (own, _, ring):
             return list(
                 own.connection().scalars(
                     select(ring.c.name).where(ring.c.name.startswith(prefix, autoescape=True))
@@ -233,17 +244,8 @@ class KeyStore:
     def delete_keyring_entries(self, session: Session, names: Sequence[str]) -> None:
         if not names:
             return
-        with self._session(session, write=True) as (own, _, ring):
+        with self.tables_in(session, write=True) as (own, _, ring):
             own.connection().execute(delete(ring).where(ring.c.name.in_(list(names))))
-
-    # -- whole-store work (rotation, moving the keys) ----------------------------------------
-
-    @contextmanager
-    def everything(self, session: Session) -> Iterator[tuple[Session, Table, Table]]:
-        """The session and tables holding every key, for work on all of them in one
-        transaction (``coreo keys rotate-master``): the caller's, or the key store's own."""
-        with self._session(session, write=True) as found:
-            yield found
 
 
 def move_keys(database: Database, store: KeyStore) -> dict[str, int]:
@@ -255,7 +257,6 @@ def move_keys(database: Database, store: KeyStore) -> dict[str, int]:
         raise ValueError("set COREO_KEY_DATABASE_URL to the key store first")
     if store.database.url == database.url:
         raise ValueError("COREO_KEY_DATABASE_URL names the operational database itself")
-    counts = {"data_keys": 0, "keyring": 0}
     with database.transaction() as session:
         connection = session.connection()
         shared_keys = connection.execute(select(_SHARED_DATA_KEYS)).mappings().all()
@@ -281,15 +282,15 @@ def move_keys(database: Database, store: KeyStore) -> dict[str, int]:
                     f"{differ} key(s) of the database differ from the key store's under the "
                     "same name: nothing was moved"
                 )
-        for row in shared_keys:  # only what was copied: a key made meanwhile stays
+        if shared_keys:  # only what was copied: a key made meanwhile stays
+            copied = delete(_SHARED_DATA_KEYS).where(
+                _SHARED_DATA_KEYS.c.workspace_id == bindparam("ws"),
+                _SHARED_DATA_KEYS.c.profile_id == bindparam("profile"),
+            )
             connection.execute(
-                delete(_SHARED_DATA_KEYS).where(
-                    _SHARED_DATA_KEYS.c.workspace_id == row["workspace_id"],
-                    _SHARED_DATA_KEYS.c.profile_id == row["profile_id"],
-                )
+                copied, [{"ws": r["workspace_id"], "profile": r["profile_id"]} for r in shared_keys]
             )
         names = [row["name"] for row in shared_ring]
         if names:
             connection.execute(delete(_SHARED_KEYRING).where(_SHARED_KEYRING.c.name.in_(names)))
-        counts["data_keys"], counts["keyring"] = len(shared_keys), len(shared_ring)
-    return counts
+    return {"data_keys": len(shared_keys), "keyring": len(shared_ring)}
