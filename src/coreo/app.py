@@ -100,15 +100,14 @@ def _retention_timer(
             with database.transaction(write=False) as session:
                 workspaces = list(session.scalars(select(Workspace.id)))
             for workspace_id in workspaces:
-                with database.transaction(workspace_id=workspace_id) as session:
-                    report = retention.run(
-                        session,
-                        workspace_id,
-                        settings,
-                        actor="system:retention",
-                        log=log,
-                        trim_shared_log=False,
-                    )
+                report = retention.run(
+                    database,
+                    workspace_id,
+                    settings,
+                    actor="system:retention",
+                    log=log,
+                    trim_shared_log=False,
+                )
                 _log.info("retention purge done", extra={"purged": report.purged})
             if not isinstance(log, SqlEventLog):  # shared by all workspaces: trimmed once
                 cutoff = utcnow() - timedelta(days=settings.retention_log_days)

@@ -335,6 +335,23 @@ class Settings(BaseSettings):
             )
         return value.strip()
 
+    @field_validator("key_database_url")
+    @classmethod
+    def _check_key_database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = make_url(value)
+        if url.get_backend_name() == "sqlite":
+            path = url.database or ""
+            if path in ("", ":memory:") or path.startswith("file:") or "mode=memory" in value:
+                raise ValueError("must name a file (an in-memory key store loses every key)")
+            if not Path(path).is_absolute():
+                raise ValueError(
+                    "must name the file by an absolute path (sqlite:////srv/coreo-keys/keys.db): "
+                    "a relative one depends on the directory each process starts in"
+                )
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value: str) -> str:

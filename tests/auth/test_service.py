@@ -128,6 +128,7 @@ def test_every_customer_table_is_workspace_scoped() -> None:
         "event_log_members": "live workers of a consumer group; no customer data",
         "event_log_leases": "which worker processes which partition; no customer data",
         "privacy_keyring": "the installation's wrapped HMAC secret; no customer data",
+        "privacy_key_store_binding": "which key store holds the keys; no customer data",
     }
     for table in Base.metadata.sorted_tables:
         if table.name in unscoped:

@@ -81,5 +81,7 @@ def test_worker_processes_and_stops_on_sigterm_and_dlq_commands(tmp_path: Path) 
     purge = coreo(home, "dlq", "purge", "--status", "open")
     assert purge.returncode == 0 and "Purged 1" in purge.stdout
     assert "dead_letters.purged" in coreo(home, "audit", "show").stdout
+    empty = coreo(home, "dlq", "list")
+    assert empty.returncode == 0 and "No open dead letters in workspace default." in empty.stdout
     bad = coreo(home, "dlq", "list", "--status", "sometimes")
     assert bad.returncode == 1 and "--status must be" in bad.stderr

@@ -3,7 +3,8 @@ exempt a person or a category, a dry run deletes nothing, a real run is audited.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,8 @@ def _events(database: Database, ws: str) -> list[tuple[str, str | None]]:
 
 
 def _run(database: Database, ws: str, settings: Settings, days: int, **kw: Any) -> dict[str, int]:
-    with database.transaction(workspace_id=ws) as session:
-        report = retention.run(
-            session, ws, settings, actor="test", now=T0 + timedelta(days=days), **kw
-        )
-        return report.purged
+    now = T0 + timedelta(days=days)
+    return retention.run(database, ws, settings, actor="test", now=now, **kw).purged
 
 
 def test_each_category_goes_when_its_period_ends(
@@ -136,14 +134,51 @@ def test_a_nats_log_is_trimmed_like_the_sql_log(
     for partition in range(2):
         log.commit("coreo-pipeline", partition, log.end_offset(partition))
     ws = tenant.workspace_id
-    with database.transaction(workspace_id=ws) as session:  # not old enough yet
-        assert retention.run(session, ws, settings, actor="test", log=log).purged == {}
+    assert retention.run(database, ws, settings, actor="test", log=log).purged == {}  # too new
     future = utcnow() + timedelta(days=settings.retention_log_days + 1)
-    with database.transaction(workspace_id=ws) as session:
-        dry = retention.run(session, ws, settings, actor="test", log=log, now=future, dry_run=True)
+    dry = retention.run(database, ws, settings, actor="test", log=log, now=future, dry_run=True)
     assert dry.purged == {"event log records (all workspaces)": 6}
     assert sum(len(log.read(p, 0, 10)) for p in range(2)) == 6
-    with database.transaction(workspace_id=ws) as session:
-        report = retention.run(session, ws, settings, actor="test", log=log, now=future)
+    report = retention.run(database, ws, settings, actor="test", log=log, now=future)
     assert report.purged == {"event log records (all workspaces)": 6}
     assert all(log.read(p, 0, 10) == [] for p in range(2))
+
+
+def test_a_purge_commits_in_short_transactions_and_a_failure_midway_is_audited(
+    database: Database,
+    tenant: Any,
+    settings: Settings,
+    feed_pipeline: Feed,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ingestion and the worker never wait for a whole purge: it commits a few rows at a
+    time. A run that fails midway keeps (and audits) what it purged; the next one goes on."""
+    ws = tenant.workspace_id
+    feed_pipeline(*(message("page", userId=f"p{n}", messageId=f"old-{n}") for n in range(5)))
+    monkeypatch.setattr(retention, "CHUNK", 2)
+    monkeypatch.setattr(retention, "PROFILES_PER_TRANSACTION", 2)
+    real, writes = database.transaction, []
+
+    @contextmanager
+    def failing_third_write(**kw: Any) -> Iterator[Any]:
+        if kw.get("write", True):
+            writes.append(kw)
+            if len(writes) == 3:
+                raise OSError("disk full")
+        with real(**kw) as session:
+            yield session
+
+    monkeypatch.setattr(database, "transaction", failing_third_write)
+    with pytest.raises(OSError, match="disk full"):
+        _run(database, ws, settings, 400)
+    monkeypatch.setattr(database, "transaction", real)
+    assert len(_events(database, ws)) == 1  # two transactions of two events each committed
+    with database.transaction(write=False) as session:
+        failed = session.scalars(
+            select(AuditEntry.details).where(AuditEntry.action == "retention.failed")
+        ).all()
+    assert [d["purged"] for d in failed] == [{"behavioural events": 4}]
+    purged = _run(database, ws, settings, 1200)
+    assert purged == {"behavioural events": 1, "inactive profiles": 5}
+    with database.transaction(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(Profile)) == 0

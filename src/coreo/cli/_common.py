@@ -19,6 +19,8 @@ from coreo.auth.models import Workspace
 from coreo.config import Settings, get_settings
 from coreo.db import Database
 from coreo.errors import ConfigurationError, InvalidInputError, NotFoundError
+from coreo.privacy import keystore
+from coreo.privacy.crypto import keys_of
 from coreo.privacy.sealing import seal_stored
 
 __all__ = [
@@ -52,23 +54,36 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def open_database(
-    settings: Settings, *, migrate: bool | None = None, seal: bool = True
+    settings: Settings,
+    *,
+    migrate: bool | None = None,
+    seal: bool = True,
+    check_keys: bool = True,
 ) -> Database:
     """Open the store; migrate it when asked (default: only the embedded SQLite store).
 
     A PostgreSQL schema that is not current is an error naming `coreo migrate`. A
-    migration of existing data also seals the identifiers an older Coreo stored in clear
-    (``coreo.privacy.sealing``), unless ``seal`` is False (the caller seals).
+    migration also gives the key store (``COREO_KEY_DATABASE_URL``) its schema and binds
+    the database to it, and a migration of existing data seals the identifiers an older
+    Coreo stored in clear (``coreo.privacy.sealing``), unless ``seal`` is False (the caller
+    seals). Unless ``check_keys`` is False, a database whose keys live elsewhere than the
+    settings say is an error (``coreo.privacy.keystore``).
     """
     database = Database.from_settings(settings)
     if migrate if migrate is not None else settings.is_embedded:
         before, after = database.migrate()
-        if seal and before is not None and before != after:  # data of an older Coreo
+        usable = settings.key_database_url is None or keystore.bind(  # False: keys to move
+            database, keystore.key_store_of(settings)
+        )
+        if seal and usable and before is not None and before != after:  # an older Coreo's data
             sealed = seal_stored(database)
             if sealed:
                 console.print(f"Sealed identifiers stored in clear: {sealed}")
     else:
         database.require_current_schema()
+    if check_keys:
+        with database.transaction(write=False) as session:
+            keys_of(session).check(session)
     return database
 
 

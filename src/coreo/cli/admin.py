@@ -16,6 +16,7 @@ from coreo.cli._common import (
     WorkspaceOption,
     cli_actor,
     console,
+    err_console,
     load_settings,
     open_database,
     workspace_by_slug,
@@ -28,6 +29,7 @@ from coreo.config import (
     display_value,
     setting_source,
 )
+from coreo.privacy import keystore
 
 __all__ = ["audit_app", "config_app", "init", "keys_app", "migrate", "workspace_app"]
 
@@ -67,9 +69,18 @@ def migrate() -> None:
     Example: COREO_DATABASE_URL=postgresql+psycopg://coreo@db/coreo coreo migrate
     """
     settings = load_settings()
-    database = open_database(settings, migrate=True)
+    database = open_database(settings, migrate=True, check_keys=False)
     current, _ = database.schema_revisions()
     console.print(f"Database {database.display_url} is at revision {current} (newest).")
+    if settings.key_database_url is not None:
+        store = keystore.key_store_of(settings)
+        if keystore.bind(database, store):
+            console.print(f"Keys live in the key store {store.display_url} (id {store.store_id}).")
+        else:
+            err_console.print(
+                "The database holds its keys itself: run `coreo keys move-to-store` to move "
+                f"them into the key store {store.display_url}."
+            )
 
 
 # -- config ----------------------------------------------------------------------------------

@@ -104,6 +104,10 @@ def dlq_list(
             event_name=event,
             limit=limit,
         )
+    if not letters:
+        shown = "" if status == "all" else f"{status} "
+        console.print(f"No {shown}dead letters in workspace {workspace}.")
+        return
     table = Table("id", "stage", "event", "status", "replays", "reason", title="Dead letters")
     for letter in letters:
         table.add_row(

@@ -276,10 +276,9 @@ def retention_run(
     workspace_id = workspace_id_of(database, workspace)
     event_log = build_event_log(settings, database)
     try:
-        with database.transaction(workspace_id=workspace_id) as session:
-            report = retention.run(
-                session, workspace_id, settings, actor=cli_actor(), dry_run=dry_run, log=event_log
-            )
+        report = retention.run(
+            database, workspace_id, settings, actor=cli_actor(), dry_run=dry_run, log=event_log
+        )
     finally:
         event_log.close()
     table = Table("what", "would go" if dry_run else "purged")
@@ -437,9 +436,9 @@ def move_to_store() -> None:
     settings = load_settings()
     if settings.key_database_url is None:
         raise InvalidInputError("set COREO_KEY_DATABASE_URL to the key store first")
-    database = open_database(settings)
+    database = open_database(settings, check_keys=False)
     try:
-        counts = keystore.move_keys(database, keystore.key_store(settings.key_database_url))
+        counts = keystore.move_keys(database, keystore.key_store_of(settings))
     except ValueError as error:
         raise InvalidInputError(str(error)) from None
     _audit_keys(database, "keys.moved_to_store", "key-store", counts)

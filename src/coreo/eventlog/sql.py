@@ -92,10 +92,16 @@ def _run(connection: Connection, statement: str, parameters: Any) -> CursorResul
 
 
 def trim_records(
-    session: Session, before: datetime, *, workspace_id: str | None = None, dry_run: bool = False
+    session: Session,
+    before: datetime,
+    *,
+    workspace_id: str | None = None,
+    dry_run: bool = False,
+    limit: int | None = None,
 ) -> int:
     """Delete (or, dry, count) the log records appended before ``before`` that every
-    consumer group has committed (the slowest group decides), of one workspace or all."""
+    consumer group has committed (the slowest group decides), of one workspace or all;
+    ``limit``: at most that many a partition (the oldest)."""
     processed = session.execute(
         select(_CONSUMERS.c.partition_no, func.min(_CONSUMERS.c.log_offset)).group_by(
             _CONSUMERS.c.partition_no
@@ -115,6 +121,10 @@ def trim_records(
                 session.scalar(select(func.count()).select_from(_RECORDS).where(*where)) or 0
             )
         else:
+            if limit is not None:
+                oldest = select(_RECORDS.c.log_offset).where(*where)
+                oldest = oldest.order_by(_RECORDS.c.log_offset).limit(limit)
+                where = [_RECORDS.c.partition_no == partition, _RECORDS.c.log_offset.in_(oldest)]
             result = session.execute(delete(_RECORDS).where(*where))
             total += int(result.rowcount or 0)  # type: ignore[attr-defined]
     return total

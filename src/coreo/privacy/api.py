@@ -368,12 +368,12 @@ def release_hold(hold_id: str, principal: PrivacyKey, session: CallerSession) ->
 def run_retention(
     request: Request,
     principal: PrivacyKey,
-    session: CallerSession,
     dry_run: Annotated[bool, Query(description="Count what would go; delete nothing.")] = False,
 ) -> RetentionReport:
-    """Deletes (or, for inactive profiles, erases) what has outlived its period; audited."""
+    """Deletes (or, for inactive profiles, erases) what has outlived its period, in short
+    transactions; audited."""
     report = retention.run(
-        session,
+        runtime(request).database,
         principal.workspace_id,
         runtime(request).settings,
         actor=principal.actor,

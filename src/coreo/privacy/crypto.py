@@ -51,7 +51,7 @@ from coreo.db import Database, utcnow
 from coreo.errors import ConfigurationError
 from coreo.identity.models import ProfileIdentity
 from coreo.privacy.keys import derived_key, forget_key_files, master_key
-from coreo.privacy.keystore import KeyStore, key_store
+from coreo.privacy.keystore import HMAC, KeyStore, key_store, key_store_of
 from coreo.profiles.models import SEALED_PREFIX, ProfileTrait, search_key
 from coreo.profiles.traits import DEFAULT_SCHEMA, TraitSchema
 
@@ -62,6 +62,7 @@ __all__ = [
     "data_key",
     "data_keys",
     "enable",
+    "existing_key",
     "fingerprint",
     "hash_key",
     "identity_key",
@@ -92,7 +93,6 @@ _PLAIN = "coreo.plain"  # session.info: traits sealed for a flush, restored afte
 _IDENTITY_PLAIN = "coreo.identity_plain"  # session.info: new identity rows → their values
 _NONCE = 12
 _KEYRING_MADE = "coreo.keyring_made"  # session.info: secrets this session made (uncommitted)
-_HMAC_SECRET = "hmac"  # noqa: S105 - the keyring entry's name, not a secret
 Field = tuple[str, dict[str, Any], str]  # an event's place: label, holder, name in it
 
 
@@ -110,7 +110,7 @@ class Crypto:
     @property
     def keys(self) -> KeyStore:
         """Where the wrapped keys live (``COREO_KEY_DATABASE_URL``, else the database)."""
-        return key_store(self.settings.key_database_url)
+        return key_store_of(self.settings)
 
     @property
     def seals(self) -> bool:
@@ -197,18 +197,37 @@ def keyring_secret(
     if crypto is None:
         raise ConfigurationError("this database was opened without the installation's keys")
     made: set[str] = session.info.setdefault(_KEYRING_MADE, set())
-    aad = f"coreo/keyring/{name}".encode()
+    aad = _keyring_aad(name)
     wrapped = crypto.keys.keyring_entry(session, name)
     if wrapped is None:
         if not create:
             return None
-        _check_kek(session, crypto)  # never wrap a new key under a rotated-away master key
         if not crypto.keys.separate:  # a key store of its own commits the entry at once
             made.add(name)
+        secret, used = os.urandom(32), crypto.kek
+
+        def rewrap(hmac_entry: bytes | None) -> bytes | None:
+            return _wrap(crypto.kek, secret, aad) if _rotated(crypto, hmac_entry, used) else None
+
         wrapped = crypto.keys.add_keyring_entry(
-            session, name, _wrap(crypto.kek, os.urandom(32), aad), utcnow()
+            session, name, _wrap(used, secret, aad), utcnow(), rewrap
         )
     return crypto.unwrap(wrapped, aad), name in made
+
+
+def _keyring_aad(name: str) -> bytes:
+    return f"coreo/keyring/{name}".encode()
+
+
+def _rotated(crypto: Crypto, hmac_entry: bytes | None, used: bytes) -> bool:
+    """Whether ``coreo keys rotate-master`` replaced the master key since new keys were
+    wrapped under KEK ``used``: the keyring's HMAC secret, as the transaction inserting
+    them sees it, no longer opens with ``used`` (``unwrap`` then reads the master key
+    again, and raises when neither opens it)."""
+    if hmac_entry is None:
+        return False
+    crypto.unwrap(hmac_entry, _keyring_aad(HMAC))
+    return crypto.kek != used
 
 
 def hash_key(session: Session, purpose: str, settings: Settings | None = None) -> bytes:
@@ -219,7 +238,7 @@ def hash_key(session: Session, purpose: str, settings: Settings | None = None) -
     if crypto is None:
         raise ConfigurationError("this database was opened without the installation's keys")
     if purpose not in crypto._hashes:
-        found = keyring_secret(session, _HMAC_SECRET, create=True, settings=settings)
+        found = keyring_secret(session, HMAC, create=True, settings=settings)
         assert found is not None  # noqa: S101 - made when missing
         secret, uncommitted = found
         if uncommitted:  # not kept until committed: a rollback would take the secret with it
@@ -255,7 +274,7 @@ def identity_key(session: Session, kind: str, value: str) -> str:
 
 
 def data_key(session: Session, workspace_id: str, profile_id: str) -> bytes:
-    """The person's data key, created on first use."""
+    """The person's data key, created on first use (to seal with)."""
     cache: dict[tuple[str, str], bytes] = session.info.setdefault(_KEYS, {})
     found = cache.get((workspace_id, profile_id))
     if found is not None:
@@ -267,6 +286,16 @@ def data_key(session: Session, workspace_id: str, profile_id: str) -> bytes:
     return found
 
 
+def existing_key(session: Session, workspace_id: str, profile_id: str) -> bytes | None:
+    """The person's data key if it exists (to open with): reading never makes a key, so an
+    erased person's destroyed key stays destroyed, even in a key store of its own."""
+    _crypto(session)
+    cache: dict[tuple[str, str], bytes] = session.info.setdefault(_KEYS, {})
+    if (workspace_id, profile_id) not in cache:
+        preload(session, workspace_id, [profile_id])
+    return cache.get((workspace_id, profile_id))
+
+
 def data_keys(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> None:
     """Make sure these profiles have data keys, unwrapped in the session (many at once:
     one insert for those without one, where ``data_key`` costs a round trip each)."""
@@ -276,20 +305,24 @@ def data_keys(session: Session, workspace_id: str, profile_ids: Iterable[str]) -
     missing = sorted({p for p in profile_ids if (workspace_id, p) not in cache})
     if not missing:
         return
-    _check_kek(session, crypto)  # never wrap a new key under a rotated-away master key
-    now = utcnow()
-    crypto.keys.add_keys(
-        session,
-        [
+    now, used = utcnow(), crypto.kek
+    raw = {p: os.urandom(32) for p in missing}
+
+    def rows(kek: bytes) -> list[dict[str, Any]]:
+        return [
             {
                 "workspace_id": workspace_id,
                 "profile_id": p,
-                "wrapped": _wrap(crypto.kek, os.urandom(32), _key_aad(workspace_id, p)),
+                "wrapped": _wrap(kek, raw[p], _key_aad(workspace_id, p)),
                 "created_at": now,
             }
             for p in missing
-        ],
-    )
+        ]
+
+    def rewrap(hmac_entry: bytes | None) -> list[dict[str, Any]] | None:
+        return rows(crypto.kek) if _rotated(crypto, hmac_entry, used) else None
+
+    crypto.keys.add_keys(session, rows(used), rewrap)
     preload(session, workspace_id, missing)
 
 
@@ -314,14 +347,6 @@ def open_rows(
     if any(is_sealed(v) for _, _, v in listed):
         preload(session, workspace_id, (p for p, _, v in listed if is_sealed(v)))
     return [(p, n, open_value(session, workspace_id, p, n, v)) for p, n, v in listed]
-
-
-def _check_kek(session: Session, crypto: Crypto) -> None:
-    """Unwrap the keyring's secret: a KEK that no longer opens it was rotated away by
-    ``coreo keys rotate-master``, and ``unwrap`` reads the key again."""
-    wrapped = crypto.keys.keyring_entry(session, _HMAC_SECRET)
-    if wrapped is not None:
-        crypto.unwrap(wrapped, b"coreo/keyring/hmac")
 
 
 def shred(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> int:
@@ -365,8 +390,13 @@ def _open_own(
 ) -> Any:
     """A value sealed with the person's data key, opened; a clear error when it does not
     open (a key that is not the one it was sealed with)."""
+    key = existing_key(session, workspace_id, profile_id)
+    if key is None:
+        raise ConfigurationError(
+            f"the sealed {what} of {profile_id} has no data key (destroyed by an erasure?)"
+        )
     try:
-        return _open(data_key(session, workspace_id, profile_id), token, aad)
+        return _open(key, token, aad)
     except (InvalidTag, ValueError):
         raise ConfigurationError(
             f"the sealed {what} of {profile_id} does not open with its data key"
@@ -466,12 +496,11 @@ def open_identity(
         return key
     if sealed_by is None:
         return sealed
+    data = existing_key(session, workspace_id, sealed_by)
     try:
-        opened = _open(
-            data_key(session, workspace_id, sealed_by),
-            sealed,
-            _identity_aad(workspace_id, sealed_by, kind, key),
-        )
+        if data is None:
+            raise ValueError("destroyed")
+        opened = _open(data, sealed, _identity_aad(workspace_id, sealed_by, kind, key))
     except (InvalidTag, ValueError):
         return "[erased]"
     return str(opened)
@@ -591,15 +620,15 @@ def open_message(
     if SEALED_PREFIX not in text or profile_id is None:
         return message
     message_id = str(message.get("messageId"))
-    key: bytes | None = None
+    key = existing_key(session, workspace_id, profile_id)
     for label, holder, name in _fields(message, lambda _: True):
         value = holder[name]
         if not is_sealed(value):
             continue
-        if key is None:
-            key = data_key(session, workspace_id, profile_id)
         aad = _event_aad(workspace_id, profile_id, message_id, label)
         try:
+            if key is None:
+                raise ValueError("destroyed")
             holder[name] = _open(key, value, aad)
         except (InvalidTag, ValueError):
             holder[name] = "[erased]"
@@ -666,16 +695,18 @@ def _open_loaded(target: ProfileTrait, context: Any) -> None:
 
 def rotate_master(database: Database, old_master: bytes, new_master: bytes) -> dict[str, int]:
     """Re-wrap every data key and the keyring under ``new_master`` in one transaction (of
-    the key store, where the keys live); sealed values stay as they are."""
+    the key store, where the keys live); sealed values stay as they are. No key is added
+    meanwhile: a key wrapped under the old master key and added after the re-wrapping is
+    wrapped anew by the process adding it (``data_keys``)."""
     old, new = kek_of(old_master), kek_of(new_master)
     counts = {"data_keys": 0, "keyring": 0}
+    installation = database.session_info.get(_INFO)
+    if not isinstance(installation, Crypto):
+        raise ConfigurationError("this database was opened without the installation's keys")
+    store = installation.keys
     with (
-        database.transaction() as session,
-        _crypto(session).keys.tables_in(session, write=True) as (
-            own,
-            keys,
-            ring,
-        ),
+        database.transaction(write=not store.separate) as session,
+        store.tables_in(session, write=True, exclusive=True) as (own, keys, ring),
     ):
         connection = own.connection()
         for row in connection.execute(
@@ -693,7 +724,7 @@ def rotate_master(database: Database, old_master: bytes, new_master: bytes) -> d
             )
             counts["data_keys"] += 1
         for name, wrapped in connection.execute(select(ring.c.name, ring.c.wrapped)).all():
-            aad = f"coreo/keyring/{name}".encode()
+            aad = _keyring_aad(name)
             secret = _unwrap(old, bytes(wrapped), aad)
             connection.execute(
                 ring.update().where(ring.c.name == name).values(wrapped=_wrap(new, secret, aad))

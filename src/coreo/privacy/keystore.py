@@ -21,20 +21,28 @@ Two databases cannot commit together, so the key store's writes are ordered to f
   leaves data whose key is gone (unreadable, and deleted when the request runs again).
   A purged transit day key, which nothing can need any more, is destroyed at once.
 
-The key store's two tables are created on first use (they have no foreign keys: the
-workspaces live elsewhere).
+Every process must name the same key store. ``coreo migrate`` gives a key store its
+schema and a random **store id**, and binds the operational database to it (a row of
+``privacy_key_store_binding``; ``coreo keys move-to-store`` binds a database that held its
+keys itself). Before a process touches a key it checks the binding against the store it
+was given (and again every half minute): a process that names another store, or none,
+stops with an error instead of making or destroying keys where nobody looks for them.
+The key store's tables have no foreign keys: the workspaces live elsewhere.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     Column,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -42,18 +50,35 @@ from sqlalchemy import (
     bindparam,
     delete,
     event,
+    func,
+    inspect,
     select,
 )
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from coreo.db import CoreoSession, Database, UTCDateTime, conflict_insert
+from coreo.config import Settings
+from coreo.db import CoreoSession, Database, UTCDateTime, conflict_insert, utcnow
 from coreo.errors import ConfigurationError
-from coreo.privacy.models import DataKey, KeyringEntry
+from coreo.privacy.models import DataKey, KeyringEntry, KeyStoreBinding
 
-__all__ = ["SEPARATE_TABLES", "KeyStore", "key_store", "move_keys"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SEPARATE_TABLES",
+    "KeyStore",
+    "bind",
+    "forget_checks",
+    "key_store",
+    "key_store_of",
+    "move_keys",
+]
 
 _SHARED_DATA_KEYS = cast(Table, DataKey.__table__)
 _SHARED_KEYRING = cast(Table, KeyringEntry.__table__)
+_BINDING = cast(Table, KeyStoreBinding.__table__)
+SCHEMA_VERSION = 1  # of the key store's own tables; a later change migrates from it
+_RECHECK = 30.0  # seconds: a process checks the binding again this often
+_MIGRATION_LOCK = 0x636F72656F6B6579  # pg_advisory_xact_lock id of a key store's migration
 
 SEPARATE_TABLES = MetaData()
 _SEPARATE_DATA_KEYS = Table(
@@ -71,19 +96,49 @@ _SEPARATE_KEYRING = Table(
     Column("wrapped", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )
+_SEPARATE_STORE = Table(
+    "privacy_key_store",
+    SEPARATE_TABLES,
+    Column("store_id", String(32), primary_key=True),
+    Column("schema_version", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
 _CHUNK = 500
 _OPEN: dict[str | None, KeyStore] = {}  # one per URL and process: one engine each
 _OPEN_LOCK = threading.Lock()
 
 
-def key_store(url: str | None) -> KeyStore:
-    """The process's key store at ``url`` (None: the operational database's tables)."""
+def key_store(url: str | None, *, pool_size: int = 10, busy_timeout_ms: int = 5000) -> KeyStore:
+    """The process's key store at ``url`` (None: the operational database's tables); the
+    connection settings count when it is first opened."""
     with _OPEN_LOCK:
         found = _OPEN.get(url)
         if found is None:
-            found = _OPEN[url] = KeyStore(url)
+            found = _OPEN[url] = KeyStore(url, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms)
         return found
 
+
+def forget_checks() -> None:
+    """Check every binding again on next use (after this process bound or moved keys)."""
+    with _OPEN_LOCK:
+        for store in _OPEN.values():
+            store._checked.clear()
+
+
+def key_store_of(settings: Settings) -> KeyStore:
+    """The key store ``settings`` name (``COREO_KEY_DATABASE_URL``), opened with the
+    database's pool size and SQLite busy timeout."""
+    return key_store(
+        settings.key_database_url,
+        pool_size=settings.database_pool_size,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
+
+
+HMAC = "hmac"  # the keyring's HMAC secret: every process checks its master key against it
+Rewrap = Callable[[bytes | None], Sequence[dict[str, Any]] | None]
+"""Given the keyring's HMAC entry as an insert's transaction sees it: None when the new
+keys' wrapping still opens it, else the rows wrapped under the current master key."""
 
 _DOOMED = "coreo.keys_to_destroy"  # session.info: data keys destroyed at its commit
 
@@ -111,9 +166,14 @@ class KeyStore:
     the method returns (see the module docstring for the order this gives).
     """
 
-    def __init__(self, url: str | None) -> None:
+    def __init__(
+        self, url: str | None, *, pool_size: int = 10, busy_timeout_ms: int = 5000
+    ) -> None:
         self.url = url
+        self._options = {"pool_size": pool_size, "busy_timeout_ms": busy_timeout_ms}
         self._database: Database | None = None
+        self._store_id: str | None = None
+        self._checked: dict[str, float] = {}  # operational database → when its binding held
 
     @property
     def separate(self) -> bool:
@@ -122,33 +182,142 @@ class KeyStore:
 
     @property
     def database(self) -> Database | None:
-        """The key store's own database (opened and its tables made on first use)."""
+        """The key store's own database (opened on first use)."""
         if self.url is None:
             return None
         with _OPEN_LOCK:
             if self._database is None:
-                database = Database(self.url)
-                SEPARATE_TABLES.create_all(database.engine, checkfirst=True)
-                self._database = database
+                self._database = Database(self.url, **self._options)
             return self._database
+
+    @property
+    def display_url(self) -> str:
+        """Where the keys are, safe to print (a password masked)."""
+        database = self.database
+        return "(the operational database)" if database is None else database.display_url
 
     def close(self) -> None:
         """Close the key store's connections (it opens again on next use)."""
         if self._database is not None:
             self._database.dispose()
             self._database = None
+        self._store_id = None
+        self._checked.clear()
 
-    @contextmanager
-    def tables_in(self, session: Session, *, write: bool) -> Iterator[tuple[Session, Table, Table]]:
-        """The session to work in and the two tables, in the caller's transaction or in
-        one of the key store's own (committed on leaving): ``coreo keys rotate-master``
-        works on every key in one of these."""
+    # -- schema, identity and binding --------------------------------------------------------
+
+    def migrate(self) -> str:
+        """Give the key store its tables and its store id, unless it has them; return the
+        id. Safe to run from several processes at once (one transaction, serialised)."""
         database = self.database
         if database is None:
-            yield session, _SHARED_DATA_KEYS, _SHARED_KEYRING
+            raise ValueError("the keys live in the operational database: it has no key store")
+        with database.transaction() as own:
+            connection = own.connection()
+            if not database.is_sqlite:  # SQLite's write transaction is serialised already
+                connection.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+            SEPARATE_TABLES.create_all(connection, checkfirst=True)
+            found = connection.execute(select(_SEPARATE_STORE)).first()
+            if found is None:
+                store_id = secrets.token_hex(16)
+                connection.execute(
+                    _SEPARATE_STORE.insert().values(
+                        store_id=store_id, schema_version=SCHEMA_VERSION, created_at=utcnow()
+                    )
+                )
+                found = connection.execute(select(_SEPARATE_STORE)).one()
+        return self._identify(found.store_id, found.schema_version)
+
+    @property
+    def store_id(self) -> str:
+        """The key store's id (``coreo migrate`` gives it one); an error names the command
+        when the store has no schema yet or one from a newer Coreo."""
+        if self._store_id is not None:
+            return self._store_id
+        database = self.database
+        if database is None:
+            raise ValueError("the keys live in the operational database: it has no store id")
+        try:
+            with database.engine.connect() as connection:
+                if not inspect(connection).has_table(_SEPARATE_STORE.name):
+                    found = None
+                else:
+                    found = connection.execute(select(_SEPARATE_STORE)).first()
+        except OperationalError:
+            raise ConfigurationError(
+                f"cannot reach the key store at {database.display_url}"
+            ) from None
+        if found is None:
+            raise ConfigurationError(
+                f"the key store at {database.display_url} has no schema yet: run `coreo migrate`"
+            )
+        return self._identify(found.store_id, found.schema_version)
+
+    def _identify(self, store_id: str, version: int) -> str:
+        if version > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"the key store's schema is version {version}, from a newer Coreo than this "
+                f"one (which knows version {SCHEMA_VERSION})"
+            )
+        self._store_id = store_id
+        return store_id
+
+    def check(self, session: Session) -> None:
+        """Refuse to touch a key unless the operational database of ``session`` keeps its
+        keys where this store is: bound to this key store, or (no key store) to none.
+        Checked on first use and again every half minute."""
+        where = session.get_bind().engine.url.render_as_string(hide_password=False)
+        if time.monotonic() - self._checked.get(where, float("-inf")) < _RECHECK:
             return
-        with database.transaction(write=write) as own:
-            yield own, _SEPARATE_DATA_KEYS, _SEPARATE_KEYRING
+        try:
+            bound = session.connection().scalar(select(_BINDING.c.store_id))
+        except (OperationalError, ProgrammingError) as error:
+            raise ConfigurationError(
+                "the database has no key-store binding table: run `coreo migrate`"
+            ) from error
+        if not self.separate:
+            if bound is not None:
+                raise ConfigurationError(
+                    f"this database's keys live in the key store {bound}: set "
+                    "COREO_KEY_DATABASE_URL to it in every process"
+                )
+        elif bound is None:
+            raise ConfigurationError(
+                "this database is not bound to the key store COREO_KEY_DATABASE_URL names: "
+                "run `coreo migrate`, or `coreo keys move-to-store` when it holds its keys"
+            )
+        elif bound != self.store_id:
+            raise ConfigurationError(
+                f"COREO_KEY_DATABASE_URL names the key store {self.store_id}, but this "
+                f"database's keys live in the key store {bound}: every process must name "
+                "the same one"
+            )
+        self._checked[where] = time.monotonic()
+
+    @contextmanager
+    def tables_in(
+        self, session: Session, *, write: bool, exclusive: bool = False
+    ) -> Iterator[tuple[Session, Table, Table]]:
+        """The session to work in and the two tables, in the caller's transaction or in
+        one of the key store's own (committed on leaving), once ``check`` has found the
+        operational database of ``session`` bound to this store. ``exclusive``: no other
+        transaction adds or changes a key until this one ends (``coreo keys rotate-master``
+        re-wraps every key in one of these; an SQLite writer is alone anyway)."""
+        self.check(session)
+        database = self.database
+        tables = (
+            (_SHARED_DATA_KEYS, _SHARED_KEYRING)
+            if database is None
+            else (_SEPARATE_DATA_KEYS, _SEPARATE_KEYRING)
+        )
+        work: AbstractContextManager[Session] = (
+            nullcontext(session) if database is None else database.transaction(write=write)
+        )
+        with work as own:
+            if exclusive and own.get_bind().dialect.name == "postgresql":
+                names = ", ".join(table.name for table in tables)
+                own.connection().exec_driver_sql(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
+            yield own, tables[0], tables[1]
 
     # -- data keys ---------------------------------------------------------------------------
 
@@ -172,13 +341,39 @@ class KeyStore:
                 found.update((profile_id, bytes(wrapped)) for profile_id, wrapped in rows)
         return found
 
-    def add_keys(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    def add_keys(self, session: Session, rows: Sequence[dict[str, Any]], rewrap: Rewrap) -> None:
         """Insert wrapped data keys (``workspace_id``, ``profile_id``, ``wrapped``,
-        ``created_at``); a profile that has one already keeps its own."""
+        ``created_at``); a profile that has one already keeps its own.
+
+        ``rewrap`` is given the keyring's HMAC entry as the insert's own transaction sees
+        it, after the insert: when the master key was rotated while the keys were wrapped,
+        it returns the rows wrapped anew, which replace them (``coreo keys rotate-master``
+        locks the tables on PostgreSQL, so it re-wraps every key committed before it and
+        sees none committed after it)."""
         if not rows:
             return
-        with self.tables_in(session, write=True) as (own, keys, _):
-            own.connection().execute(conflict_insert(own, keys).on_conflict_do_nothing(), rows)
+        with self.tables_in(session, write=True) as (own, keys, ring):
+            connection = own.connection()
+            connection.execute(conflict_insert(own, keys).on_conflict_do_nothing(), rows)
+            again = rewrap(connection.scalar(select(ring.c.wrapped).where(ring.c.name == HMAC)))
+            if again:
+                replace = (
+                    keys.update()
+                    .where(
+                        keys.c.workspace_id == bindparam("ws"),
+                        keys.c.profile_id == bindparam("profile"),
+                        keys.c.wrapped == bindparam("was"),
+                    )
+                    .values(wrapped=bindparam("now"))
+                )
+                connection.execute(
+                    replace,
+                    [
+                        {"ws": old["workspace_id"], "profile": old["profile_id"]}
+                        | {"was": old["wrapped"], "now": new["wrapped"]}
+                        for old, new in zip(rows, again, strict=True)
+                    ],
+                )
 
     def delete_keys(self, session: Session, workspace_id: str, profile_ids: Iterable[str]) -> int:
         """Destroy these profiles' data keys; return how many there are.
@@ -218,9 +413,15 @@ class KeyStore:
         return None if wrapped is None else bytes(wrapped)
 
     def add_keyring_entry(
-        self, session: Session, name: str, wrapped: bytes, created_at: datetime
+        self,
+        session: Session,
+        name: str,
+        wrapped: bytes,
+        created_at: datetime,
+        rewrap: Callable[[bytes | None], bytes | None],
     ) -> bytes:
-        """Insert the entry unless one of that name exists; return the entry kept."""
+        """Insert the entry unless one of that name exists; return the entry kept.
+        ``rewrap`` as for ``add_keys``: the entry wrapped anew, or None."""
         with self.tables_in(session, write=True) as (own, _, ring):
             connection = own.connection()
             connection.execute(
@@ -228,6 +429,13 @@ class KeyStore:
                 .values(name=name, wrapped=wrapped, created_at=created_at)
                 .on_conflict_do_nothing()
             )
+            again = rewrap(connection.scalar(select(ring.c.wrapped).where(ring.c.name == HMAC)))
+            if again is not None:
+                connection.execute(
+                    ring.update()
+                    .where(ring.c.name == name, ring.c.wrapped == wrapped)
+                    .values(wrapped=again)
+                )
             kept = connection.scalar(select(ring.c.wrapped).where(ring.c.name == name))
         if kept is None:  # destroyed as it was made (a purge): never seal with it
             raise ConfigurationError(f"the keyring's secret {name!r} could not be made")
@@ -248,17 +456,53 @@ class KeyStore:
             own.connection().execute(delete(ring).where(ring.c.name.in_(list(names))))
 
 
+def _holds_keys(connection: Any) -> bool:
+    """Whether the operational database holds keys of its own (in its tables)."""
+    return any(
+        connection.execute(select(table.c[0]).limit(1)).first() is not None
+        for table in (_SHARED_DATA_KEYS, _SHARED_KEYRING)
+    )
+
+
+def bind(database: Database, store: KeyStore) -> bool:
+    """Bind ``database`` to ``store`` (given its schema and id first) unless it is bound:
+    True when it is now; False when it holds keys of its own, which ``move_keys`` moves
+    (and binds). An error when it is bound to another store."""
+    store_id = store.migrate()
+    with database.transaction() as session:
+        connection = session.connection()
+        bound = connection.scalar(select(_BINDING.c.store_id))
+        if bound is not None and bound != store_id:
+            raise ConfigurationError(
+                f"this database's keys live in the key store {bound}, not in {store_id} "
+                "(which COREO_KEY_DATABASE_URL names)"
+            )
+        if bound is None:
+            if _holds_keys(connection):
+                return False
+            connection.execute(_BINDING.insert().values(store_id=store_id, bound_at=utcnow()))
+    forget_checks()
+    return True
+
+
 def move_keys(database: Database, store: KeyStore) -> dict[str, int]:
     """Move every data key and keyring entry of ``database`` into ``store`` (a key store of
-    its own): copied and committed there first, then deleted from ``database``. A key the
-    store already holds under the same name stays as the store has it when the two agree;
-    when they differ, nothing is moved (an error names how many differ)."""
+    its own) and bind the database to it: copied and committed there first, then deleted
+    from ``database``. A key the store already holds under the same name stays as the
+    store has it when the two agree; when they differ, nothing is moved (an error names
+    how many differ)."""
     if store.database is None:
         raise ValueError("set COREO_KEY_DATABASE_URL to the key store first")
     if store.database.url == database.url:
         raise ValueError("COREO_KEY_DATABASE_URL names the operational database itself")
+    store_id = store.migrate()
     with database.transaction() as session:
         connection = session.connection()
+        bound = connection.scalar(select(_BINDING.c.store_id))
+        if bound is not None and bound != store_id:
+            raise ValueError(
+                f"this database's keys live in the key store {bound}, not in {store_id}"
+            )
         shared_keys = connection.execute(select(_SHARED_DATA_KEYS)).mappings().all()
         shared_ring = connection.execute(select(_SHARED_KEYRING)).mappings().all()
         with store.database.transaction() as own:
@@ -293,4 +537,7 @@ def move_keys(database: Database, store: KeyStore) -> dict[str, int]:
         names = [row["name"] for row in shared_ring]
         if names:
             connection.execute(delete(_SHARED_KEYRING).where(_SHARED_KEYRING.c.name.in_(names)))
+        if bound is None:
+            connection.execute(_BINDING.insert().values(store_id=store_id, bound_at=utcnow()))
+    forget_checks()
     return {"data_keys": len(shared_keys), "keyring": len(shared_ring)}

@@ -14,6 +14,7 @@ from coreo.db import Base, JSONValue, UTCDateTime, WorkspaceScoped
 __all__ = [
     "DataFile",
     "DataKey",
+    "KeyStoreBinding",
     "KeyringEntry",
     "LegalHold",
     "PrivacyRequest",
@@ -128,3 +129,15 @@ class KeyringEntry(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KeyStoreBinding(Base):
+    """Which key store of its own holds this database's keys (``COREO_KEY_DATABASE_URL``):
+    at most one row. No row: the keys are the database's own tables. Every process checks
+    it against the store it was given before touching a key, so a process that names
+    another store, or none, never makes or destroys keys where nobody looks for them."""
+
+    __tablename__ = "privacy_key_store_binding"
+
+    store_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime())

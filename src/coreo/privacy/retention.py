@@ -13,13 +13,15 @@
   them (SQL log: the workspace's records; NATS: the shared streams, every workspace's).
 
 Legal holds exempt a person (and the profiles merged into them) or a whole category.
-``dry_run`` counts without deleting. A real run is audited (``retention.purged``).
+``dry_run`` counts without deleting. A real run works in short transactions (``CHUNK``
+rows, ``PROFILES_PER_TRANSACTION`` profiles each), so ingestion and the worker never wait
+for the whole purge, and is audited (``retention.purged``).
 The audit chain itself is kept: it is the accountability record (Art. 5(2)).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,7 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from coreo.audit import service as audit_service
 from coreo.config import Settings
 from coreo.consent.service import subject
-from coreo.db import utcnow
+from coreo.db import Database, utcnow
 from coreo.errors import ConflictError, InvalidInputError, NotFoundError
 from coreo.eventlog.base import EventLog
 from coreo.eventlog.sql import SqlEventLog, trim_records
@@ -49,6 +51,9 @@ from coreo.privacy.models import DataFile, LegalHold
 __all__ = ["Report", "add_hold", "holds", "release_hold", "run"]
 
 PROFILES_PER_RUN = 1000  # inactive profiles erased per run (each is a small erasure)
+PROFILES_PER_TRANSACTION = 100  # of them, erased in one transaction
+CHUNK = 5000  # expired rows deleted in one transaction
+_PERSONAL = {"contact", "demographic", "identifiers"}  # held, they keep inactive profiles
 
 
 @dataclass(slots=True)
@@ -130,51 +135,115 @@ def holds(session: Session, workspace_id: str, *, active: bool = True) -> list[L
     return list(session.scalars(query.order_by(LegalHold.created_at, LegalHold.id)))
 
 
-def _purge(
-    session: Session, report: Report, what: str, model: Any, where: list[ColumnElement[bool]]
-) -> None:
+Where = list[ColumnElement[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What legal holds exempt, read again in every transaction of a run."""
+
+    held: frozenset[str]  # profile ids (with the profiles merged into them)
+    categories: tuple[str, ...]
+
+    @classmethod
+    def read(cls, session: Session, workspace_id: str) -> _Scope:
+        active = holds(session, workspace_id)
+        people = [h.profile_id for h in active if h.profile_id]
+        return cls(
+            frozenset(cluster_members(session, workspace_id, people)),
+            tuple(sorted({h.category for h in active if h.category})),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Expiry:
+    """One kind of row that expires: its name in the report, model, key column, and the
+    rows expired in a scope (None: a legal hold keeps all of them)."""
+
+    what: str
+    model: Any
+    key: Any
+    where: Callable[[_Scope], Where | None]
+
+
+def _purge(database: Database, workspace_id: str, report: Report, expiry: _Expiry) -> None:
+    """Delete what has expired ``CHUNK`` rows a transaction, so that no writer (ingestion,
+    the worker) waits for the whole purge; each transaction reads the holds again."""
     if report.dry_run:
-        count = session.scalar(select(func.count()).select_from(model).where(*where))
-        report.note(what, int(count or 0))
-    else:
-        result = session.execute(delete(model).where(*where))
-        report.note(what, int(result.rowcount or 0))  # type: ignore[attr-defined]
+        with database.transaction(workspace_id=workspace_id, write=False) as session:
+            where = expiry.where(_Scope.read(session, workspace_id))
+            if where is not None:
+                query = select(func.count()).select_from(expiry.model).where(*where)
+                report.note(expiry.what, int(session.scalar(query) or 0))
+        return
+    while True:
+        with database.transaction(workspace_id=workspace_id) as session:
+            where = expiry.where(_Scope.read(session, workspace_id))
+            if where is None:
+                return
+            chosen = select(expiry.key).where(*where).limit(CHUNK)
+            result = session.execute(
+                delete(expiry.model).where(
+                    expiry.model.workspace_id == workspace_id, expiry.key.in_(chosen)
+                )
+            )
+        deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        report.note(expiry.what, deleted)
+        if deleted < CHUNK:
+            return
 
 
-def _events(
-    session: Session,
-    workspace_id: str,
-    settings: Settings,
-    now: datetime,
-    held: Collection[str],
-    categories: Collection[str],
-    report: Report,
-) -> None:
+def _expiries(workspace_id: str, settings: Settings, now: datetime) -> list[_Expiry]:
     transactional = settings.retention_transactional_events
     is_transaction = and_(EventRecord.type == "track", EventRecord.event.in_(transactional))
-    base = [EventRecord.workspace_id == workspace_id]
-    if held:
-        base.append(or_(EventRecord.profile_id.is_(None), EventRecord.profile_id.not_in(held)))
-    if "behavioural" not in categories:
-        cutoff = now - timedelta(days=settings.retention_behavioural_days)
-        where = [*base, EventRecord.timestamp < cutoff, not_(is_transaction)]
-        _purge(session, report, "behavioural events", EventRecord, where)
-    if "transactional" not in categories:
-        cutoff = now - timedelta(days=settings.retention_transactional_days)
-        where = [*base, EventRecord.timestamp < cutoff, is_transaction]
-        _purge(session, report, "transactional events", EventRecord, where)
+    operational = now - timedelta(days=settings.retention_operational_days)
+
+    def events(category: str, days: int, kind: ColumnElement[bool]) -> _Expiry:
+        def where(scope: _Scope) -> Where | None:
+            if category in scope.categories:
+                return None
+            found = [
+                EventRecord.workspace_id == workspace_id,
+                EventRecord.timestamp < now - timedelta(days=days),
+                kind,
+            ]
+            if scope.held:
+                found.append(
+                    or_(
+                        EventRecord.profile_id.is_(None),
+                        EventRecord.profile_id.not_in(sorted(scope.held)),
+                    )
+                )
+            return found
+
+        return _Expiry(f"{category} events", EventRecord, EventRecord.message_id, where)
+
+    def operational_rows(what: str, model: Any) -> _Expiry:
+        return _Expiry(
+            what,
+            model,
+            model.id,
+            lambda _: [model.workspace_id == workspace_id, model.created_at < operational],
+        )
+
+    return [
+        events("behavioural", settings.retention_behavioural_days, not_(is_transaction)),
+        events("transactional", settings.retention_transactional_days, is_transaction),
+        operational_rows("dead letters", DeadLetter),
+        operational_rows("plan violations", PlanViolation),
+    ]
 
 
-def _inactive_profiles(
+def _stale_profiles(
     session: Session,
     workspace_id: str,
     settings: Settings,
     now: datetime,
-    held: Collection[str],
-    actor: str,
-    report: Report,
-    log: EventLog | None,
-) -> None:
+    scope: _Scope,
+    among: Collection[str] | None = None,
+) -> list[str]:
+    """Profiles with no activity for ``retention_inactive_profile_days`` (at most
+    ``PROFILES_PER_RUN``; ``among``: of these only)."""
     cutoff = now - timedelta(days=settings.retention_inactive_profile_days)
     active = (
         select(ProfileIdentity.profile_id)
@@ -197,28 +266,58 @@ def _inactive_profiles(
         Profile.id.not_in(active),
         Profile.id.not_in(merged_active),
     )
-    if held:
-        query = query.where(Profile.id.not_in(sorted(held)))
-    stale = [str(p) for p in session.scalars(query.order_by(Profile.id).limit(PROFILES_PER_RUN))]
+    if scope.held:
+        query = query.where(Profile.id.not_in(sorted(scope.held)))
+    if among is not None:
+        query = query.where(Profile.id.in_(sorted(among)))
+    return [str(p) for p in session.scalars(query.order_by(Profile.id).limit(PROFILES_PER_RUN))]
+
+
+def _inactive_profiles(
+    database: Database,
+    workspace_id: str,
+    settings: Settings,
+    now: datetime,
+    actor: str,
+    report: Report,
+    log: EventLog | None,
+) -> None:
+    """Erase inactive profiles (like an erasure request, without tombstones: the person
+    may come back), ``PROFILES_PER_TRANSACTION`` a transaction. Each transaction holds
+    the workspace's identity lock and finds its profiles still inactive and not held, so
+    a worker batch that made one active meanwhile keeps it."""
+    with database.transaction(workspace_id=workspace_id, write=False) as session:
+        scope = _Scope.read(session, workspace_id)
+        if _PERSONAL & set(scope.categories):
+            return
+        stale = _stale_profiles(session, workspace_id, settings, now, scope)
     if report.dry_run:
         report.note("inactive profiles", len(stale))
         return
-    scan = None
-    if erasure.searches_ahead(log):  # one search of the log for them all
-        people = [erasure.find_person(session, workspace_id, p) for p in stale]
-        scan = erasure.scan_log(session, people, log)
-    for profile_id in stale:
-        erasure.erase(
-            session,
-            workspace_id,
-            profile_id,
-            tombstone_key=None,
-            actor=actor,
-            reason="retention",
-            log=log,
-            scan=scan,
-        )
-    report.note("inactive profiles", len(stale))
+    for start in range(0, len(stale), PROFILES_PER_TRANSACTION):
+        with database.transaction(workspace_id=workspace_id) as session:
+            lock_workspace(session, workspace_id)  # no worker batch makes one active meanwhile
+            scope = _Scope.read(session, workspace_id)
+            if _PERSONAL & set(scope.categories):
+                return
+            among = stale[start : start + PROFILES_PER_TRANSACTION]
+            chunk = _stale_profiles(session, workspace_id, settings, now, scope, among)
+            scan = None
+            if chunk and erasure.searches_ahead(log):  # one search of the log for them all
+                people = [erasure.find_person(session, workspace_id, p) for p in chunk]
+                scan = erasure.scan_log(session, people, log)
+            for profile_id in chunk:
+                erasure.erase(
+                    session,
+                    workspace_id,
+                    profile_id,
+                    tombstone_key=None,
+                    actor=actor,
+                    reason="retention",
+                    log=log,
+                    scan=scan,
+                )
+        report.note("inactive profiles", len(chunk))
 
 
 def _files(session: Session, workspace_id: str, cutoff: datetime, report: Report) -> None:
@@ -245,8 +344,8 @@ def _files(session: Session, workspace_id: str, cutoff: datetime, report: Report
         job.stored_path = None
 
 
-def _log(
-    session: Session,
+def _trim_log(
+    database: Database,
     workspace_id: str,
     cutoff: datetime,
     report: Report,
@@ -255,18 +354,30 @@ def _log(
     shared: bool,
 ) -> None:
     """Log records every consumer group has committed past (the slowest group decides):
-    the workspace's own in the SQL log; in a log outside the database (NATS), whose
-    streams all workspaces share, every workspace's (the period is one setting), when
-    ``shared`` asks for it."""
-    if log is None or isinstance(log, SqlEventLog):
-        count = trim_records(session, cutoff, workspace_id=workspace_id, dry_run=report.dry_run)
+    the workspace's own in the SQL log, ``CHUNK`` a partition and transaction; in a log
+    outside the database (NATS), whose streams all workspaces share, every workspace's
+    (the period is one setting), when ``shared`` asks for it."""
+    if log is not None and not isinstance(log, SqlEventLog):
+        if shared:
+            trimmed = log.trim(cutoff, dry_run=report.dry_run)
+            report.note("event log records (all workspaces)", trimmed)
+        return
+    while True:
+        with database.transaction(workspace_id=workspace_id, write=not report.dry_run) as session:
+            count = trim_records(
+                session,
+                cutoff,
+                workspace_id=workspace_id,
+                dry_run=report.dry_run,
+                limit=None if report.dry_run else CHUNK,
+            )
         report.note("event log records", count)
-    elif shared:
-        report.note("event log records (all workspaces)", log.trim(cutoff, dry_run=report.dry_run))
+        if report.dry_run or not count:
+            return
 
 
 def run(
-    session: Session,
+    database: Database,
     workspace_id: str,
     settings: Settings,
     *,
@@ -276,51 +387,45 @@ def run(
     log: EventLog | None = None,
     trim_shared_log: bool = True,
 ) -> Report:
-    """Purge what has expired in one workspace (see the module's docstring).
-    ``trim_shared_log=False``: leave a log all workspaces share (NATS) to the caller, who
-    purges every workspace and trims it once."""
+    """Purge what has expired in one workspace (see the module's docstring), in short
+    transactions. ``trim_shared_log=False``: leave a log all workspaces share (NATS) to
+    the caller, who purges every workspace and trims it once.
+
+    A real run is audited when it ends (``retention.purged``) and, when it fails midway,
+    with what it purged until then (``retention.failed``)."""
     now = now or utcnow()
     report = Report(dry_run=dry_run)
-    if not dry_run:
-        lock_workspace(session, workspace_id)  # no worker batch makes a profile active meanwhile
-    active_holds = holds(session, workspace_id)
-    held = set(
-        cluster_members(session, workspace_id, [h.profile_id for h in active_holds if h.profile_id])
-    )
-    categories = sorted({h.category for h in active_holds if h.category})
-    report.held_profiles, report.held_categories = len(held), categories
-    _events(session, workspace_id, settings, now, held, categories, report)
-    personal_held = {"contact", "demographic", "identifiers"} & set(categories)
-    if not personal_held:
-        _inactive_profiles(session, workspace_id, settings, now, held, actor, report, log)
-    operational = now - timedelta(days=settings.retention_operational_days)
-    _purge(
-        session,
-        report,
-        "dead letters",
-        DeadLetter,
-        [DeadLetter.workspace_id == workspace_id, DeadLetter.created_at < operational],
-    )
-    _purge(
-        session,
-        report,
-        "plan violations",
-        PlanViolation,
-        [PlanViolation.workspace_id == workspace_id, PlanViolation.created_at < operational],
-    )
-    _files(session, workspace_id, now - timedelta(days=settings.retention_file_days), report)
-    log_cutoff = now - timedelta(days=settings.retention_log_days)
-    _log(session, workspace_id, log_cutoff, report, log, shared=trim_shared_log)
-    if not dry_run:
-        # Installation-wide: each workspace's run checks every workspace's records.
-        destroyed = transit.destroy_unused_keys(session, log, now=now)
-        report.note("transit keys (installation)", len(destroyed))
-        audit_service.record(
-            session=session,
-            chain=workspace_id,
-            actor=actor,
-            action="retention.purged",
-            target=f"workspace:{workspace_id}",
-            details={"purged": report.purged, "held_profiles": report.held_profiles},
-        )
+    try:
+        with database.transaction(workspace_id=workspace_id, write=False) as session:
+            scope = _Scope.read(session, workspace_id)
+        report.held_profiles, report.held_categories = len(scope.held), list(scope.categories)
+        for expiry in _expiries(workspace_id, settings, now):
+            _purge(database, workspace_id, report, expiry)
+        _inactive_profiles(database, workspace_id, settings, now, actor, report, log)
+        log_cutoff = now - timedelta(days=settings.retention_log_days)
+        _trim_log(database, workspace_id, log_cutoff, report, log, shared=trim_shared_log)
+        with database.transaction(workspace_id=workspace_id, write=not dry_run) as session:
+            file_cutoff = now - timedelta(days=settings.retention_file_days)
+            _files(session, workspace_id, file_cutoff, report)
+            if not dry_run:
+                # Installation-wide: each workspace's run checks every workspace's records.
+                destroyed = transit.destroy_unused_keys(session, log, now=now)
+                report.note("transit keys (installation)", len(destroyed))
+                _audit(session, workspace_id, actor, "retention.purged", report)
+    except Exception:
+        if not dry_run and report.purged:
+            with database.transaction(workspace_id=workspace_id) as session:
+                _audit(session, workspace_id, actor, "retention.failed", report)
+        raise
     return report
+
+
+def _audit(session: Session, workspace_id: str, actor: str, action: str, report: Report) -> None:
+    audit_service.record(
+        session=session,
+        chain=workspace_id,
+        actor=actor,
+        action=action,
+        target=f"workspace:{workspace_id}",
+        details={"purged": report.purged, "held_profiles": report.held_profiles},
+    )
