@@ -33,6 +33,7 @@ __all__ = [
     "config_file_path",
     "display_value",
     "get_settings",
+    "same_database",
     "setting_source",
 ]
 
@@ -342,8 +343,8 @@ class Settings(BaseSettings):
             return None
         url = make_url(value)
         if url.get_backend_name() == "sqlite":
-            path = url.database or ""
-            if path in ("", ":memory:") or path.startswith("file:") or "mode=memory" in value:
+            path = (url.database or "").removeprefix("file:").split("?")[0]
+            if path in ("", ":memory:") or "mode=memory" in value:
                 raise ValueError("must name a file (an in-memory key store loses every key)")
             if not Path(path).is_absolute():
                 raise ValueError(
@@ -375,6 +376,17 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.home / 'coreo.db').resolve()}"
 
+    @model_validator(mode="after")
+    def _check_key_store_apart(self) -> Settings:
+        if self.key_database_url is not None and same_database(
+            self.key_database_url, self.effective_database_url
+        ):
+            raise ValueError(
+                "COREO_KEY_DATABASE_URL names the operational database itself: give the keys "
+                "a database of their own"
+            )
+        return self
+
     @property
     def is_embedded(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
@@ -392,6 +404,20 @@ class Settings(BaseSettings):
             "database_url", self.effective_database_url
         )
         return snapshot
+
+
+def same_database(first: str, second: str) -> bool:
+    """Whether two SQLAlchemy URLs name the same database (SQLite: the same file)."""
+    a, b = make_url(first), make_url(second)
+    if a.get_backend_name() != b.get_backend_name():
+        return False
+    if a.get_backend_name() == "sqlite":
+        return Path(a.database or "").resolve() == Path(b.database or "").resolve()
+    return (a.host or "localhost", a.port or 5432, a.database) == (
+        b.host or "localhost",
+        b.port or 5432,
+        b.database,
+    )
 
 
 def display_value(name: str, value: object) -> str:

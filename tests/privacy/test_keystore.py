@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from coreo.config import Settings
 from coreo.db import Database
@@ -371,11 +372,15 @@ def test_rotation_waits_for_a_key_being_added_and_wraps_it_too(
         return found
 
     monkeypatch.setattr(crypto, "_rotated", slow_commit)
-    made: dict[str, bytes] = {}
+    made: dict[str, Any] = {}
 
     def add() -> None:
-        with separate.transaction() as session:
-            made["key"] = crypto.data_key(session, ws, "prof_racing")
+        try:
+            with separate.transaction() as session:
+                made["key"] = crypto.data_key(session, ws, "prof_racing")
+        except Exception as error:  # shown by the assertion below
+            made["error"] = error
+            checked.set()
 
     adding = threading.Thread(target=add)
     rotating = threading.Thread(target=crypto.rotate_master, args=(separate, old, new))
@@ -388,6 +393,7 @@ def test_rotation_waits_for_a_key_being_added_and_wraps_it_too(
     adding.join(10)
     rotating.join(10)
     assert not adding.is_alive() and not rotating.is_alive()
+    assert "error" not in made, made["error"]
     assert _unwrapped(key_url, ws, "prof_racing", new) == made["key"]
 
 
@@ -402,3 +408,55 @@ def _unwrapped(url: str, ws: str, profile: str, master: bytes) -> bytes:
     assert wrapped is not None
     aad = f"coreo/data-key/{ws}/{profile}".encode()
     return crypto._unwrap(crypto.kek_of(master), bytes(wrapped), aad)
+
+
+def test_a_process_that_checked_before_a_move_writes_no_key_after_it(
+    database: Database,
+    settings: Settings,
+    key_url: str,
+    tenant: Any,
+    feed_pipeline: Feed,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The binding is read again before every key write, and once more after it in the
+    same transaction: a process that last checked before another one moved the keys
+    makes or destroys no key where nobody looks any more."""
+    ws = tenant.workspace_id
+    crypto.enable(database, settings)  # the keys start in the database
+    (anna,) = feed_pipeline(_anna())
+    keystore.move_keys(database, keystore.key_store(key_url))
+    shared = keystore.key_store(None)
+    where = database.url.render_as_string(hide_password=False)
+    shared._checked[where] = time.monotonic()  # as a process that checked just before
+    with pytest.raises(keystore.KeyStoreMismatch), database.transaction() as session:
+        crypto.shred(session, ws, [str(anna)])
+    with pytest.raises(keystore.KeyStoreMismatch), database.transaction() as session:
+        crypto.data_key(session, ws, "prof_new")
+    # Even a write that passed its check before the move committed is rolled back.
+    monkeypatch.setattr(keystore.KeyStore, "check", lambda *_, **__: None)
+    with pytest.raises(keystore.KeyStoreMismatch), database.transaction() as session:
+        crypto.data_key(session, ws, "prof_racing")
+    assert _in_database(database) == (0, 0)
+    assert str(anna) in _in_store(key_url)[0]
+
+
+def test_a_database_is_bound_to_one_key_store_only(
+    database: Database, key_url: str, tmp_path: Path
+) -> None:
+    assert keystore.bind(database, keystore.key_store(key_url))
+    other = keystore.key_store(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        with pytest.raises(keystore.KeyStoreMismatch, match="not in \\(none: no schema\\)"):
+            keystore.bind(database, other)
+        assert not (tmp_path / "other.db").exists() or other.database is not None
+        other.migrate()
+        with pytest.raises(keystore.KeyStoreMismatch, match=f"not in {other.store_id}"):
+            keystore.bind(database, other)
+    finally:
+        other.close()
+    with pytest.raises(IntegrityError), database.transaction() as session:  # one row, ever
+        session.execute(
+            text("INSERT INTO privacy_key_store_binding VALUES (2, 'x', CURRENT_TIMESTAMP)")
+        )
+    with pytest.raises(ValidationError, match="operational database itself"):
+        Settings(database_url=str(database.url), key_database_url=str(database.url))

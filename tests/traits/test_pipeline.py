@@ -279,7 +279,7 @@ def test_a_back_fill_over_sealed_fields_sees_them_as_the_pipeline_does(
         ).first()
         assert copy is not None
         crypto.shred(session, ws, [copy.profile_id])
-        with pytest.raises(ConfigurationError, match="does not open"):
+        with pytest.raises(ConfigurationError, match="has no data key"):
             crypto.open_computed(session, ws, copy.profile_id, "last_address", *copy[1:])
 
 

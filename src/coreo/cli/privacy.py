@@ -446,6 +446,9 @@ def move_to_store() -> None:
         f"Moved {counts['data_keys']:,} data key(s) and {counts['keyring']} keyring "
         "secret(s) into the key store; the database holds none now."
     )
+    sealed = seal_stored(database)  # an upgrade that found the keys here left it to now
+    if sealed:
+        console.print(f"Sealed identifiers stored in clear: {sealed}")
 
 
 def _audit_keys(database: Database, action: str, target: str, details: dict[str, Any]) -> None:

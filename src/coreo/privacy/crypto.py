@@ -620,11 +620,12 @@ def open_message(
     if SEALED_PREFIX not in text or profile_id is None:
         return message
     message_id = str(message.get("messageId"))
-    key = existing_key(session, workspace_id, profile_id)
+    key: bytes | None = None
     for label, holder, name in _fields(message, lambda _: True):
         value = holder[name]
         if not is_sealed(value):
             continue
+        key = key or existing_key(session, workspace_id, profile_id)
         aad = _event_aad(workspace_id, profile_id, message_id, label)
         try:
             if key is None:

@@ -222,6 +222,7 @@ DATA_MAP: dict[str, dict[str, tuple[Category, ...]]] = {
         "profile_id": _P,
     },
     "privacy_keyring": _technical("name wrapped created_at"),
+    "privacy_key_store_binding": _technical("id store_id bound_at"),
     "privacy_legal_holds": {
         **_technical(
             "id workspace_id category reason created_by created_at released_at released_by"

@@ -57,7 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from coreo.config import Settings
+from coreo.config import Settings, same_database
 from coreo.db import CoreoSession, Database, UTCDateTime, conflict_insert, utcnow
 from coreo.errors import ConfigurationError
 from coreo.privacy.models import DataKey, KeyringEntry, KeyStoreBinding
@@ -66,6 +66,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SEPARATE_TABLES",
     "KeyStore",
+    "KeyStoreMismatch",
     "bind",
     "forget_checks",
     "key_store",
@@ -106,6 +107,32 @@ _SEPARATE_STORE = Table(
 _CHUNK = 500
 _OPEN: dict[str | None, KeyStore] = {}  # one per URL and process: one engine each
 _OPEN_LOCK = threading.Lock()
+
+
+class KeyStoreMismatch(ConfigurationError):
+    """A process names another key store than the one the database is bound to (or none,
+    or one where none is bound): it must not touch a key. The worker stops on it rather
+    than dead-lettering events."""
+
+
+def _bound(session: Session) -> str | None:
+    """The store id the operational database of ``session`` is bound to (None: none)."""
+    try:
+        return session.connection().scalar(select(_BINDING.c.store_id))
+    except (OperationalError, ProgrammingError) as error:
+        if _BINDING.name not in str(error.orig):
+            raise
+        raise ConfigurationError(
+            "the database has no key-store binding table: run `coreo migrate`"
+        ) from None
+
+
+def _lock(session: Session, tables: Iterable[Table]) -> None:
+    """On PostgreSQL, keep other transactions from adding or changing rows of ``tables``
+    until this one ends (readers go on); an SQLite writer is alone anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        names = ", ".join(table.name for table in tables)
+        session.connection().exec_driver_sql(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
 
 
 def key_store(url: str | None, *, pool_size: int = 10, busy_timeout_ms: int = 5000) -> KeyStore:
@@ -212,6 +239,14 @@ class KeyStore:
         database = self.database
         if database is None:
             raise ValueError("the keys live in the operational database: it has no key store")
+        try:
+            return self._migrate(database)
+        except OperationalError:
+            raise ConfigurationError(
+                f"cannot reach the key store at {database.display_url}"
+            ) from None
+
+    def _migrate(self, database: Database) -> str:
         with database.transaction() as own:
             connection = own.connection()
             if not database.is_sqlite:  # SQLite's write transaction is serialised already
@@ -262,32 +297,31 @@ class KeyStore:
         self._store_id = store_id
         return store_id
 
-    def check(self, session: Session) -> None:
+    def check(self, session: Session, *, fresh: bool = False) -> None:
         """Refuse to touch a key unless the operational database of ``session`` keeps its
         keys where this store is: bound to this key store, or (no key store) to none.
-        Checked on first use and again every half minute."""
+        Checked on first use and again every half minute; ``fresh``: now (before a key is
+        written or destroyed)."""
         where = session.get_bind().engine.url.render_as_string(hide_password=False)
-        if time.monotonic() - self._checked.get(where, float("-inf")) < _RECHECK:
+        last = self._checked.get(where)
+        if not fresh and last is not None and time.monotonic() - last < _RECHECK:
             return
-        try:
-            bound = session.connection().scalar(select(_BINDING.c.store_id))
-        except (OperationalError, ProgrammingError) as error:
-            raise ConfigurationError(
-                "the database has no key-store binding table: run `coreo migrate`"
-            ) from error
+        if last is None or time.monotonic() - last >= _RECHECK:
+            self._store_id = None  # a key store replaced at the same URL is found out too
+        bound = _bound(session)
         if not self.separate:
             if bound is not None:
-                raise ConfigurationError(
+                raise KeyStoreMismatch(
                     f"this database's keys live in the key store {bound}: set "
                     "COREO_KEY_DATABASE_URL to it in every process"
                 )
         elif bound is None:
-            raise ConfigurationError(
+            raise KeyStoreMismatch(
                 "this database is not bound to the key store COREO_KEY_DATABASE_URL names: "
                 "run `coreo migrate`, or `coreo keys move-to-store` when it holds its keys"
             )
         elif bound != self.store_id:
-            raise ConfigurationError(
+            raise KeyStoreMismatch(
                 f"COREO_KEY_DATABASE_URL names the key store {self.store_id}, but this "
                 f"database's keys live in the key store {bound}: every process must name "
                 "the same one"
@@ -303,7 +337,7 @@ class KeyStore:
         operational database of ``session`` bound to this store. ``exclusive``: no other
         transaction adds or changes a key until this one ends (``coreo keys rotate-master``
         re-wraps every key in one of these; an SQLite writer is alone anyway)."""
-        self.check(session)
+        self.check(session, fresh=write)
         database = self.database
         tables = (
             (_SHARED_DATA_KEYS, _SHARED_KEYRING)
@@ -314,10 +348,16 @@ class KeyStore:
             nullcontext(session) if database is None else database.transaction(write=write)
         )
         with work as own:
-            if exclusive and own.get_bind().dialect.name == "postgresql":
-                names = ", ".join(table.name for table in tables)
-                own.connection().exec_driver_sql(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
+            if exclusive:
+                _lock(own, tables)
             yield own, tables[0], tables[1]
+            if write and database is None and _bound(own) is not None:
+                # Bound meanwhile (`coreo keys move-to-store` committed after the check):
+                # what this transaction wrote went where nobody looks. Roll it back.
+                raise KeyStoreMismatch(
+                    "this database's keys moved to a key store while this process wrote "
+                    "one: set COREO_KEY_DATABASE_URL to it in every process"
+                )
 
     # -- data keys ---------------------------------------------------------------------------
 
@@ -467,20 +507,38 @@ def _holds_keys(connection: Any) -> bool:
 def bind(database: Database, store: KeyStore) -> bool:
     """Bind ``database`` to ``store`` (given its schema and id first) unless it is bound:
     True when it is now; False when it holds keys of its own, which ``move_keys`` moves
-    (and binds). An error when it is bound to another store."""
+    (and binds). An error when it is bound to another store, or when ``store`` is the
+    database itself. A database bound already is only read."""
+    if store.database is None:
+        raise ValueError("the keys live in the operational database: nothing to bind")
+    if same_database(str(store.database.url), str(database.url)):
+        raise ConfigurationError("COREO_KEY_DATABASE_URL names the operational database itself")
+    with database.transaction(write=False) as session:
+        bound = _bound(session)
+    if bound is not None:  # never makes a key store at a mistyped URL
+        try:
+            store_id = store.store_id
+        except ConfigurationError:
+            store_id = "(none: no schema)"
+        if bound != store_id:
+            raise KeyStoreMismatch(
+                f"this database's keys live in the key store {bound}, not in {store_id} "
+                "(which COREO_KEY_DATABASE_URL names)"
+            )
+        return True
     store_id = store.migrate()
     with database.transaction() as session:
-        connection = session.connection()
-        bound = connection.scalar(select(_BINDING.c.store_id))
+        _lock(session, (_BINDING, _SHARED_DATA_KEYS, _SHARED_KEYRING))
+        bound = _bound(session)
         if bound is not None and bound != store_id:
-            raise ConfigurationError(
+            raise KeyStoreMismatch(
                 f"this database's keys live in the key store {bound}, not in {store_id} "
                 "(which COREO_KEY_DATABASE_URL names)"
             )
         if bound is None:
-            if _holds_keys(connection):
+            if _holds_keys(session.connection()):
                 return False
-            connection.execute(_BINDING.insert().values(store_id=store_id, bound_at=utcnow()))
+            session.execute(_BINDING.insert().values(id=1, store_id=store_id, bound_at=utcnow()))
     forget_checks()
     return True
 
@@ -493,12 +551,13 @@ def move_keys(database: Database, store: KeyStore) -> dict[str, int]:
     how many differ)."""
     if store.database is None:
         raise ValueError("set COREO_KEY_DATABASE_URL to the key store first")
-    if store.database.url == database.url:
+    if same_database(str(store.database.url), str(database.url)):
         raise ValueError("COREO_KEY_DATABASE_URL names the operational database itself")
     store_id = store.migrate()
     with database.transaction() as session:
+        _lock(session, (_BINDING, _SHARED_DATA_KEYS, _SHARED_KEYRING))  # no key added meanwhile
         connection = session.connection()
-        bound = connection.scalar(select(_BINDING.c.store_id))
+        bound = _bound(session)
         if bound is not None and bound != store_id:
             raise ValueError(
                 f"this database's keys live in the key store {bound}, not in {store_id}"
@@ -538,6 +597,6 @@ def move_keys(database: Database, store: KeyStore) -> dict[str, int]:
         if names:
             connection.execute(delete(_SHARED_KEYRING).where(_SHARED_KEYRING.c.name.in_(names)))
         if bound is None:
-            connection.execute(_BINDING.insert().values(store_id=store_id, bound_at=utcnow()))
+            connection.execute(_BINDING.insert().values(id=1, store_id=store_id, bound_at=utcnow()))
     forget_checks()
     return {"data_keys": len(shared_keys), "keyring": len(shared_ring)}

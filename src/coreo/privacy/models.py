@@ -6,7 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coreo.db import Base, JSONValue, UTCDateTime, WorkspaceScoped
@@ -138,6 +147,8 @@ class KeyStoreBinding(Base):
     another store, or none, never makes or destroys keys where nobody looks for them."""
 
     __tablename__ = "privacy_key_store_binding"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_privacy_key_store_binding_one"),)
 
-    store_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    store_id: Mapped[str] = mapped_column(String(32))
     bound_at: Mapped[datetime] = mapped_column(UTCDateTime())

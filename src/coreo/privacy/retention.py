@@ -21,6 +21,7 @@ The audit chain itself is kept: it is the accountability record (Art. 5(2)).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,6 +48,8 @@ from coreo.ingest.models import DeadLetter, PlanViolation
 from coreo.privacy import erasure, transit
 from coreo.privacy.datamap import CATEGORIES
 from coreo.privacy.models import DataFile, LegalHold
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["Report", "add_hold", "holds", "release_hold", "run"]
 
@@ -294,6 +297,11 @@ def _inactive_profiles(
     if report.dry_run:
         report.note("inactive profiles", len(stale))
         return
+    scan = None
+    if stale and erasure.searches_ahead(log):  # one search of the log for them all, no lock held
+        with database.transaction(workspace_id=workspace_id, write=False) as session:
+            people = [erasure.find_person(session, workspace_id, p) for p in stale]
+        scan = erasure.scan_log(database, people, log)
     for start in range(0, len(stale), PROFILES_PER_TRANSACTION):
         with database.transaction(workspace_id=workspace_id) as session:
             lock_workspace(session, workspace_id)  # no worker batch makes one active meanwhile
@@ -302,11 +310,7 @@ def _inactive_profiles(
                 return
             among = stale[start : start + PROFILES_PER_TRANSACTION]
             chunk = _stale_profiles(session, workspace_id, settings, now, scope, among)
-            scan = None
-            if chunk and erasure.searches_ahead(log):  # one search of the log for them all
-                people = [erasure.find_person(session, workspace_id, p) for p in chunk]
-                scan = erasure.scan_log(session, people, log)
-            for profile_id in chunk:
+            for profile_id in chunk:  # the search's records and what was appended since
                 erasure.erase(
                     session,
                     workspace_id,
@@ -414,8 +418,11 @@ def run(
                 _audit(session, workspace_id, actor, "retention.purged", report)
     except Exception:
         if not dry_run and report.purged:
-            with database.transaction(workspace_id=workspace_id) as session:
-                _audit(session, workspace_id, actor, "retention.failed", report)
+            try:
+                with database.transaction(workspace_id=workspace_id) as session:
+                    _audit(session, workspace_id, actor, "retention.failed", report)
+            except Exception:  # the run's own error is the one to report
+                _log.exception("could not audit the failed retention run: %s", report.purged)
         raise
     return report
 

@@ -33,6 +33,7 @@ from coreo.ingest.models import DeadLetter
 from coreo.ingest.service import dead_letter
 from coreo.observability.metrics import PipelineMetrics
 from coreo.privacy import transit
+from coreo.privacy.keystore import KeyStoreMismatch
 from coreo.runtime.leases import PartitionLeases
 
 __all__ = ["Event", "Stage", "Worker"]
@@ -341,6 +342,8 @@ class Worker:
                         if not _unsuppressed([event]):
                             break
                 survivors.append(event)
+            except KeyStoreMismatch:
+                raise  # the process is misconfigured, not the event: stop, dead-letter nothing
             except Exception as error:
                 reason = f"{type(error).__name__}: {str(error)[:500]}"
                 self._dead_letter(session, event, current, reason)
