@@ -193,16 +193,9 @@ def test_rotation_and_transit_keys_work_in_the_key_store(
     keyed, names = _in_store(key_url)
     assert counts == {"data_keys": len(keyed), "keyring": len(names)}
     assert _in_database(separate) == (0, 0)
-    store = keystore.key_store(key_url).database
-    assert store is not None
-    with store.engine.connect() as connection:
-        wrapped = connection.scalar(
-            text("SELECT wrapped FROM privacy_data_keys WHERE profile_id = :p"), {"p": anna}
-        )
-    aad = f"coreo/data-key/{ws}/{anna}".encode()
-    assert len(crypto._unwrap(crypto.kek_of(new), bytes(wrapped), aad)) == 32
+    assert len(_unwrapped(key_url, ws, str(anna), new)) == 32
     with pytest.raises(ConfigurationError, match="does not open"):
-        crypto._unwrap(crypto.kek_of(old), bytes(wrapped), aad)
+        _unwrapped(key_url, ws, str(anna), old)
 
 
 def test_moving_the_keys_into_a_key_store_keeps_everything_readable(

@@ -43,7 +43,6 @@ from typing import Any, cast
 from sqlalchemy import (
     Column,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Table,
@@ -82,21 +81,20 @@ _RECHECK = 30.0  # seconds: a process checks the binding again this often
 _MIGRATION_LOCK = 0x636F72656F6B6579  # pg_advisory_xact_lock id of a key store's migration
 
 SEPARATE_TABLES = MetaData()
-_SEPARATE_DATA_KEYS = Table(
-    "privacy_data_keys",
-    SEPARATE_TABLES,
-    Column("workspace_id", String(32), primary_key=True),
-    Column("profile_id", String(32), primary_key=True),
-    Column("wrapped", LargeBinary, nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-)
-_SEPARATE_KEYRING = Table(
-    "privacy_keyring",
-    SEPARATE_TABLES,
-    Column("name", String(40), primary_key=True),
-    Column("wrapped", LargeBinary, nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-)
+
+
+def _apart(table: Table) -> Table:
+    """``table`` as the key store holds it: the same columns, without the foreign keys
+    (the workspaces live in the operational database)."""
+    columns = (
+        Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+        for c in table.columns
+    )
+    return Table(table.name, SEPARATE_TABLES, *columns)
+
+
+_SEPARATE_DATA_KEYS = _apart(_SHARED_DATA_KEYS)
+_SEPARATE_KEYRING = _apart(_SHARED_KEYRING)
 _SEPARATE_STORE = Table(
     "privacy_key_store",
     SEPARATE_TABLES,
@@ -303,10 +301,10 @@ class KeyStore:
         Checked on first use and again every half minute; ``fresh``: now (before a key is
         written or destroyed)."""
         where = session.get_bind().engine.url.render_as_string(hide_password=False)
-        last = self._checked.get(where)
-        if not fresh and last is not None and time.monotonic() - last < _RECHECK:
+        due = time.monotonic() - self._checked.get(where, float("-inf")) >= _RECHECK
+        if not (due or fresh):
             return
-        if last is None or time.monotonic() - last >= _RECHECK:
+        if due:
             self._store_id = None  # a key store replaced at the same URL is found out too
         bound = _bound(session)
         if not self.separate:
@@ -395,7 +393,7 @@ class KeyStore:
         with self.tables_in(session, write=True) as (own, keys, ring):
             connection = own.connection()
             connection.execute(conflict_insert(own, keys).on_conflict_do_nothing(), rows)
-            again = rewrap(connection.scalar(select(ring.c.wrapped).where(ring.c.name == HMAC)))
+            again = rewrap(_entry(connection, ring, HMAC))
             if again:
                 replace = (
                     keys.update()
@@ -449,8 +447,7 @@ class KeyStore:
 
     def keyring_entry(self, session: Session, name: str) -> bytes | None:
         with self.tables_in(session, write=False) as (own, _, ring):
-            wrapped = own.connection().scalar(select(ring.c.wrapped).where(ring.c.name == name))
-        return None if wrapped is None else bytes(wrapped)
+            return _entry(own.connection(), ring, name)
 
     def add_keyring_entry(
         self,
@@ -469,17 +466,17 @@ class KeyStore:
                 .values(name=name, wrapped=wrapped, created_at=created_at)
                 .on_conflict_do_nothing()
             )
-            again = rewrap(connection.scalar(select(ring.c.wrapped).where(ring.c.name == HMAC)))
+            again = rewrap(_entry(connection, ring, HMAC))
             if again is not None:
                 connection.execute(
                     ring.update()
                     .where(ring.c.name == name, ring.c.wrapped == wrapped)
                     .values(wrapped=again)
                 )
-            kept = connection.scalar(select(ring.c.wrapped).where(ring.c.name == name))
+            kept = _entry(connection, ring, name)
         if kept is None:  # destroyed as it was made (a purge): never seal with it
             raise ConfigurationError(f"the keyring's secret {name!r} could not be made")
-        return bytes(kept)
+        return kept
 
     def keyring_names(self, session: Session, prefix: str) -> list[str]:
         with self.tables_in(session, write=False) as (own, _, ring):
@@ -504,15 +501,53 @@ def _holds_keys(connection: Any) -> bool:
     )
 
 
+def _entry(connection: Any, ring: Table, name: str) -> bytes | None:
+    """The keyring entry ``name`` as the connection's transaction sees it."""
+    wrapped = connection.scalar(select(ring.c.wrapped).where(ring.c.name == name))
+    return None if wrapped is None else bytes(wrapped)
+
+
+def _elsewhere(bound: str, store_id: str) -> KeyStoreMismatch:
+    return KeyStoreMismatch(
+        f"this database's keys live in the key store {bound}, not in {store_id} "
+        "(which COREO_KEY_DATABASE_URL names)"
+    )
+
+
+def _claim(session: Session, store_id: str) -> str | None:
+    """Lock the binding and the database's key tables (PostgreSQL: until the transaction
+    ends, so that no key is added meanwhile) and return the store id the database is bound
+    to: None or ``store_id`` (bound to another store is an error)."""
+    _lock(session, (_BINDING, _SHARED_DATA_KEYS, _SHARED_KEYRING))
+    bound = _bound(session)
+    if bound is not None and bound != store_id:
+        raise _elsewhere(bound, store_id)
+    return bound
+
+
+def _bind_now(session: Session, store_id: str) -> None:
+    session.execute(_BINDING.insert().values(id=1, store_id=store_id, bound_at=utcnow()))
+
+
+def _apart_from(database: Database, store: KeyStore) -> Database:
+    """The key store's own database; ValueError when there is none, or when it is
+    ``database`` itself."""
+    if store.database is None:
+        raise ValueError("set COREO_KEY_DATABASE_URL to the key store first")
+    if same_database(str(store.database.url), str(database.url)):
+        raise ValueError("COREO_KEY_DATABASE_URL names the operational database itself")
+    return store.database
+
+
 def bind(database: Database, store: KeyStore) -> bool:
     """Bind ``database`` to ``store`` (given its schema and id first) unless it is bound:
     True when it is now; False when it holds keys of its own, which ``move_keys`` moves
     (and binds). An error when it is bound to another store, or when ``store`` is the
     database itself. A database bound already is only read."""
-    if store.database is None:
-        raise ValueError("the keys live in the operational database: nothing to bind")
-    if same_database(str(store.database.url), str(database.url)):
-        raise ConfigurationError("COREO_KEY_DATABASE_URL names the operational database itself")
+    try:
+        _apart_from(database, store)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
     with database.transaction(write=False) as session:
         bound = _bound(session)
     if bound is not None:  # never makes a key store at a mistyped URL
@@ -521,24 +556,14 @@ def bind(database: Database, store: KeyStore) -> bool:
         except ConfigurationError:
             store_id = "(none: no schema)"
         if bound != store_id:
-            raise KeyStoreMismatch(
-                f"this database's keys live in the key store {bound}, not in {store_id} "
-                "(which COREO_KEY_DATABASE_URL names)"
-            )
+            raise _elsewhere(bound, store_id)
         return True
     store_id = store.migrate()
     with database.transaction() as session:
-        _lock(session, (_BINDING, _SHARED_DATA_KEYS, _SHARED_KEYRING))
-        bound = _bound(session)
-        if bound is not None and bound != store_id:
-            raise KeyStoreMismatch(
-                f"this database's keys live in the key store {bound}, not in {store_id} "
-                "(which COREO_KEY_DATABASE_URL names)"
-            )
-        if bound is None:
+        if _claim(session, store_id) is None:
             if _holds_keys(session.connection()):
                 return False
-            session.execute(_BINDING.insert().values(id=1, store_id=store_id, bound_at=utcnow()))
+            _bind_now(session, store_id)
     forget_checks()
     return True
 
@@ -549,22 +574,14 @@ def move_keys(database: Database, store: KeyStore) -> dict[str, int]:
     from ``database``. A key the store already holds under the same name stays as the
     store has it when the two agree; when they differ, nothing is moved (an error names
     how many differ)."""
-    if store.database is None:
-        raise ValueError("set COREO_KEY_DATABASE_URL to the key store first")
-    if same_database(str(store.database.url), str(database.url)):
-        raise ValueError("COREO_KEY_DATABASE_URL names the operational database itself")
+    keys_database = _apart_from(database, store)
     store_id = store.migrate()
     with database.transaction() as session:
-        _lock(session, (_BINDING, _SHARED_DATA_KEYS, _SHARED_KEYRING))  # no key added meanwhile
+        bound = _claim(session, store_id)
         connection = session.connection()
-        bound = _bound(session)
-        if bound is not None and bound != store_id:
-            raise ValueError(
-                f"this database's keys live in the key store {bound}, not in {store_id}"
-            )
         shared_keys = connection.execute(select(_SHARED_DATA_KEYS)).mappings().all()
         shared_ring = connection.execute(select(_SHARED_KEYRING)).mappings().all()
-        with store.database.transaction() as own:
+        with keys_database.transaction() as own:
             there = own.connection()
             moving = ((_SEPARATE_DATA_KEYS, shared_keys), (_SEPARATE_KEYRING, shared_ring))
             for table, rows in moving:
@@ -597,6 +614,6 @@ def move_keys(database: Database, store: KeyStore) -> dict[str, int]:
         if names:
             connection.execute(delete(_SHARED_KEYRING).where(_SHARED_KEYRING.c.name.in_(names)))
         if bound is None:
-            connection.execute(_BINDING.insert().values(id=1, store_id=store_id, bound_at=utcnow()))
+            _bind_now(session, store_id)
     forget_checks()
     return {"data_keys": len(shared_keys), "keyring": len(shared_ring)}
