@@ -3,6 +3,9 @@ erasure, and the rotation of the master key."""
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from coreo.errors import ConfigurationError
 from coreo.history import service as history
 from coreo.identity.models import ProfileIdentity
 from coreo.privacy import crypto, erasure
-from coreo.privacy.keys import read_key_file
+from coreo.privacy.keys import master_key, read_key_file
 from coreo.privacy.models import DataKey
 from coreo.privacy.sealing import seal_stored
 from coreo.profiles import service as profiles
@@ -179,6 +182,55 @@ def test_rotating_the_master_key_rewraps_everything(tmp_path: Path) -> None:
         coreo(home, "keys", "rotate-master", COREO_MASTER_KEY="A" * 43 + "="),
         "--new-key-file",
     )
+
+
+def test_a_rotation_never_deadlocks_with_a_transaction_writing_both_key_tables(
+    sealed: Database, settings: Settings, tenant: Any
+) -> None:
+    """A transaction wrote the keyring (a transit key of the day, say) and goes on to a
+    data key while a rotation starts. A rotation that locked the data keys and waited for
+    the keyring would deadlock with it on PostgreSQL (one of them aborted); both must
+    end well, and the new key must open with the new master key."""
+    ws = tenant.workspace_id
+    old, new = master_key(settings), os.urandom(32)
+    ring_written, go = threading.Event(), threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def write_both() -> None:
+        try:
+            with sealed.transaction() as session:
+                crypto.keyring_secret(session, "test:racing", create=True)
+                ring_written.set()
+                assert go.wait(10)
+                outcome["key"] = crypto.data_key(session, ws, "prof_racing")
+        except Exception as error:  # shown by the assertion below
+            outcome["writer"] = error
+            ring_written.set()
+
+    def rotate() -> None:
+        try:
+            outcome["counts"] = crypto.rotate_master(sealed, old, new)
+        except Exception as error:  # shown by the assertion below
+            outcome["rotation"] = error
+
+    writer, rotation = threading.Thread(target=write_both), threading.Thread(target=rotate)
+    writer.start()
+    assert ring_written.wait(10)
+    rotation.start()
+    time.sleep(0.5)
+    assert rotation.is_alive()  # waits for the writer
+    go.set()
+    writer.join(20)
+    rotation.join(20)
+    assert not writer.is_alive() and not rotation.is_alive()
+    assert "writer" not in outcome and "rotation" not in outcome, outcome
+    assert outcome["counts"]["data_keys"] == 1 and outcome["counts"]["keyring"] >= 1
+    with sealed.engine.connect() as connection:
+        wrapped = connection.scalar(
+            select(DataKey.wrapped).where(DataKey.profile_id == "prof_racing")
+        )
+    aad = f"coreo/data-key/{ws}/prof_racing".encode()
+    assert crypto._unwrap(crypto.kek_of(new), bytes(wrapped), aad) == outcome["key"]
 
 
 def test_a_rolled_back_savepoint_leaves_values_opened(

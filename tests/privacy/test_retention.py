@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from coreo.audit.models import AuditEntry
 from coreo.config import Settings
@@ -20,7 +20,7 @@ from coreo.db import Database, utcnow
 from coreo.errors import ConflictError, InvalidInputError
 from coreo.eventlog.base import NewRecord
 from coreo.history.models import EventRecord
-from coreo.identity.models import Profile
+from coreo.identity.models import Profile, ProfileIdentity
 from coreo.ingest.service import dead_letter
 from coreo.privacy import erasure, retention
 from coreo.privacy.files import record_export
@@ -182,3 +182,41 @@ def test_a_purge_commits_in_short_transactions_and_a_failure_midway_is_audited(
     assert purged == {"behavioural events": 1, "inactive profiles": 5}
     with database.transaction(write=False) as session:
         assert session.scalar(select(func.count()).select_from(Profile)) == 0
+
+
+def test_each_transaction_of_a_purge_reads_holds_and_activity_again(
+    database: Database,
+    tenant: Any,
+    settings: Settings,
+    feed_pipeline: Feed,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Inactive profiles are found once, before the purge; a hold placed or an event
+    received while it runs must still keep the profile it concerns."""
+    ws = tenant.workspace_id
+    people = sorted(
+        str(p) for p in feed_pipeline(*(message("page", userId=f"p{n}") for n in range(6)))
+    )
+    monkeypatch.setattr(retention, "PROFILES_PER_TRANSACTION", 2)
+    now = T0 + timedelta(days=1200)
+    real_lock, transactions = retention.lock_workspace, []
+
+    def meanwhile(session: Any, workspace_id: str) -> None:
+        real_lock(session, workspace_id)
+        transactions.append(workspace_id)
+        if len(transactions) == 2:  # a hold on the third person, placed after the search
+            retention.add_hold(session, ws, reason="new claim", actor="dpo", profile_id=people[2])
+        if len(transactions) == 3:  # the fifth came back
+            session.execute(
+                update(ProfileIdentity)
+                .where(ProfileIdentity.profile_id == people[4])
+                .values(last_seen=now)
+            )
+
+    monkeypatch.setattr(retention, "lock_workspace", meanwhile)
+    purged = retention.run(database, ws, settings, actor="test", now=now).purged
+    assert len(transactions) == 3
+    assert purged == {"behavioural events": 6, "inactive profiles": 4}
+    with database.transaction(write=False) as session:
+        kept = session.scalars(select(Profile.id).where(Profile.workspace_id == ws)).all()
+    assert sorted(kept) == [people[2], people[4]]

@@ -58,7 +58,7 @@ from sqlalchemy.orm import Session
 
 from coreo.config import Settings, same_database
 from coreo.db import CoreoSession, Database, UTCDateTime, conflict_insert, utcnow
-from coreo.errors import ConfigurationError
+from coreo.errors import ConfigurationError, ConflictError
 from coreo.privacy.models import DataKey, KeyringEntry, KeyStoreBinding
 
 __all__ = [
@@ -125,12 +125,41 @@ def _bound(session: Session) -> str | None:
         ) from None
 
 
+LOCK_WAIT_SECONDS = 60.0  # how long _lock tries before giving up
+
+
 def _lock(session: Session, tables: Iterable[Table]) -> None:
     """On PostgreSQL, keep other transactions from adding or changing rows of ``tables``
-    until this one ends (readers go on); an SQLite writer is alone anyway."""
-    if session.get_bind().dialect.name == "postgresql":
-        names = ", ".join(table.name for table in tables)
-        session.connection().exec_driver_sql(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
+    until this one ends (readers go on); an SQLite writer is alone anyway.
+
+    The locks are taken all at once or not at all (``NOWAIT``, tried again until
+    ``LOCK_WAIT_SECONDS`` have passed): waiting for one table while holding the other
+    would deadlock with a transaction that wrote the second and goes on to the first (a
+    worker batch that made the transit key of the day, then a data key)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    names = ", ".join(table.name for table in tables)
+    deadline, pause = time.monotonic() + LOCK_WAIT_SECONDS, 0.005
+    while True:
+        try:
+            with session.begin_nested():  # a failed attempt releases what it took
+                session.connection().exec_driver_sql(
+                    f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE NOWAIT"
+                )
+            return
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                raise
+            if time.monotonic() > deadline:
+                raise ConflictError(
+                    f"other transactions kept writing keys for {LOCK_WAIT_SECONDS:.0f} s: "
+                    "try again when the installation is less busy"
+                ) from None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
+
+
+_LOCK_NOT_AVAILABLE = "55P03"
 
 
 def key_store(url: str | None, *, pool_size: int = 10, busy_timeout_ms: int = 5000) -> KeyStore:
