@@ -456,7 +456,8 @@ def seal_identity_at_flush(session: Session, row: ProfileIdentity, plain: str) -
 
 
 def _seal_identities(session: Session, pending: dict[ProfileIdentity, str], seals: bool) -> None:
-    rows = [(row, plain) for row, plain in pending.items() if row in session.new]
+    new = session.new  # built anew on every access: once, not once a row
+    rows = [(row, plain) for row, plain in pending.items() if row in new]
     if not seals:
         for row, plain in rows:
             row.sealed, row.sealed_by = plain, None
