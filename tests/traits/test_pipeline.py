@@ -19,6 +19,7 @@ from coreo.db import Database
 from coreo.errors import ConfigurationError
 from coreo.history.models import EventRecord
 from coreo.history.stage import HistoryStage
+from coreo.identity.service import MergesHook
 from coreo.identity.stage import IdentityStage
 from coreo.privacy import crypto
 from coreo.privacy.sealing import seal_stored
@@ -422,3 +423,39 @@ def test_a_restricted_person_is_not_profiled_until_the_restriction_is_lifted(
                                 proof_key=b"k" * 32)  # fmt: skip
         assert lift.evidence == {"lifted": lift.evidence["lifted"], "recomputed": 1}
     assert values(database, ws, anna)["revenue"] == 150
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["merge by merge", "a batch's merges"])
+def test_merges_in_one_batch_carry_every_state_to_the_last_survivor(
+    database: Database, tenant: Any, batched: bool
+) -> None:
+    """Two merges in one batch, the second merging the first's survivor away: the pipeline
+    folds them once a batch (``MergesHook``), with the result of one merge at a time."""
+    ws = tenant.workspace_id
+    define(database, ws)
+    computed = ComputedTraitsStage(clock=lambda: NOW)
+    hook = MergesHook(computed.merge_all) if batched else computed.merge
+    stages = [IdentityStage(on_merge=(merge_traits, hook)), ProfileStage(), computed]
+
+    def run(*messages: dict[str, Any]) -> list[str]:
+        events = [Event(0, n, ws, m) for n, m in enumerate(messages)]
+        with database.transaction() as session:
+            for stage in stages:
+                stage.process(session, events)
+        return [str(e.annotations.get("profile_id")) for e in events]
+
+    (oldest,) = run({**order("x", 9, 10, "web"), "userId": None, "anonymousId": "g1"})
+    (middle,) = run({**order("x", 8, 20, "app"), "userId": None, "anonymousId": "g2"})
+    (newest,) = run(order("carla", 7, 40, "web"))
+    assert len({oldest, middle, newest}) == 3
+    # middle absorbs newest, then oldest absorbs middle: both in one batch
+    last = run(
+        {**order("carla", 2, 5, "store"), "anonymousId": "g2"},
+        {**order("carla", 1, 1, "web"), "anonymousId": "g1"},
+    )
+    assert last == [middle, oldest]
+    found = values(database, ws, oldest)
+    assert (found["orders_30d"], found["revenue"], found["web_orders"]) == (5, 76, 3)
+    assert (found["first_channel"], found["days_since_order"]) == ("web", 1)
+    with database.transaction(workspace_id=ws, write=False) as session:
+        assert service.stored_states(session, ws, [middle, newest]) == {}

@@ -65,6 +65,7 @@ from coreo.privacy.crypto import (
 
 __all__ = [
     "MergeHook",
+    "MergesHook",
     "Resolution",
     "Resolver",
     "canonical_ids",
@@ -83,9 +84,21 @@ __all__ = [
 ]
 
 _IDENTITIES = cast(Table, ProfileIdentity.__table__)
-# Called as hook(session, workspace_id, survivor, merged) inside a merge's transaction.
-MergeHook = Callable[[Session, str, str, str], None]
 _PROFILES = cast(Table, Profile.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class MergesHook:
+    """A merge hook run once for all the merges a resolver made, in the order they were
+    made, as ``many(session, workspace_id, [(survivor, merged), ...])`` when it finishes
+    (:meth:`Resolver.finish`, which the pipeline's identity stage calls at the end of a
+    batch): one read and one write of what follows the identities, not one a merge."""
+
+    many: Callable[[Session, str, Sequence[tuple[str, str]]], None]
+
+
+# Called as hook(session, workspace_id, survivor, merged) inside a merge's transaction.
+MergeHook = Callable[[Session, str, str, str], None] | MergesHook
 
 
 @dataclass(slots=True)
@@ -469,7 +482,9 @@ class Resolver:
         rules: IdentityRules,
         on_merge: Sequence[MergeHook] = (),
     ) -> None:
-        self.on_merge = tuple(on_merge)
+        self.on_merge = tuple(h for h in on_merge if not isinstance(h, MergesHook))
+        self.on_merges = tuple(h for h in on_merge if isinstance(h, MergesHook))
+        self.merges: list[tuple[str, str]] = []  # (survivor, merged), for ``on_merges``
         self.session = session
         self.workspace_id = workspace_id
         self.rules = rules
@@ -483,6 +498,13 @@ class Resolver:
         # Identifiers as given → as stored (their keyed form), and the values of new ones.
         self._keys: dict[Identifier, Identifier] = {}
         self._plain: dict[Identifier, str] = {}
+
+    def finish(self) -> None:
+        """Run the ``MergesHook`` hooks over the merges made since the last call."""
+        merges, self.merges = self.merges, []
+        if merges:
+            for hook in self.on_merges:
+                hook.many(self.session, self.workspace_id, merges)
 
     def key(self, identifier: Identifier) -> Identifier:
         found = self._keys.get(identifier)
@@ -704,7 +726,7 @@ class Resolver:
         reason: str | None = None,
     ) -> None:
         session, workspace_id = self.session, self.workspace_id
-        link = next((i for i, r in sorted(self.rows.items()) if r.profile_id == merged), None)
+        link = min((i for i, r in self.rows.items() if r.profile_id == merged), default=None)
         session.flush()
         moved = profile_identities(session, workspace_id, [merged])[merged]
         session.execute(
@@ -724,6 +746,8 @@ class Resolver:
                 self._apart[other][survivor] = merge_id
         for hook in self.on_merge:  # e.g. the profile's traits follow their identities
             hook(session, workspace_id, survivor, merged)
+        if self.on_merges:
+            self.merges.append((survivor, merged))
         session.execute(
             update(_PROFILES)
             .where(

@@ -85,6 +85,8 @@ class IdentityStage:
             )
             if resolution is not None:
                 event.annotations["profile_id"] = resolution.profile_id
+        for resolver in resolvers.values():
+            resolver.finish()
 
     @staticmethod
     def _drop_erased(

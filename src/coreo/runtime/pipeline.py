@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from coreo.config import Settings, get_settings
 from coreo.consent.stage import ConsentStage
 from coreo.history.stage import HistoryStage
+from coreo.identity.service import MergesHook
 from coreo.identity.stage import IdentityStage
 from coreo.privacy.crypto import hash_key
 from coreo.profiles.stage import ProfileStage, merge_traits
@@ -30,7 +31,9 @@ def default_stages(settings: Settings | None = None) -> list[Stage]:
 
     computed = ComputedTraitsStage()
     return [
-        IdentityStage(on_merge=(merge_traits, computed.merge), tombstone_key=tombstone_key),
+        IdentityStage(
+            on_merge=(merge_traits, MergesHook(computed.merge_all)), tombstone_key=tombstone_key
+        ),
         ProfileStage(),
         ConsentStage(proof_key),
         computed,

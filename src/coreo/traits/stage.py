@@ -145,34 +145,54 @@ class ComputedTraitsStage:
 
     def merge(self, session: Session, workspace_id: str, survivor: str, merged: str) -> None:
         """Merge hook: the survivor's state becomes both profiles' states together."""
+        self.merge_all(session, workspace_id, [(survivor, merged)])
+
+    def merge_all(
+        self, session: Session, workspace_id: str, merges: Sequence[tuple[str, str]]
+    ) -> None:
+        """Merge hook for a batch's merges (``identity.service.MergesHook``), in order: one
+        read of the profiles' states and one write, whatever the number of merges. A
+        profile merged into a survivor that is merged itself later ends in the last one."""
         loaded = service.definitions_of(session, workspace_id)
         if loaded.backfilling:
-            service.mark_dirty(session, workspace_id, [survivor])
+            service.mark_dirty(session, workspace_id, sorted({s for s, _ in merges}))
         if not loaded.ready:
             return
         now = self.clock()
-        stored = service.stored_states(session, workspace_id, [survivor, merged])
-        if merged not in stored:
-            return
-        ours = {name: row.state for name, row in stored.get(survivor, {}).items()}
-        theirs = {name: row.state for name, row in stored[merged].items()}
+        involved = {profile for merge in merges for profile in merge}
         states = {
-            d.name: engine.prune(
-                d, engine.merge_states(d, ours.get(d.name, {}), theirs.get(d.name, {})), now
-            )
-            for d in loaded.ready
+            profile: {name: row.state for name, row in rows.items()}
+            for profile, rows in service.stored_states(session, workspace_id, involved).items()
         }
-        values = engine.evaluate_all(loaded.ready, states, now)
-        service.write_rows(
-            session,
-            [
-                service.row_for(d, workspace_id, survivor, states[d.name], values[d.name], now)
+        gone: set[str] = set()
+        changed: set[str] = set()
+        for survivor, merged in merges:
+            if merged not in states:  # nothing to carry over
+                continue
+            ours, theirs = states.get(survivor, {}), states.pop(merged)
+            states[survivor] = {
+                d.name: engine.prune(
+                    d, engine.merge_states(d, ours.get(d.name, {}), theirs.get(d.name, {})), now
+                )
                 for d in loaded.ready
-            ],
-        )
+            }
+            gone.add(merged)
+            changed.add(survivor)
+        if not gone:
+            return
+        rows = []
+        for survivor in sorted(changed - gone):
+            values = engine.evaluate_all(loaded.ready, states[survivor], now)
+            rows += [
+                service.row_for(
+                    d, workspace_id, survivor, states[survivor][d.name], values[d.name], now
+                )
+                for d in loaded.ready
+            ]
+        service.write_rows(session, rows)
         session.execute(
             delete(_VALUES).where(
-                _VALUES.c.workspace_id == workspace_id, _VALUES.c.profile_id == merged
+                _VALUES.c.workspace_id == workspace_id, _VALUES.c.profile_id.in_(sorted(gone))
             )
         )
 
