@@ -139,6 +139,7 @@ def run_matching(
             )
             merged += survivor is not None
             refused += survivor is None
+        resolver.finish()
         known = {
             (r.left_id, r.right_id)
             for r in session.scalars(
@@ -212,6 +213,7 @@ def decide_review(
             f"(probability {review.probability:.4f})",
             at=now,
         )
+        resolver.finish()
         outcome = f"merged into {survivor}" if survivor else "refused by the identity rules"
     review.status = "accepted" if accept else "rejected"
     review.decided_at, review.decided_by, review.outcome = now, actor, outcome

@@ -97,7 +97,8 @@ class MergesHook:
     many: Callable[[Session, str, Sequence[tuple[str, str]]], None]
 
 
-# Called as hook(session, workspace_id, survivor, merged) inside a merge's transaction.
+# A function called as hook(session, workspace_id, survivor, merged) at each merge, inside
+# its transaction, or a MergesHook.
 MergeHook = Callable[[Session, str, str, str], None] | MergesHook
 
 

@@ -58,7 +58,7 @@ from sqlalchemy.orm import Session
 
 from coreo.config import Settings, same_database
 from coreo.db import CoreoSession, Database, UTCDateTime, conflict_insert, utcnow
-from coreo.errors import ConfigurationError, ConflictError
+from coreo.errors import ConfigurationError
 from coreo.privacy.models import DataKey, KeyringEntry, KeyStoreBinding
 
 __all__ = [
@@ -125,41 +125,43 @@ def _bound(session: Session) -> str | None:
         ) from None
 
 
-LOCK_WAIT_SECONDS = 60.0  # how long _lock tries before giving up
+_LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock wait that hit lock_timeout
+LOCK_TRY_SECONDS = 10.0  # how long _lock waits in short turns before it waits in line
 
 
 def _lock(session: Session, tables: Iterable[Table]) -> None:
     """On PostgreSQL, keep other transactions from adding or changing rows of ``tables``
     until this one ends (readers go on); an SQLite writer is alone anyway.
 
-    The locks are taken all at once or not at all (``NOWAIT``, tried again until
-    ``LOCK_WAIT_SECONDS`` have passed): waiting for one table while holding the other
-    would deadlock with a transaction that wrote the second and goes on to the first (a
-    worker batch that made the transit key of the day, then a data key)."""
+    Waiting for one table while holding the other would deadlock with a transaction that
+    wrote the second and goes on to the first (a worker batch that made the transit key of
+    the day, then a data key). So for ``LOCK_TRY_SECONDS`` it waits in turns shorter than
+    half the server's ``deadlock_timeout``, in line with the other lockers, each turn in a
+    savepoint whose rollback gives back what it took; then it waits as long as it takes,
+    and PostgreSQL's deadlock detector settles what is left (or cancels an autovacuum)."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    names = ", ".join(table.name for table in tables)
-    deadline, pause = time.monotonic() + LOCK_WAIT_SECONDS, 0.005
-    while True:
+    statement = f"LOCK TABLE {', '.join(t.name for t in tables)} IN SHARE ROW EXCLUSIVE MODE"
+    connection = session.connection()
+    deadlock_ms = connection.exec_driver_sql(
+        "SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout'"
+    ).scalar_one()
+    turn_ms = max(1, int(deadlock_ms) // 2)
+    deadline, pause = time.monotonic() + LOCK_TRY_SECONDS, 0.005
+    while time.monotonic() < deadline:
         try:
-            with session.begin_nested():  # a failed attempt releases what it took
-                session.connection().exec_driver_sql(
-                    f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE NOWAIT"
-                )
+            with session.begin_nested():  # a turn that times out gives back what it took
+                connection = session.connection()
+                connection.exec_driver_sql(f"SET LOCAL lock_timeout = {turn_ms}")
+                connection.exec_driver_sql(statement)
+                connection.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
             return
         except OperationalError as error:
             if getattr(error.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
                 raise
-            if time.monotonic() > deadline:
-                raise ConflictError(
-                    f"other transactions kept writing keys for {LOCK_WAIT_SECONDS:.0f} s: "
-                    "try again when the installation is less busy"
-                ) from None
         time.sleep(pause)
-        pause = min(pause * 2, 0.25)
-
-
-_LOCK_NOT_AVAILABLE = "55P03"
+        pause = min(pause * 2, 0.1)
+    session.connection().exec_driver_sql(statement)
 
 
 def key_store(url: str | None, *, pool_size: int = 10, busy_timeout_ms: int = 5000) -> KeyStore:
