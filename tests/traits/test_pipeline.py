@@ -24,6 +24,7 @@ from coreo.identity.stage import IdentityStage
 from coreo.privacy import crypto
 from coreo.privacy.sealing import seal_stored
 from coreo.profiles.stage import ProfileStage, merge_traits
+from coreo.runtime.pipeline import merge_hooks
 from coreo.runtime.worker import Event
 from coreo.traits import service
 from coreo.traits.backfill import needs_opening, run_backfill, start_backfill
@@ -77,7 +78,7 @@ def feed(database: Database, tenant: Any) -> Feed:
     """Run messages through the pipeline's stages, one batch, with the clock at NOW."""
     computed = ComputedTraitsStage(clock=lambda: NOW)
     stages = [
-        IdentityStage(on_merge=(merge_traits, computed.merge)),
+        IdentityStage(on_merge=merge_hooks(computed)),
         ProfileStage(),
         computed,
         HistoryStage(),

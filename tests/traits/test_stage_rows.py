@@ -15,7 +15,8 @@ from tests.traits.test_pipeline import NOW, TRAITS, order
 from coreo.db import Database
 from coreo.history.stage import HistoryStage
 from coreo.identity.stage import IdentityStage
-from coreo.profiles.stage import ProfileStage, merge_traits
+from coreo.profiles.stage import ProfileStage
+from coreo.runtime.pipeline import merge_hooks
 from coreo.runtime.worker import Event
 from coreo.traits import engine, service
 from coreo.traits.models import TraitDefinitionRow, TraitValue
@@ -62,7 +63,7 @@ def test_stored_rows_equal_a_replay_after_every_batch(
     clock = [NOW]
     computed = ComputedTraitsStage(clock=lambda: clock[0])
     stages = [
-        IdentityStage(on_merge=(merge_traits, computed.merge)),
+        IdentityStage(on_merge=merge_hooks(computed)),
         ProfileStage(),
         computed,
         HistoryStage(),
@@ -166,7 +167,7 @@ def test_the_pipeline_leaves_no_trait_row_behind_after_a_merge(
     ws = tenant.workspace_id
     _ready(database, ws)
     computed = ComputedTraitsStage(clock=lambda: NOW)
-    stages = [IdentityStage(on_merge=(merge_traits, computed.merge)), ProfileStage(), computed,
+    stages = [IdentityStage(on_merge=merge_hooks(computed)), ProfileStage(), computed,
               HistoryStage()]  # fmt: skip
     guest = {**order("x", 1, 10, "web"), "anonymousId": "anon-merge"}
     del guest["userId"]

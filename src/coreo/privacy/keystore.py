@@ -146,12 +146,11 @@ def _lock(session: Session, tables: Iterable[Table]) -> None:
     deadlock_ms = connection.exec_driver_sql(
         "SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout'"
     ).scalar_one()
-    turn_ms = max(1, int(deadlock_ms) // 2)
+    turn_ms = max(1, deadlock_ms // 2)
     deadline, pause = time.monotonic() + LOCK_TRY_SECONDS, 0.005
     while time.monotonic() < deadline:
         try:
             with session.begin_nested():  # a turn that times out gives back what it took
-                connection = session.connection()
                 connection.exec_driver_sql(f"SET LOCAL lock_timeout = {turn_ms}")
                 connection.exec_driver_sql(statement)
                 connection.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
@@ -161,7 +160,7 @@ def _lock(session: Session, tables: Iterable[Table]) -> None:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.1)
-    session.connection().exec_driver_sql(statement)
+    connection.exec_driver_sql(statement)
 
 
 def key_store(url: str | None, *, pool_size: int = 10, busy_timeout_ms: int = 5000) -> KeyStore:

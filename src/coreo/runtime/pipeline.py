@@ -7,14 +7,20 @@ from sqlalchemy.orm import Session
 from coreo.config import Settings, get_settings
 from coreo.consent.stage import ConsentStage
 from coreo.history.stage import HistoryStage
-from coreo.identity.service import MergesHook
+from coreo.identity.service import MergeHook, MergesHook
 from coreo.identity.stage import IdentityStage
 from coreo.privacy.crypto import hash_key
 from coreo.profiles.stage import ProfileStage, merge_traits
 from coreo.runtime.worker import Stage
 from coreo.traits.stage import ComputedTraitsStage
 
-__all__ = ["default_stages"]
+__all__ = ["default_stages", "merge_hooks"]
+
+
+def merge_hooks(computed: ComputedTraitsStage) -> tuple[MergeHook, ...]:
+    """What follows the identities when the pipeline merges profiles: their traits at each
+    merge, the computed traits of ``computed`` once for a batch's merges."""
+    return (merge_traits, MergesHook(computed.merge_all))
 
 
 def default_stages(settings: Settings | None = None) -> list[Stage]:
@@ -31,9 +37,7 @@ def default_stages(settings: Settings | None = None) -> list[Stage]:
 
     computed = ComputedTraitsStage()
     return [
-        IdentityStage(
-            on_merge=(merge_traits, MergesHook(computed.merge_all)), tombstone_key=tombstone_key
-        ),
+        IdentityStage(on_merge=merge_hooks(computed), tombstone_key=tombstone_key),
         ProfileStage(),
         ConsentStage(proof_key),
         computed,
