@@ -285,6 +285,11 @@ def retention_run(
     for what, count in sorted(report.purged.items()):
         table.add_row(what, f"{count:,}")
     console.print(table if report.purged else "Nothing has expired.")
+    if dry_run and report.purged:
+        console.print(
+            "Dry run: nothing was deleted. Run it without --dry-run to purge this; the periods "
+            "are the COREO_RETENTION_* settings (docs/privacy.md, Retention)."
+        )
     if report.held_profiles or report.held_categories:
         categories = ", ".join(report.held_categories) or "none"
         console.print(f"Held: {report.held_profiles} profile(s); categories: {categories}.")
