@@ -151,6 +151,8 @@ def _lock(session: Session, tables: Iterable[Table]) -> None:
     while time.monotonic() < deadline:
         try:
             with session.begin_nested():  # a turn that times out gives back what it took
+                # asked of the session again: that is what emits the SAVEPOINT
+                connection = session.connection()
                 connection.exec_driver_sql(f"SET LOCAL lock_timeout = {turn_ms}")
                 connection.exec_driver_sql(statement)
                 connection.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
